@@ -1,0 +1,44 @@
+# mlperfctl developer entry points. `make demo` and `make test` work on a fresh Debian 12
+# machine as root: both run `setup` first (idempotent).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: setup engine demo test test-fast lint bench generate clean
+
+setup: $(STAMP) engine
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[harness,dev]'
+	@# The CPU build of torch, only from a local wheel: never PyPI's multi-GB CUDA build.
+	$(BIN)/pip install -q 'torch==2.13.0+cpu' || echo "note: no CPU torch wheel here; pytorch tests will skip"
+	touch $(STAMP)
+
+engine:
+	bash scripts/engine-setup.sh
+
+generate: $(STAMP)
+	$(BIN)/mlperfctl generate
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup
+	MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not engine"
+
+lint: $(STAMP)
+	$(BIN)/ruff check mlperfctl mlperf_harness tests bench
+	$(BIN)/mlperfctl matrix validate
+	$(BIN)/mlperfctl generate --check
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) out demo .pytest_cache

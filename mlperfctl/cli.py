@@ -1,0 +1,201 @@
+"""The `mlperfctl` command line: a thin layer over matrix -> render -> build -> run -> submission."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import matrix as matrix_mod
+from . import render
+from .errors import UserError, choices
+
+app = typer.Typer(
+    help="Build and run MLPerf Inference benchmarks in reproducible containers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+matrix_app = typer.Typer(help="Inspect and validate the build matrix (matrix.yaml).",
+                         no_args_is_help=True)
+app.add_typer(matrix_app, name="matrix")
+
+out = Console()
+err = Console(stderr=True)
+
+MatrixOpt = Annotated[Path | None, typer.Option(
+    "--matrix", envvar="MLPERFCTL_MATRIX",
+    help="The matrix file (default: ./matrix.yaml, else the project's own).")]
+ImplOpt = Annotated[list[str] | None, typer.Option(
+    "--implementation", "-i", help="Implementation name or glob; repeat or comma-separate.")]
+BackendOpt = Annotated[list[str] | None, typer.Option(
+    "--backend", "-b", help="Backend name or glob (onnxruntime, pytorch, tensorrt).")]
+DeviceOpt = Annotated[list[str] | None, typer.Option(
+    "--device", "-d", help="Device name or glob (cpu, cuda, rocm).")]
+ModelOpt = Annotated[list[str] | None, typer.Option(
+    "--model", "-m", help="Model name or glob (resnet50, sdxl, 'bert-*', ...).")]
+SelectOpt = Annotated[list[str] | None, typer.Option(
+    "--select", help="Keep only cells whose identifier matches this glob.")]
+SkipOpt = Annotated[list[str] | None, typer.Option(
+    "--skip", help="Drop cells whose identifier matches this glob.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+BaseOpt = Annotated[list[str] | None, typer.Option(
+    "--base-image", help="Override a device's base image: DEVICE=IMAGE (repeatable).")]
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def _select(lm, implementation, backend, device, model, select, skip):
+    cells = lm.select(
+        {"implementation": _split(implementation), "backend": _split(backend),
+         "device": _split(device), "model": _split(model)},
+        select=_split(select), skip=_split(skip))
+    if not cells:
+        raise UserError("no cell matches these filters (see `mlperfctl matrix list`)")
+    return cells
+
+
+def parse_bases(lm, values: list[str] | None) -> dict[str, str]:
+    """`cpu=IMAGE` pairs into {device: image}, checking the device names."""
+    bases = {}
+    for item in values or []:
+        device, sep, image = item.partition("=")
+        devices = lm.matrix.names("device")
+        if not sep or not image.strip():
+            raise UserError(f"--base-image '{item}' must be DEVICE=IMAGE, e.g. cpu=debian:bookworm-slim")
+        if device not in devices:
+            raise UserError(f"--base-image: unknown device '{device}' {choices(devices)}")
+        bases[device] = image.strip()
+    return bases
+
+
+def _cell_row(lm, cell) -> dict:
+    model = lm.matrix.models[cell.model]
+    return {"id": cell.id, **cell.keys(), "implemented": model.implemented,
+            "precisions": model.precisions,
+            "scenarios": model.scenarios.model_dump()}
+
+
+@matrix_app.command("list")
+def matrix_list(
+    matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
+    device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None,
+    skip: SkipOpt = None, as_json: JsonOpt = False,
+):
+    """List the valid cells that the filters select."""
+    lm = matrix_mod.load(matrix)
+    cells = _select(lm, implementation, backend, device, model, select, skip)
+    rows = [_cell_row(lm, c) for c in cells]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{len(rows)} cells in {lm.path.name}")
+    for col in ("cell", "implementation", "backend", "device", "model", "harness"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], r["implementation"], r["backend"], r["device"], r["model"],
+                      "runs" if r["implemented"] else "[yellow]not yet[/]")
+    out.print(table)
+
+
+@matrix_app.command("explain")
+def matrix_explain(cell: Annotated[str, typer.Argument(help="A cell identifier.")],
+                   matrix: MatrixOpt = None, as_json: JsonOpt = False):
+    """Say why a cell is in the matrix, or which rule keeps it out."""
+    lm = matrix_mod.load(matrix)
+    c = lm.parse_cell(cell)
+    index = lm.matrix.excluded_by(c)
+    if index is not None:
+        rule = lm.matrix.rules[index]
+        where = lm.where(("rules", index))
+        info = {"id": c.id, "valid": False, "rule": index + 1, "where": where,
+                "reason": rule.reason, "exclude": rule.exclude}
+        text = f"{c.id} is excluded by rule {index + 1} ({where}): {rule.reason}"
+    else:
+        ctx = render.stage_context(lm, c)
+        m = lm.matrix.models[c.model]
+        info = {"id": c.id, "valid": True, "implemented": m.implemented,
+                "stages": {"device": ctx["device"]["base"],
+                           "runtime": ctx["runtime"]["packages"],
+                           "framework": ctx["framework"]["packages"],
+                           "implementation": ctx["impl"]["packages"]}}
+        pins = lambda d: ", ".join(f"{k}=={v}" for k, v in sorted(d.items()))  # noqa: E731
+        text = "\n".join([
+            f"{c.id} is in the matrix: no rule excludes it.",
+            f"  device base     {ctx['device']['base']}",
+            f"  runtime         {pins(ctx['runtime']['packages'])}",
+            f"  framework       {pins(ctx['framework']['packages'])}",
+            f"  implementation  {c.implementation} ({ctx['impl']['kind']}) "
+            f"{pins(ctx['impl']['packages'])}",
+            f"  harness         {'runs ' + c.model if m.implemented else c.model + ' is not implemented yet'}",
+        ])
+    if as_json:
+        print(json.dumps(info, indent=2))
+    else:
+        out.print(text, highlight=False)
+
+
+@matrix_app.command("validate")
+def matrix_validate(file: Annotated[Path | None, typer.Argument(
+        help="The matrix file (default: ./matrix.yaml).")] = None, matrix: MatrixOpt = None):
+    """Check a matrix file; print file:line errors and exit 2 if it is invalid."""
+    lm = matrix_mod.load(file or matrix)
+    m = lm.matrix
+    out.print(f"{lm.path}: valid: {len(m.cells())} cells "
+              f"({len(m.all_combinations()) - len(m.cells())} excluded by {len(m.rules)} rules)",
+              highlight=False)
+
+
+@app.command()
+def generate(
+    matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
+    device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None,
+    skip: SkipOpt = None, base_image: BaseOpt = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Where to write <cell>/Dockerfile (default: images/ beside the matrix).")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Write nothing; exit 1 if any rendered file differs from what is on disk.")] = False,
+):
+    """Render images/<cell>/Dockerfile for the selected cells."""
+    lm = matrix_mod.load(matrix)
+    cells = _select(lm, implementation, backend, device, model, select, skip)
+    bases = parse_bases(lm, base_image)
+    out_dir = output or lm.root / "images"
+    if check:
+        stale = [c.id for c in cells
+                 if not (p := out_dir / c.id / "Dockerfile").exists()
+                 or p.read_text() != render.render(lm, c, bases)]
+        for cell_id in stale:
+            err.print(f"out of date: {out_dir / cell_id / 'Dockerfile'}", highlight=False)
+        if stale:
+            err.print("run `mlperfctl generate` to render them again", highlight=False)
+            raise typer.Exit(1)
+        out.print(f"{len(cells)} Dockerfiles up to date in {out_dir}", highlight=False)
+        return
+    paths = render.write(lm, cells, out_dir, bases)
+    out.print(f"rendered {len(paths)} Dockerfiles into {out_dir}", highlight=False)
+
+
+def main() -> None:
+    """Console-script entry: user errors are one line on stderr and exit code 2."""
+    try:
+        app()
+    except UserError as e:
+        prefix = "" if isinstance(e, matrix_mod.MatrixError) else "error: "
+        for line in str(e).splitlines():
+            print(f"{prefix}{line}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Render a cell's layered Dockerfile from templates/Dockerfile.j2 and write images/<cell>/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+
+from . import __version__
+from .matrix import Cell, LoadedMatrix
+
+LABEL_PREFIX = "io.mlperfctl"
+SOURCE_URL = "https://github.com/mlperfctl/mlperfctl"
+
+
+def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = None) -> dict:
+    """What each stage renders from. A stage sees only the keys that define it."""
+    m = lm.matrix
+    device, impl = m.devices[cell.device], m.implementations[cell.implementation]
+    install = m.backends[cell.backend].install[cell.device]
+    model = m.models[cell.model]
+    base = (bases or {}).get(cell.device) or impl.bases.get(cell.device) or device.base
+    runtime_packages = {"mlcommons-loadgen": m.runtime.loadgen, **m.runtime.packages}
+    impl_packages = {**model.packages}
+    return {
+        "cell": cell,
+        "device": {"name": cell.device, "base": base, "apt": device.apt, "env": device.env},
+        "runtime": {"loadgen": m.runtime.loadgen, "packages": runtime_packages},
+        "framework": {"backend": cell.backend, "packages": install.packages,
+                      "index_url": install.index_url},
+        "impl": {"name": cell.implementation, "kind": impl.kind, "packages": impl_packages,
+                 "install": impl.install, "run": impl.run},
+        "labels": labels(lm, cell, base),
+    }
+
+
+def labels(lm: LoadedMatrix, cell: Cell, base: str) -> dict[str, str]:
+    """OCI labels plus the cell's keys; rendered last so they never break the layer cache."""
+    m = lm.matrix
+    out = {
+        "org.opencontainers.image.title": f"mlperfctl {cell.id}",
+        "org.opencontainers.image.description":
+            f"MLPerf Inference {m.round}: {cell.model} on {cell.backend}/{cell.device} "
+            f"({cell.implementation})",
+        "org.opencontainers.image.source": SOURCE_URL,
+        "org.opencontainers.image.version": __version__,
+        "org.opencontainers.image.licenses": "Apache-2.0",
+        "org.opencontainers.image.base.name": base,
+        f"{LABEL_PREFIX}.cell": cell.id,
+        f"{LABEL_PREFIX}.round": m.round,
+        f"{LABEL_PREFIX}.loadgen": m.runtime.loadgen,
+    }
+    out.update({f"{LABEL_PREFIX}.{k}": v for k, v in cell.keys().items()})
+    impl = m.implementations[cell.implementation]
+    if impl.kind == "external":
+        out[f"{LABEL_PREFIX}.run"] = impl.run
+        out[f"{LABEL_PREFIX}.source"] = f"{impl.repo}@{impl.ref}"
+    return out
+
+
+def _shell_word(text: str) -> str:
+    """Single-quote a word that the shell would otherwise expand (e.g. an apt glob pin)."""
+    return text if re.fullmatch(r"[\w.+=~:@/-]+", text) else "'" + text.replace("'", "'\\''") + "'"
+
+
+def _dockerfile_string(text: str) -> str:
+    """A double-quoted Dockerfile LABEL/ENV value."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def _environment(root: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root / "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(shell_word=_shell_word, dockerfile_string=_dockerfile_string)
+    return env
+
+
+def render(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = None) -> str:
+    """The Dockerfile text for one cell."""
+    template = _environment(lm.root).get_template("Dockerfile.j2")
+    return template.render(**stage_context(lm, cell, bases)).rstrip("\n") + "\n"
+
+
+def write(lm: LoadedMatrix, cells: list[Cell], out_dir: Path,
+          bases: dict[str, str] | None = None) -> list[Path]:
+    """Render each cell to out_dir/<cell>/Dockerfile; files whose text is unchanged are left alone."""
+    written = []
+    for cell in cells:
+        path = out_dir / cell.id / "Dockerfile"
+        text = render(lm, cell, bases)
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        written.append(path)
+    return written

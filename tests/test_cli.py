@@ -1,0 +1,70 @@
+"""The mlperfctl command line, run as a user would (subprocess), for matrix and generate."""
+
+import json
+import subprocess
+import sys
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "mlperfctl", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_matrix_list_json_lists_every_cell(loaded):
+    r = cli("matrix", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [row["id"] for row in rows] == [c.id for c in loaded.matrix.cells()]
+    row = next(x for x in rows if x["id"] == "python-onnxruntime-cpu-resnet50")
+    assert row | {} == row and row["model"] == "resnet50" and row["device"] == "cpu"
+    assert row["implemented"] is True
+
+
+def test_matrix_list_filters():
+    r = cli("matrix", "list", "--json", "--device", "cuda", "--backend", "tensorrt", "--model", "resnet50")
+    assert [x["id"] for x in json.loads(r.stdout)] == ["python-tensorrt-cuda-resnet50"]
+
+
+def test_unknown_filter_exit_2_one_line():
+    r = cli("matrix", "list", "--device", "rcom")
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: unknown device 'rcom' (choose: cpu, cuda, rocm)"
+
+
+def test_explain_names_the_rule():
+    r = cli("matrix", "explain", "python-tensorrt-cpu-resnet50", "--json")
+    info = json.loads(r.stdout)
+    assert info["valid"] is False and info["reason"] == "tensorrt needs cuda"
+    assert info["where"].startswith("matrix.yaml:")
+    r = cli("matrix", "explain", "python-onnxruntime-cpu-resnet50")
+    assert r.returncode == 0 and "is in the matrix" in r.stdout
+
+
+def test_validate_broken_matrix(tmp_path, root):
+    bad = tmp_path / "matrix.yaml"
+    bad.write_text((root / "matrix.yaml").read_text().replace("  rocm:\n    description",
+                                                               "  rcom:\n    description"))
+    r = cli("matrix", "validate", str(bad))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[0].startswith("matrix.yaml:")
+    assert "unknown device 'rocm' (choose: cpu, cuda, rcom)" in r.stderr
+    ok = cli("matrix", "validate", str(root / "matrix.yaml"))
+    assert ok.returncode == 0 and "valid" in ok.stdout
+
+
+def test_generate_writes_and_checks(tmp_path):
+    r = cli("generate", "--device", "cpu", "--model", "resnet50", "--output", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    written = sorted(p.parent.name for p in tmp_path.glob("*/Dockerfile"))
+    assert "python-onnxruntime-cpu-resnet50" in written and all("-cpu-" in w for w in written)
+    assert cli("generate", "--device", "cpu", "--model", "resnet50", "--output", str(tmp_path),
+               "--check").returncode == 0
+    (tmp_path / written[0] / "Dockerfile").write_text("stale\n")
+    r = cli("generate", "--device", "cpu", "--model", "resnet50", "--output", str(tmp_path), "--check")
+    assert r.returncode == 1 and "out of date" in r.stderr
+
+
+def test_generate_bad_base_image():
+    r = cli("generate", "--base-image", "gpu=foo", "--output", "/tmp/unused")
+    assert r.returncode == 2 and r.stderr.startswith("error: --base-image: unknown device 'gpu'")
