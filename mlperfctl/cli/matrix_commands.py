@@ -1,86 +1,34 @@
-"""The `mlperfctl` command line: a thin layer over matrix -> render -> build -> run -> submission."""
+"""`mlperfctl matrix list|explain|validate` and `mlperfctl generate`."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from . import matrix as matrix_mod
-from . import render
-from .errors import UserError, choices
-
-app = typer.Typer(
-    help="Build and run MLPerf Inference benchmarks in reproducible containers.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+from .. import matrix as matrix_mod
+from .. import render
+from .common import (
+    BackendOpt,
+    BaseOpt,
+    DeviceOpt,
+    ImplOpt,
+    JsonOpt,
+    MatrixOpt,
+    ModelOpt,
+    SelectOpt,
+    SkipOpt,
+    cell_row,
+    err,
+    out,
+    parse_bases,
+    select_cells,
 )
-matrix_app = typer.Typer(help="Inspect and validate the build matrix (matrix.yaml).",
-                         no_args_is_help=True)
-app.add_typer(matrix_app, name="matrix")
 
-out = Console()
-err = Console(stderr=True)
-
-MatrixOpt = Annotated[Path | None, typer.Option(
-    "--matrix", envvar="MLPERFCTL_MATRIX",
-    help="The matrix file (default: ./matrix.yaml, else the project's own).")]
-ImplOpt = Annotated[list[str] | None, typer.Option(
-    "--implementation", "-i", help="Implementation name or glob; repeat or comma-separate.")]
-BackendOpt = Annotated[list[str] | None, typer.Option(
-    "--backend", "-b", help="Backend name or glob (onnxruntime, pytorch, tensorrt).")]
-DeviceOpt = Annotated[list[str] | None, typer.Option(
-    "--device", "-d", help="Device name or glob (cpu, cuda, rocm).")]
-ModelOpt = Annotated[list[str] | None, typer.Option(
-    "--model", "-m", help="Model name or glob (resnet50, sdxl, 'bert-*', ...).")]
-SelectOpt = Annotated[list[str] | None, typer.Option(
-    "--select", help="Keep only cells whose identifier matches this glob.")]
-SkipOpt = Annotated[list[str] | None, typer.Option(
-    "--skip", help="Drop cells whose identifier matches this glob.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-BaseOpt = Annotated[list[str] | None, typer.Option(
-    "--base-image", help="Override a device's base image: DEVICE=IMAGE (repeatable).")]
-
-
-def _split(values: list[str] | None) -> list[str]:
-    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
-
-
-def _select(lm, implementation, backend, device, model, select, skip):
-    cells = lm.select(
-        {"implementation": _split(implementation), "backend": _split(backend),
-         "device": _split(device), "model": _split(model)},
-        select=_split(select), skip=_split(skip))
-    if not cells:
-        raise UserError("no cell matches these filters (see `mlperfctl matrix list`)")
-    return cells
-
-
-def parse_bases(lm, values: list[str] | None) -> dict[str, str]:
-    """`cpu=IMAGE` pairs into {device: image}, checking the device names."""
-    bases = {}
-    for item in values or []:
-        device, sep, image = item.partition("=")
-        devices = lm.matrix.names("device")
-        if not sep or not image.strip():
-            raise UserError(f"--base-image '{item}' must be DEVICE=IMAGE, e.g. cpu=debian:bookworm-slim")
-        if device not in devices:
-            raise UserError(f"--base-image: unknown device '{device}' {choices(devices)}")
-        bases[device] = image.strip()
-    return bases
-
-
-def _cell_row(lm, cell) -> dict:
-    model = lm.matrix.models[cell.model]
-    return {"id": cell.id, **cell.keys(), "implemented": model.implemented,
-            "precisions": model.precisions,
-            "scenarios": model.scenarios.model_dump()}
+matrix_app = typer.Typer(help="Inspect and validate the build matrix (matrix.yaml).", no_args_is_help=True)
 
 
 @matrix_app.command("list")
@@ -91,8 +39,8 @@ def matrix_list(
 ):
     """List the valid cells that the filters select."""
     lm = matrix_mod.load(matrix)
-    cells = _select(lm, implementation, backend, device, model, select, skip)
-    rows = [_cell_row(lm, c) for c in cells]
+    cells = select_cells(lm, implementation, backend, device, model, select, skip)
+    rows = [cell_row(lm, c) for c in cells]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -153,7 +101,6 @@ def matrix_validate(file: Annotated[Path | None, typer.Argument(
               highlight=False)
 
 
-@app.command()
 def generate(
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None,
@@ -165,7 +112,7 @@ def generate(
 ):
     """Render images/<cell>/Dockerfile for the selected cells."""
     lm = matrix_mod.load(matrix)
-    cells = _select(lm, implementation, backend, device, model, select, skip)
+    cells = select_cells(lm, implementation, backend, device, model, select, skip)
     bases = parse_bases(lm, base_image)
     out_dir = output or lm.root / "images"
     if check:
@@ -183,19 +130,7 @@ def generate(
     out.print(f"rendered {len(paths)} Dockerfiles into {out_dir}", highlight=False)
 
 
-def main() -> None:
-    """Console-script entry: user errors are one line on stderr and exit code 2."""
-    try:
-        app()
-    except UserError as e:
-        prefix = "" if isinstance(e, matrix_mod.MatrixError) else "error: "
-        for line in str(e).splitlines():
-            print(f"{prefix}{line}", file=sys.stderr)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()
+def register(app: typer.Typer) -> None:
+    """Add these commands to the main app."""
+    app.add_typer(matrix_app, name="matrix")
+    app.command()(generate)
