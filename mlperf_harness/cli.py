@@ -1,0 +1,92 @@
+"""Command line: run, accuracy-imagenet, demo-data, info. Exit 0 ok, 2 bad input (one line), 1 otherwise."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad input as a UsageError instead of printing usage and exiting."""
+
+    def error(self, message: str):
+        raise UsageError(message, f"see `python -m mlperf_harness {self.prog.split()[-1]} --help`")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .backends import BACKENDS, DEVICES
+    from .settings import EXECUTION_MODES, MODES, SCENARIOS
+
+    p = _Parser(prog="mlperf_harness", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run one LoadGen test")
+    r.add_argument("--model", required=True, help="resnet50")
+    r.add_argument("--backend", required=True, choices=BACKENDS)
+    r.add_argument("--device", required=True, choices=DEVICES)
+    r.add_argument("--scenario", required=True, choices=SCENARIOS)
+    r.add_argument("--mode", required=True, choices=MODES)
+    r.add_argument("--execution-mode", required=True, choices=EXECUTION_MODES)
+    r.add_argument("--dataset-dir", required=True, help="ImageNet validation dir with val_map.txt")
+    r.add_argument("--model-path", required=True, help="model file (.onnx, or a torchvision .pth)")
+    r.add_argument("--output-dir", required=True, help="LoadGen logs, user.conf, result.json go here")
+    r.add_argument("--cache-dir", help="preprocessed .npy cache (default: OUTPUT_DIR/cache)")
+    r.add_argument("--precision", default="fp32")
+    r.add_argument("--target-qps", type=float, help="Offline expected / Server target queries per second")
+    r.add_argument("--target-latency", type=float, help="ms: SingleStream/MultiStream expected, Server bound")
+    r.add_argument("--threads", type=int, help="intra-op threads (default: all usable cores)")
+    r.add_argument("--max-batchsize", type=int, help="samples per inference call (default: 8 on CPU, 32 on GPU)")
+    r.add_argument("--count", type=int, help="dataset samples to use (QSL total count)")
+    r.add_argument("--samples", type=int, help="performance sample count override")
+    r.add_argument("--audit-config", help="compliance audit.config to run with")
+
+    acc = sub.add_parser("accuracy-imagenet", help="top-1 accuracy from mlperf_log_accuracy.json")
+    acc.add_argument("--mlperf-accuracy-file", required=True)
+    acc.add_argument("--imagenet-val-file", required=True)
+    acc.add_argument("--dtype", default="float32", choices=("float32", "int32", "int64"))
+    acc.add_argument("--output", help="also write the result line to this file")
+
+    d = sub.add_parser("demo-data", help="random-weight ResNet50 and synthetic images for dev and tests")
+    d.add_argument("dir")
+    d.add_argument("--images", type=int, default=64)
+    d.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("info", help="harness, LoadGen and framework versions as JSON")
+    return p
+
+
+def _dispatch(a) -> int:
+    if a.command == "run":
+        from .run import run
+
+        return run(a)
+    if a.command == "accuracy-imagenet":
+        from . import accuracy
+
+        good, total = accuracy.imagenet(Path(a.mlperf_accuracy_file), Path(a.imagenet_val_file), a.dtype)
+        line = accuracy.format_line(good, total)
+        print(line)
+        if a.output:
+            Path(a.output).write_text(line + "\n")
+        return 0
+    if a.command == "demo-data":
+        from . import demo
+
+        if a.images < 1:
+            raise UsageError(f"--images {a.images} must be positive", "pass --images 1 or more")
+        demo.write(Path(a.dir), a.images, a.seed)
+        return 0
+    from .info import collect
+
+    print(json.dumps(collect(), indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _dispatch(_parser().parse_args(argv))
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,43 @@
+"""`demo-data`: a ResNet50 v1.5 with seeded random weights (ONNX and torchvision .pth) and synthetic JPEGs."""
+
+import sys
+from pathlib import Path
+
+from . import images, onnx_model, weights
+
+ONNX_FILE = "models/resnet50_v1.onnx"
+PTH_FILE = "models/resnet50-19c8e357.pth"
+DATASET_DIR = "datasets/imagenet"
+
+
+def _write_pth(params: dict, path: Path) -> bool:
+    try:
+        import torch
+    except ImportError:
+        print(f"notice: torch is not importable here; {path.name} was not written (pytorch runs need it)")
+        return False
+    state = {}
+    for name, value in params.items():
+        state[name] = torch.from_numpy(value.copy())
+        if name.endswith(".running_var"):
+            state[name.replace(".running_var", ".num_batches_tracked")] = torch.tensor(0, dtype=torch.long)
+    torch.save(state, path)
+    return True
+
+
+def write(out_dir: Path, count: int, seed: int) -> None:
+    """Write everything below out_dir; the same seed gives a byte-identical ONNX file."""
+    models = out_dir / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    params = weights.resnet50_params(seed)
+    (out_dir / ONNX_FILE).write_bytes(onnx_model.build(params).SerializeToString())
+    print(f"wrote {out_dir / ONNX_FILE}")
+    if _write_pth(params, out_dir / PTH_FILE):
+        print(f"wrote {out_dir / PTH_FILE}")
+    images.write(out_dir / DATASET_DIR, count, seed)
+    print(f"wrote {count} JPEGs and val_map.txt to {out_dir / DATASET_DIR}")
+    print(
+        "NOTE: the model weights are RANDOM (seed %d) and the images synthetic: accuracy figures on this data are "
+        "meaningless; it exists to exercise the pipeline end to end." % seed,
+        file=sys.stderr,
+    )

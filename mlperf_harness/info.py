@@ -1,0 +1,43 @@
+"""`info`: what this image can run, as JSON for the host."""
+
+import importlib
+import platform
+
+from . import __version__
+
+
+def _version(module: str) -> str | None:
+    try:
+        return importlib.import_module(module).__version__
+    except Exception:  # noqa: BLE001 - a broken framework install counts as absent
+        return None
+
+
+def loadgen_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlcommons-loadgen")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def collect() -> dict:
+    import mlperf_loadgen  # noqa: F401 - its absence is an error the caller must see
+
+    info = {
+        "harness_version": __version__,
+        "python": platform.python_version(),
+        "loadgen_version": loadgen_version(),
+        "frameworks": {m: v for m in ("onnxruntime", "torch", "tensorrt") if (v := _version(m))},
+        "onnxruntime_providers": [],
+    }
+    if "onnxruntime" in info["frameworks"]:
+        import onnxruntime
+
+        info["onnxruntime_providers"] = onnxruntime.get_available_providers()
+    if "torch" in info["frameworks"]:
+        import torch
+
+        info["torch_accelerator"] = "rocm" if torch.version.hip else ("cuda" if torch.version.cuda else None)
+    return info

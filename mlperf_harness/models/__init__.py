@@ -1,0 +1,1 @@
+"""Model definitions the harness builds itself (no torchvision in the images)."""
