@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import MatrixError, UserError
-from . import matrix_commands
+from . import matrix_commands, submission_commands
 
 app = typer.Typer(
     help="Build and run MLPerf Inference benchmarks in reproducible containers.",
@@ -16,6 +16,7 @@ app = typer.Typer(
     add_completion=False,
 )
 matrix_commands.register(app)
+submission_commands.register(app)
 
 
 def main() -> None:

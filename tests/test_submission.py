@@ -1,0 +1,393 @@
+"""Submission tree: layout (v6.1, v5.1), check rules, truncate, package, force and atomicity.
+
+The LoadGen logs are real: tests/data/tiny_sut.py runs mlperf_loadgen 6.0.17 (Offline, resnet50
+rules from its embedded mlperf.conf) against an in-memory SUT. A run configured for 600 s would take
+600 s, so the "valid" performance log is a copy of a real 200 ms run whose configured min duration
+(effective/requested_min_duration_ms, and the summary line) is edited to 600000; the unedited real
+log is the "short min duration" case.
+"""
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from mlperfctl import submission, submission_check, sysinfo
+from mlperfctl.errors import UserError
+
+DATA = Path(__file__).parent / "data"
+SYSTEM = "box_cpu"
+BASE = Path("open", "acme")
+SCEN = BASE / "results" / SYSTEM / "resnet50" / "Offline"
+
+
+def run_tiny_sut(out: Path, mode: str, conf: Path) -> Path:
+    subprocess.run([sys.executable, str(DATA / "tiny_sut.py"), str(out), mode, str(conf)], check=True)
+    return out
+
+
+def set_mllog(path: Path, key: str, value) -> None:
+    """Rewrite the value of every `:::MLLOG` record with this key."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if line.startswith(":::MLLOG") and json.loads(line[8:])["key"] == key:
+            record = json.loads(line[8:])
+            record["value"] = value
+            line = ":::MLLOG " + json.dumps(record)
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Harness output dirs: real performance (200 ms), the same edited to 600 s, real accuracy."""
+    base = tmp_path_factory.mktemp("harness")
+    conf = base / "user.conf"
+    conf.write_text("resnet50.Offline.target_qps = 120000\nresnet50.Offline.min_duration = 200\n")
+    short = run_tiny_sut(base / "perf-200ms", "performance", conf)
+    acc = run_tiny_sut(base / "accuracy", "accuracy", conf)
+    valid = base / "perf-600s"
+    shutil.copytree(short, valid)
+    for key in ("requested_min_duration_ms", "effective_min_duration_ms"):
+        set_mllog(valid / "mlperf_log_detail.txt", key, 600000)
+    summary = valid / "mlperf_log_summary.txt"
+    summary.write_text(summary.read_text().replace("min_duration (ms): 200\n", "min_duration (ms): 600000\n"))
+    (valid / "user.conf").write_text((valid / "user.conf").read_text().replace("= 200", "= 600000"))
+    src = base / "harness-src"
+    (src / "mlperf_harness").mkdir(parents=True)
+    (src / "mlperf_harness" / "__init__.py").write_text('"""harness"""\n')
+    return {"short": short, "valid": valid, "acc": acc, "src": src}
+
+
+def system_json(division="open", submitter="acme"):
+    probed = {"host_processor_model_name": "Test CPU", "host_processors_per_node": "1",
+              "host_processor_core_count": "2", "host_memory_capacity": "16 GB",
+              "host_storage_capacity": "500 GB", "host_storage_type": "SSD", "operating_system": "Debian 12",
+              "accelerators_per_node": "0", "accelerator_model_name": "N/A", "accelerator_memory_capacity": "N/A",
+              "accelerator_host_interconnect": "N/A"}
+    return sysinfo.system_description(division=division, submitter=submitter, system_name=SYSTEM,
+                                      framework="onnxruntime 1.32.0", probed=probed)
+
+
+def result_set(perf, acc, ledger=None, compliance=None):
+    return submission.ResultSet(
+        model="resnet50", scenario="Offline", performance_dir=perf, accuracy_dir=acc,
+        measurements=submission.measurements_for("resnet50", "fp32", "resnet50_v1.onnx"),
+        readme="# resnet50 Offline\n\n    mlperfctl run --model resnet50\n\nimage sha256:abc\n",
+        ledger=ledger or {"cell": "python-onnxruntime-cpu-resnet50", "exit_status": 0}, compliance=compliance or {})
+
+
+def write(root, runs, *, perf="valid", acc="acc", division="open", version="v6.1", force=False, **kw):
+    rs = result_set(runs[perf] if perf else None, runs[acc] if acc else None, **kw)
+    return submission.write_results(root, division=division, submitter="acme", system_name=SYSTEM,
+                                    system_json=system_json(division), results=[rs], src_dir=runs["src"],
+                                    version=version, force=force)
+
+
+def snapshot(root: Path) -> dict:
+    """Every file's sha256 and every directory, to prove a tree unchanged."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}
+
+
+def messages(root, version="v6.1", **kw):
+    return [str(p) for p in submission_check.check(root, version, **kw).problems]
+
+
+@pytest.fixture
+def clean(tmp_path, runs):
+    """A complete, truncated v6.1 open tree that passes the check."""
+    root = tmp_path / "sub"
+    write(root, runs)
+    submission.truncate_accuracy_logs(root, tmp_path / "backup")
+    return root
+
+
+def test_fixture_logs_are_real_loadgen_6_0_17_with_v61_seeds(runs):
+    perf = submission_check.MLLog(runs["short"] / "mlperf_log_detail.txt")
+    assert perf.get("result_validity") == "VALID" and perf.get("effective_min_duration_ms") == 200
+    assert tuple(perf.get(f"effective_{k}") for k in submission_check.SEED_KEYS) == submission_check.SEEDS["v6.1"]
+    assert perf.get("effective_samples_per_query") >= 24576 and perf.get("effective_performance_sample_count") == 1024
+    acc = submission_check.MLLog(runs["acc"] / "mlperf_log_detail.txt")
+    assert acc.get("effective_accuracy_sample_count") == 50000
+    assert (runs["acc"] / "mlperf_log_accuracy.json").stat().st_size > 1_000_000
+    assert (runs["acc"] / "accuracy.txt").read_text().startswith("accuracy=76.500%")
+
+
+def test_v61_layout(tmp_path, runs):
+    root = tmp_path / "sub"
+    placed = write(root, runs)
+    base = root / BASE
+    scen = root / SCEN
+    expected = ["systems/box_cpu.json", "src/resnet50/mlperf_harness/__init__.py"] + [
+        str(SCEN.relative_to(BASE) / f) for f in (
+            "performance/run_1/mlperf_log_summary.txt", "performance/run_1/mlperf_log_detail.txt",
+            "accuracy/mlperf_log_summary.txt", "accuracy/mlperf_log_detail.txt",
+            "accuracy/mlperf_log_accuracy.json", "accuracy/accuracy.txt",
+            "measurements.json", "user.conf", "README.md", "run.json")]
+    assert sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file()) == sorted(expected)
+    assert base / "systems" / "box_cpu.json" in placed and scen / "performance" in placed
+    desc = json.loads((base / "systems" / "box_cpu.json").read_text())
+    assert len(desc) == 35 and desc["division"] == "open" and desc["accelerators_per_node"] == "0"
+    assert set(json.loads((scen / "measurements.json").read_text())) == set(submission_check.MEASUREMENT_FIELDS)
+    assert json.loads((scen / "run.json").read_text())["accuracy"]["cell"] == "python-onnxruntime-cpu-resnet50"
+    assert "mlperfctl run" in (scen / "README.md").read_text()
+    assert "600000" in (scen / "user.conf").read_text()
+    assert not list(root.glob(".mlperfctl-staging-*"))
+
+
+def test_v51_layout_differs_only_by_the_round_seeds(tmp_path, runs):
+    root = tmp_path / "sub"
+    write(root, runs, version="v5.1")
+    base = root / BASE
+    meta = base / "measurements" / SYSTEM / "resnet50" / "Offline"
+    assert sorted(p.name for p in meta.iterdir()) == ["README.md", "box_cpu_mlperfctl_Offline.json", "run.json",
+                                                      "user.conf"]
+    assert sorted(p.name for p in (root / SCEN).iterdir()) == ["accuracy", "performance"]
+    assert (base / "code" / "resnet50" / "mlperfctl" / "mlperf_harness").is_dir()
+    assert not (base / "src").exists()
+    submission.truncate_accuracy_logs(root, tmp_path / "backup")
+    problems = messages(root, "v5.1")
+    # the logs carry LoadGen 6.0.17's v6.1 seeds: the v5.1 rules must reject exactly those
+    assert len(problems) == 3 and all("rng_seed is" in p and "v5.1 requires" in p for p in problems)
+    assert sorted(messages(root, "v6.1")) == [  # read with the v6 rules, the v6 pieces are missing
+        "open/acme/results/box_cpu/resnet50/Offline/README.md: missing file",
+        "open/acme/results/box_cpu/resnet50/Offline/measurements.json: missing measurements file",
+        "open/acme/results/box_cpu/resnet50/Offline/user.conf: missing file",
+        "open/acme/src: missing source directory (the implementation's code)"]
+
+
+def test_untruncated_tree_fails_then_truncate_makes_it_pass(tmp_path, runs):
+    root = tmp_path / "sub"
+    write(root, runs)
+    acc = root / SCEN / "accuracy"
+    original = (acc / "mlperf_log_accuracy.json").read_bytes()
+    problems = messages(root)
+    assert len(problems) == 2
+    assert "mlperf_log_accuracy.json: is not truncated" in problems[0]
+    assert "accuracy.txt: no hash=<sha256> line" in problems[1]
+    done = submission.truncate_accuracy_logs(root)  # default backup: beside the tree
+    backup = tmp_path / "sub-accuracy-backup" / SCEN / "accuracy" / "mlperf_log_accuracy.json"
+    assert done[0]["backup"] == str(backup) and backup.read_bytes() == original
+    hash_line = (acc / "accuracy.txt").read_text().splitlines()[-1]
+    assert hash_line == f"hash={hashlib.sha256(backup.read_bytes()).hexdigest()}"
+    cut = (acc / "mlperf_log_accuracy.json").read_bytes()
+    assert len(cut) <= submission_check.MAX_ACCURACY_LOG_SIZE
+    assert cut == original[:4096] + b"\n\n...\n\n" + original[-4096:]
+    assert messages(root) == []
+    assert submission.truncate_accuracy_logs(root) == []  # idempotent: already hashed and small
+
+
+def test_truncate_refuses_a_backup_inside_the_tree(tmp_path, runs):
+    root = tmp_path / "sub"
+    write(root, runs)
+    with pytest.raises(UserError, match="must be outside the submission tree"):
+        submission.truncate_accuracy_logs(root, root / "open" / "backup")
+
+
+def _edit_system(field, value):
+    def edit(root):
+        path = root / BASE / "systems" / f"{SYSTEM}.json"
+        desc = json.loads(path.read_text())
+        desc[field] = value
+        path.write_text(json.dumps(desc))
+    return edit
+
+
+def _edit_perf(key, value):
+    return lambda root: set_mllog(root / SCEN / "performance" / "run_1" / "mlperf_log_detail.txt", key, value)
+
+
+def _replace(rel, source_key, name):
+    return lambda root, runs: shutil.copy(runs[source_key] / name, root / SCEN / rel / name)
+
+
+BROKEN = {
+    "missing file": (lambda root: (root / SCEN / "performance" / "run_1" / "mlperf_log_summary.txt").unlink(),
+                     "performance/run_1/mlperf_log_summary.txt: missing file"),
+    "empty system field": (_edit_system("host_memory_configuration", ""),
+                           "systems/box_cpu.json: field host_memory_configuration is empty"),
+    "division mismatch": (_edit_system("division", "closed"),
+                          "division 'closed' does not match the directory 'open'"),
+    "invalid status": (_edit_system("status", "soon"), "status 'soon' is invalid"),
+    "wrong seed": (_edit_perf("effective_qsl_rng_seed", 1), "qsl_rng_seed is 1, v6.1 requires 2085463073848966840"),
+    "invalid result": (_edit_perf("result_validity", "INVALID"), "result_validity is INVALID, expected VALID"),
+    "few performance samples": (_edit_perf("effective_performance_sample_count", 64),
+                                "performance_sample_count is 64, needs >= 1024"),
+    "loadgen error": (lambda root: (root / SCEN / "performance" / "run_1" / "mlperf_log_detail.txt").open("a").write(
+        ':::MLLOG {"key": "error_runtime", "value": "boom", "metadata": {"is_error": true}}\n'),
+        "LoadGen error: boom"),
+    "empty measurement": (lambda root: (root / SCEN / "measurements.json").write_text('{"retraining": ""}'),
+                          "measurements.json: field retraining is empty"),
+    "no accuracy value": (lambda root: (root / SCEN / "accuracy" / "accuracy.txt").write_text("hash=abc\n"),
+                          "accuracy.txt: no acc value found"),
+    "empty README": (lambda root: (root / SCEN / "README.md").write_text(""), "README.md: empty file"),
+    "no src": (lambda root: shutil.rmtree(root / BASE / "src"), "src: missing source directory"),
+    "hidden file": (lambda root: (root / SCEN / ".DS_Store").write_text("x"), ".DS_Store: hidden file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_each_broken_rule_is_reported(clean, case):
+    assert messages(clean) == []
+    edit, expected = BROKEN[case]
+    edit(clean)
+    problems = messages(clean)
+    assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize("case, rel, source, name, expected", [
+    ("short min duration", "performance/run_1", "short", "mlperf_log_detail.txt",
+     "min_duration is 200 ms, a valid run needs >= 600000 ms"),
+    ("untruncated accuracy log", "accuracy", "acc", "mlperf_log_accuracy.json", "is not truncated"),
+])
+def test_real_logs_that_break_rules(clean, runs, case, rel, source, name, expected):
+    _replace(rel, source, name)(clean, runs)
+    problems = messages(clean)
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_closed_division_rules(tmp_path, runs):
+    root = tmp_path / "sub"
+    write(root, runs, division="closed")
+    submission.truncate_accuracy_logs(root, tmp_path / "backup")
+    scen = Path("closed", "acme", "results", SYSTEM, "resnet50", "Offline")
+    problems = messages(root)
+    # accuracy 76.5% >= 75.70 and 26400 samples per query >= 24576 pass; an Offline-only edge
+    # resnet50 misses two scenarios and the two compliance tests
+    assert problems == [
+        f"{scen.parent}: missing required scenario(s) for edge: SingleStream, MultiStream",
+        f"{scen}/TEST01: missing compliance test TEST01 (closed division)",
+        f"{scen}/TEST04: missing compliance test TEST04 (closed division)",
+    ]
+    assert len(messages(root, skip_compliance=True)) == 1
+    (root / scen / "accuracy" / "accuracy.txt").write_text("accuracy=70.000%, good=1, total=2\nhash=ab\n")
+    assert any("acc=70 is below the target 75.6954" in p for p in messages(root, skip_compliance=True))
+
+
+def test_compliance_dirs_are_placed_per_layout(tmp_path, runs):
+    test01 = tmp_path / "TEST01"
+    (test01 / "performance" / "run_1").mkdir(parents=True)
+    shutil.copy(runs["valid"] / "mlperf_log_detail.txt", test01 / "performance" / "run_1")
+    (test01 / "verify_performance.txt").write_text("TEST PASS\n")
+    (test01 / "verify_accuracy.txt").write_text("TEST PASS\n")
+    write(tmp_path / "v6", runs, compliance={"TEST01": test01})
+    write(tmp_path / "v5", runs, version="v5.1", compliance={"TEST01": test01})
+    assert (tmp_path / "v6" / SCEN / "TEST01" / "verify_performance.txt").is_file()
+    assert (tmp_path / "v5" / BASE / "compliance" / SYSTEM / "resnet50" / "Offline" / "TEST01"
+            / "performance" / "run_1" / "mlperf_log_detail.txt").is_file()
+
+
+def test_existing_result_is_refused_without_force(clean, runs):
+    before = snapshot(clean)
+    assert write(clean, runs, acc=None) == []  # the same bytes again: nothing to do
+    with pytest.raises(UserError, match="performance already exists"):
+        write(clean, runs, perf="short", acc=None)
+    with pytest.raises(UserError, match="pass --force"):
+        submission.refuse_existing(clean, division="open", submitter="acme", system_name=SYSTEM,
+                                   model="resnet50", scenarios=["Offline"])
+    submission.refuse_existing(clean, division="open", submitter="acme", system_name=SYSTEM, model="resnet50",
+                               scenarios=["Offline"], force=True)
+    assert snapshot(clean) == before
+
+
+def test_force_replaces_one_mode_and_keeps_the_tree_consistent(clean, runs):
+    acc_before = snapshot(clean / SCEN / "accuracy")
+    placed = write(clean, runs, perf="short", acc=None, force=True, ledger={"cell": "new", "exit_status": 0})
+    assert clean / SCEN / "performance" in placed
+    detail = submission_check.MLLog(clean / SCEN / "performance" / "run_1" / "mlperf_log_detail.txt")
+    assert detail.get("effective_min_duration_ms") == 200
+    assert snapshot(clean / SCEN / "accuracy") == acc_before  # untouched, still truncated
+    ledger = json.loads((clean / SCEN / "run.json").read_text())
+    assert ledger["performance"]["cell"] == "new" and ledger["accuracy"]["cell"] == "python-onnxruntime-cpu-resnet50"
+    assert not list(clean.glob(".mlperfctl-staging-*"))
+    assert [p.split(": ", 1)[1] for p in messages(clean)] == ["min_duration is 200 ms, a valid run needs >= 600000 ms"]
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 4, 7])
+def test_injected_failure_leaves_the_tree_byte_identical(clean, runs, monkeypatch, fail_at):
+    before = snapshot(clean)
+    calls = []
+    real = submission._rename
+
+    def flaky(src, dst):
+        calls.append(dst)
+        if len(calls) == fail_at:
+            raise OSError("injected failure")
+        real(src, dst)
+
+    monkeypatch.setattr(submission, "_rename", flaky)
+    other = json.loads(json.dumps(system_json()))
+    other["cooling"] = "liquid"  # the system json, src and both results all get replaced
+    rs = result_set(runs["short"], runs["acc"])
+    with pytest.raises(OSError, match="injected"):
+        submission.write_results(clean, division="open", submitter="acme", system_name=SYSTEM, system_json=other,
+                                 results=[rs], src_dir=runs["acc"], force=True)
+    assert len(calls) == fail_at
+    assert snapshot(clean) == before
+
+
+def test_bad_input_writes_nothing(tmp_path, runs):
+    root = tmp_path / "new"
+    broken = tmp_path / "acc-without-txt"
+    shutil.copytree(runs["acc"], broken)
+    (broken / "accuracy.txt").unlink()
+    with pytest.raises(UserError, match="accuracy.txt is missing"):
+        submission.write_results(root, division="open", submitter="acme", system_name=SYSTEM,
+                                 system_json=system_json(), results=[result_set(runs["valid"], broken)],
+                                 src_dir=None)
+    assert not root.exists()
+    with pytest.raises(UserError, match="does not match the directory 'open'"):
+        submission.write_results(root, division="open", submitter="acme", system_name=SYSTEM,
+                                 system_json=system_json("closed"), results=[result_set(runs["valid"], None)],
+                                 src_dir=None)
+    with pytest.raises(UserError, match="unknown division 'network'"):
+        write(root, runs, division="network")
+    with pytest.raises(UserError, match="invalid system name"):
+        submission.write_results(root, division="open", submitter="acme", system_name="my box",
+                                 system_json=system_json(), results=[result_set(runs["valid"], None)], src_dir=None)
+
+
+def test_package_is_reproducible(clean, tmp_path):
+    first, sha = submission.package(clean, tmp_path / "a.tar.gz")
+    for p in clean.rglob("*"):
+        p.touch()  # new mtimes must not change the archive
+    second, _ = submission.package(clean, tmp_path / "b.tar.gz")
+    digest = hashlib.sha256(first.read_bytes()).hexdigest()
+    assert digest == hashlib.sha256(second.read_bytes()).hexdigest()
+    assert sha.read_text() == f"{digest}  a.tar.gz\n"
+    with tarfile.open(first) as tar:
+        members = tar.getmembers()
+    names = [m.name for m in members]
+    assert names[0] == "sub" and f"sub/{SCEN}/accuracy/accuracy.txt" in names
+    assert all(m.mtime == 0 and m.uid == 0 and m.uname == "" for m in members)
+    with pytest.raises(UserError, match="must be outside the tree"):
+        submission.package(clean, clean / "x.tar.gz")
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "mlperfctl", "submission", *args], capture_output=True, text=True)
+
+
+def test_cli_check_truncate_package(tmp_path, runs):
+    root = tmp_path / "sub"
+    write(root, runs)
+    r = cli("check", str(root))
+    assert r.returncode == 1
+    assert f"{root / SCEN}/accuracy/mlperf_log_accuracy.json: is not truncated" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 2 and "1 results, 2 problems" in r.stdout
+    r = cli("truncate", str(root), "--backup", str(tmp_path / "bk"), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["truncated"] is True
+    r = cli("check", str(root), "--json")
+    assert r.returncode == 0, r.stdout
+    report = json.loads(r.stdout)
+    assert report["ok"] is True and report["results"][0]["accuracy"] == "acc=76.5"
+    r = cli("package", str(root), "--json")
+    assert r.returncode == 0 and Path(json.loads(r.stdout)["archive"]) == tmp_path / "sub.tar.gz"
+    r = cli("check", str(root), "--version", "v9.9")
+    assert r.returncode == 2 and r.stderr.startswith("error: unknown submission version 'v9.9'")
