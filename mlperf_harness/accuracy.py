@@ -24,7 +24,9 @@ def imagenet(accuracy_log: Path, val_map: Path, dtype: str = "float32") -> tuple
     try:
         results = json.loads(accuracy_log.read_text())
     except json.JSONDecodeError as e:
-        raise UsageError(f"{accuracy_log} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run")
+        raise UsageError(
+            f"{accuracy_log} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run"
+        ) from None
     seen: set[int] = set()
     good = 0
     for r in results:
@@ -32,7 +34,9 @@ def imagenet(accuracy_log: Path, val_map: Path, dtype: str = "float32") -> tuple
         if idx in seen:
             continue
         if idx >= len(labels):
-            raise UsageError(f"qsl_idx {idx} is beyond the {len(labels)} lines of {val_map}", "pass the run's val_map.txt")
+            raise UsageError(
+                f"qsl_idx {idx} is beyond the {len(labels)} lines of {val_map}", "pass the run's val_map.txt"
+            )
         seen.add(idx)
         data = np.frombuffer(bytes.fromhex(r["data"]), DTYPES[dtype])
         if data.size and int(data[0]) == labels[idx]:

@@ -43,7 +43,7 @@ def main_metric(detail: dict, scenario: str) -> dict | None:
     for table in (METRICS, FALLBACKS):
         if scenario in table:
             key, name, unit, scale = table[scenario]
-            if key in detail:
+            if detail.get(key):  # 0 means LoadGen had too few queries for the estimate
                 return {"name": name, "value": round(float(detail[key]) * scale, 6), "unit": unit}
     return None
 
@@ -51,3 +51,14 @@ def main_metric(detail: dict, scenario: str) -> dict | None:
 def unmet_criteria(detail: dict) -> list[str]:
     """Detail keys of the validity criteria LoadGen reports as not met."""
     return [k for k in CRITERIA if detail.get(k) is False]
+
+
+def only_too_short(detail: dict) -> bool:
+    """True if every unmet criterion is about run length: min duration, min query count, or an early-stopping
+    estimate that needs more queries than were run."""
+    unmet = set(unmet_criteria(detail))
+    if "early_stopping_met" in unmet:
+        text = str(detail.get("early_stopping_result", ""))
+        if "Need to process at least" in text or "more queries" in text:
+            unmet.discard("early_stopping_met")
+    return unmet <= SHORTENED

@@ -43,17 +43,18 @@ def _validity_notes(detail: dict, execution_mode: str, mode: str, count: int, ru
             f"{execution_mode} execution mode shortens min duration and min query count below the round's "
             f"({rules.min_duration_ms} ms, {rules.min_query_count} queries): not a submission result"
         )
-        if unmet and set(unmet) <= logs.SHORTENED:
+        if unmet and logs.only_too_short(detail):
             notes.append(
-                "INVALID only because the shortened run missed "
-                + " and ".join(logs.CRITERIA[k] for k in unmet)
-                + ": the system answered faster than the expected rate; raise --target-qps or lower --target-latency"
+                "INVALID only because the shortened run was too short for: "
+                + ", ".join(logs.CRITERIA[k] for k in unmet)
+                + " (use --execution-mode valid, or raise --target-qps / lower --target-latency)"
             )
-    for k in unmet:
-        if execution_mode == "valid" or k not in logs.SHORTENED:
-            notes.append(f"not met: {logs.CRITERIA[k]}")
+            unmet = []
+    notes.extend(f"not met: {logs.CRITERIA[k]}" for k in unmet)
     if count < rules.performance_sample_count:
-        notes.append(f"the QSL holds {count} samples, fewer than the {rules.performance_sample_count} the rules ask for")
+        notes.append(
+            f"the QSL holds {count} samples, fewer than the {rules.performance_sample_count} the rules ask for"
+        )
     return notes
 
 
@@ -102,9 +103,7 @@ def run(a) -> int:
         _check_positive(name, value)
     out = Path(a.output_dir).resolve()
     audit_config = Path(a.audit_config).resolve() if a.audit_config else None
-    rs = settings.RunSettings(
-        a.model, a.scenario, a.mode, a.execution_mode, a.target_qps, a.target_latency, a.samples
-    )
+    rs = settings.RunSettings(a.model, a.scenario, a.mode, a.execution_mode, a.target_qps, a.target_latency, a.samples)
     conf_text = settings.user_conf(rs)
     rules = settings.official(a.model, a.scenario)
     backends.check_model_file(Path(a.model_path))

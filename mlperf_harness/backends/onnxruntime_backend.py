@@ -32,7 +32,9 @@ class OnnxRuntimeBackend:
         try:
             self.session = ort.InferenceSession(str(model_path), opts, providers=[provider])
         except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise UsageError(f"onnxruntime cannot load {model_path}: {str(e).splitlines()[0]}", "pass a valid ONNX model")
+            raise UsageError(
+                f"onnxruntime cannot load {model_path}: {str(e).splitlines()[0]}", "pass a valid ONNX model"
+            ) from None
         if self.session.get_providers()[0] != provider:
             raise UsageError(
                 f"onnxruntime could not start {provider} (session uses {self.session.get_providers()})",

@@ -13,11 +13,15 @@ def _device(torch, device: str):
         return torch.device("cpu")
     hip = getattr(torch.version, "hip", None)
     if device == "rocm" and not hip:
-        raise UsageError(f"torch {torch.__version__} is not a ROCm build", "run in a ROCm image or use --device cuda/cpu")
+        raise UsageError(
+            f"torch {torch.__version__} is not a ROCm build", "run in a ROCm image or use --device cuda/cpu"
+        )
     if device == "cuda" and hip:
         raise UsageError(f"torch {torch.__version__} is a ROCm build", "use --device rocm")
     if not torch.cuda.is_available():
-        raise UsageError(f"torch sees no {device} GPU", "check the GPU is passed into the container, or use --device cpu")
+        raise UsageError(
+            f"torch sees no {device} GPU", "check the GPU is passed into the container, or use --device cpu"
+        )
     return torch.device("cuda")
 
 
@@ -37,9 +41,13 @@ class PyTorchBackend:
         try:
             state = torch.load(model_path, map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises several unpickling error types
-            raise UsageError(f"torch cannot load {model_path}: {str(e).splitlines()[0]}", "pass a torchvision state_dict")
+            raise UsageError(
+                f"torch cannot load {model_path}: {str(e).splitlines()[0]}", "pass a torchvision state_dict"
+            ) from None
         if not isinstance(state, dict) or "fc.weight" not in state:
-            raise UsageError(f"{model_path} is not a torchvision ResNet50 state_dict", "pass e.g. resnet50-19c8e357.pth")
+            raise UsageError(
+                f"{model_path} is not a torchvision ResNet50 state_dict", "pass e.g. resnet50-19c8e357.pth"
+            )
         classes = int(state["fc.weight"].shape[0])
         self.label_offset = check_class_count(classes, model_path)
         model = ResNet50(num_classes=classes)
@@ -49,7 +57,7 @@ class PyTorchBackend:
             raise UsageError(
                 f"{model_path} does not fit ResNet50 v1.5: {' '.join(str(e).split())[:300]}",
                 "pass a torchvision resnet50 state_dict",
-            )
+            ) from None
         self.model = model.eval().to(self.device)
         self.version = torch.__version__
         self.threads = threads

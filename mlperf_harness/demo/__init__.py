@@ -37,7 +37,7 @@ def write(out_dir: Path, count: int, seed: int) -> None:
     images.write(out_dir / DATASET_DIR, count, seed)
     print(f"wrote {count} JPEGs and val_map.txt to {out_dir / DATASET_DIR}")
     print(
-        "NOTE: the model weights are RANDOM (seed %d) and the images synthetic: accuracy figures on this data are "
-        "meaningless; it exists to exercise the pipeline end to end." % seed,
+        f"NOTE: the model weights are RANDOM (seed {seed}) and the images synthetic: accuracy figures on this data are "
+        "meaningless; it exists to exercise the pipeline end to end.",
         file=sys.stderr,
     )

@@ -1,0 +1,55 @@
+"""The harness stands alone in the images: no mlperfctl, and each framework imported only when used."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import mlperf_harness
+
+PACKAGE = Path(mlperf_harness.__file__).parent
+FRAMEWORKS = ("onnxruntime", "torch", "tensorrt")
+TORCH_ONLY = {PACKAGE / "models/resnet50_torch.py"}  # an nn.Module, imported only by the pytorch backend
+
+
+def imports(path: Path) -> list[tuple[str, bool]]:
+    """(module, at module level) for every import in a file."""
+    tree = ast.parse(path.read_text())
+    top = {id(n) for n in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(a.name, id(node) in top) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            found.append((node.module or "", id(node) in top))
+    return found
+
+
+def test_never_imports_mlperfctl():
+    files = list(PACKAGE.rglob("*.py"))
+    assert len(files) > 10
+    for f in files:
+        for module, _ in imports(f):
+            assert module.split(".")[0] != "mlperfctl", f"{f} imports {module}"
+
+
+def test_frameworks_are_imported_lazily():
+    for f in set(PACKAGE.rglob("*.py")) - TORCH_ONLY:
+        for module, top_level in imports(f):
+            assert not (top_level and module.split(".")[0] in FRAMEWORKS), f"{f} imports {module} at module level"
+
+
+def test_works_with_no_framework_installed():
+    """With onnxruntime, torch and tensorrt unimportable, the CLI modules load and `info` still answers."""
+    code = (
+        "import sys\n"
+        f"for m in {FRAMEWORKS!r}: sys.modules[m] = None\n"
+        "import mlperf_harness.run, mlperf_harness.sut, mlperf_harness.demo\n"
+        "import mlperf_harness.backends.onnxruntime_backend, mlperf_harness.backends.pytorch_backend\n"
+        "import mlperf_harness.backends.tensorrt_backend\n"
+        "from mlperf_harness.cli import main\n"
+        "sys.exit(main(['info']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert '"frameworks": {}' in proc.stdout
