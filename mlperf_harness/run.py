@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__, accuracy, backends, imagenet, logs, settings, sut
 from .errors import UsageError
 from .info import loadgen_version
@@ -18,7 +20,13 @@ OWNED_OUTPUTS = ("result.json", "accuracy.txt", "mlperf_log_trace.json")
 
 
 def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """Usable cores: the affinity mask, capped by a cgroup v2 CPU quota (docker --cpus) when there is one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+    except (OSError, ValueError):
+        return cores
+    return cores if quota == "max" else max(1, min(cores, -(-int(quota) // int(period))))
 
 
 def defaults(backend: str, device: str, threads: int | None, batch: int | None) -> tuple[int, int, int]:
@@ -122,6 +130,7 @@ def run(a) -> int:
     )
     total = len(entries)
     perf_count = min(total, a.samples or rules.performance_sample_count)
+    backend.predict(np.zeros((batch, 3, imagenet.SIZE, imagenet.SIZE), np.float32))  # warm-up, untimed
     pool = sut.WorkerPool(backend, dataset, workers, batch)
     try:
         duration = _start_test(pool, dataset, rs, out, audit_config, total, perf_count)

@@ -62,6 +62,10 @@ class WorkerPool:
 
     def _work(self) -> None:
         lg, qsr = self.lg, self.lg.QuerySampleResponse
+        # QuerySamplesComplete copies the responses and their data before it returns, so each worker keeps
+        # one label buffer and one response per buffer slot, and per batch only sets the response ids.
+        labels = np.empty(self.max_batch, np.float32)
+        slots = [qsr(0, labels.ctypes.data + 4 * k, 4) for k in range(self.max_batch)]
         pending: list = []
         while True:
             item = pending.pop() if pending else self.queue.get()
@@ -71,9 +75,10 @@ class WorkerPool:
             n = len(ids)
             try:
                 top1 = self.backend.predict(self.dataset.batch(indices))
-                labels = (np.asarray(top1) + self.backend.label_offset).astype(np.float32)
-                ptr = labels.ctypes.data
-                responses = list(map(qsr, ids, range(ptr, ptr + 4 * n, 4), repeat(4, n)))
+                np.add(top1, self.backend.label_offset, out=labels[:n], casting="unsafe")
+                responses = slots[:n]
+                for response, sample_id in zip(responses, ids, strict=True):
+                    response.id = sample_id
             except BaseException as e:  # noqa: BLE001 - LoadGen must still get its answers or it waits forever
                 if not self.errors:
                     print(f"error: inference failed: {e!r}", file=sys.stderr)
