@@ -48,6 +48,9 @@ class Device(_Strict):
     base: StrictStr
     apt: Packages
     env: dict[StrictStr, StrictStr] = {}
+    # The base's Python, for `mlperfctl lock` (uv pip compile --python-version/--python-platform).
+    python: StrictStr = "3.11"
+    platform: StrictStr = "x86_64-manylinux_2_28"
 
 
 class Install(_Strict):
@@ -121,6 +124,18 @@ class Rule(_Strict):
         )
 
 
+class Build(_Strict):
+    """How images are built: reproducibility and site settings (all optional)."""
+
+    # Clamp for every file time and the image config's dates (seconds since 1970).
+    source_date_epoch: int = 1767225600
+    # Extra CA certificates (PEM files, relative to the matrix) for TLS-intercepting proxies:
+    # used during the build only, never left in an image.
+    ca_certs: list[StrictStr] = []
+    # A registry prefix for push/pull (e.g. registry.example.com:5000/team).
+    registry: StrictStr | None = None
+
+
 class Matrix(_Strict):
     schema_: Literal[1] = Field(alias="schema")
     round: StrictStr
@@ -130,6 +145,7 @@ class Matrix(_Strict):
     models: dict[str, Model]
     implementations: dict[str, Implementation]
     rules: list[Rule] = []
+    build: Build = Build()
 
     def names(self, axis: str) -> list[str]:
         return list(getattr(self, axis + "s"))

@@ -8,14 +8,19 @@ from pathlib import Path
 import jinja2
 
 from . import __version__
+from .lock import is_locked, stage_locks
 from .matrix import Cell, LoadedMatrix
 
 LABEL_PREFIX = "io.mlperfctl"
 SOURCE_URL = "https://github.com/mlperfctl/mlperfctl"
 
 
-def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = None) -> dict:
-    """What each stage renders from. A stage sees only the keys that define it."""
+def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = None, *,
+                  buildkit: bool = True, ca_in_image: bool = False) -> dict:
+    """What each stage renders from. A stage sees only the keys that define it.
+
+    `buildkit` renders cache and secret mounts (the classic builder has neither);
+    `ca_in_image` installs the build's CA certificates into the image (off by default)."""
     m = lm.matrix
     device, impl = m.devices[cell.device], m.implementations[cell.implementation]
     install = m.backends[cell.backend].install[cell.device]
@@ -23,13 +28,18 @@ def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = N
     base = (bases or {}).get(cell.device) or impl.bases.get(cell.device) or device.base
     runtime_packages = {"mlcommons-loadgen": m.runtime.loadgen, **m.runtime.packages}
     impl_packages = {**model.packages}
+    locks = {stage: (lock if is_locked(lm, lock) else None) for stage, lock in stage_locks(lm, cell).items()}
     return {
         "cell": cell,
+        "buildkit": buildkit,
+        "ca_in_image": ca_in_image,
+        "source_date_epoch": m.build.source_date_epoch,
         "device": {"name": cell.device, "base": base, "apt": device.apt, "env": device.env},
-        "runtime": {"loadgen": m.runtime.loadgen, "packages": runtime_packages},
+        "runtime": {"loadgen": m.runtime.loadgen, "packages": runtime_packages, "lock": locks["runtime"]},
         "framework": {"backend": cell.backend, "packages": install.packages,
-                      "index_url": install.index_url},
+                      "index_url": install.index_url, "lock": locks["framework"]},
         "impl": {"name": cell.implementation, "kind": impl.kind, "packages": impl_packages,
+                 "lock": locks.get("implementation"),
                  "install": impl.install, "run": impl.run},
         "labels": labels(lm, cell, base),
     }
@@ -80,10 +90,12 @@ def _environment(root: Path) -> jinja2.Environment:
     return env
 
 
-def render(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = None) -> str:
+def render(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = None, *,
+           buildkit: bool = True, ca_in_image: bool = False) -> str:
     """The Dockerfile text for one cell."""
     template = _environment(lm.root).get_template("Dockerfile.j2")
-    return template.render(**stage_context(lm, cell, bases)).rstrip("\n") + "\n"
+    context = stage_context(lm, cell, bases, buildkit=buildkit, ca_in_image=ca_in_image)
+    return template.render(**context).rstrip("\n") + "\n"
 
 
 def write(lm: LoadedMatrix, cells: list[Cell], out_dir: Path,

@@ -24,8 +24,10 @@ def test_stages_are_named_in_order(loaded):
     text = render.render(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"))
     assert list(stages(text)) == list(STAGES)
     assert 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]' in text
-    assert "mlcommons-loadgen==6.0.17" in stages(text)["runtime"]
-    assert "onnxruntime==1.32.0" in stages(text)["framework"]
+    # locked stages install their committed hashed lock; the pins live there
+    assert "--require-hashes -r /opt/mlperf/locks/cpu-runtime.txt" in stages(text)["runtime"]
+    assert "mlcommons-loadgen==6.0.17 " in (loaded.root / "locks/cpu/runtime.txt").read_text()
+    assert "onnxruntime==1.32.0 " in (loaded.root / "locks/cpu/onnxruntime.txt").read_text()
 
 
 def test_shared_lower_stages_are_byte_identical(loaded):

@@ -16,6 +16,7 @@ app = typer.Typer(
     add_completion=False,
 )
 matrix_commands.register(app)
+build_commands.register(app)
 submission_commands.register(app)
 
 

@@ -1,0 +1,354 @@
+"""`mlperfctl build|lock|verify|images|push|pull|save|load` and `mlperfctl base bootstrap`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .. import bundle as bundle_mod
+from .. import lock as lock_mod
+from .. import matrix as matrix_mod
+from ..build import (
+    Builder,
+    BuildOptions,
+    ImageInfo,
+    Reporter,
+    format_failure,
+    image_repo,
+)
+from ..engine import Engine
+from ..errors import UserError
+from .common import (
+    BackendOpt,
+    BaseOpt,
+    DeviceOpt,
+    ImplOpt,
+    JsonOpt,
+    MatrixOpt,
+    ModelOpt,
+    SelectOpt,
+    SkipOpt,
+    err,
+    out,
+    parse_bases,
+    select_cells,
+)
+
+CaOpt = Annotated[list[Path] | None, typer.Option(
+    "--ca-cert", help="Extra CA certificate (PEM) for a TLS-intercepting proxy: used during the build "
+                      "only (BuildKit secret). Repeatable; default from MLPERFCTL_CA_CERT (':'-separated).")]
+CaInImageOpt = Annotated[bool, typer.Option(
+    "--ca-in-image", help="Also install the --ca-cert certificates into the image.")]
+RegistryOpt = Annotated[str | None, typer.Option(
+    "--registry", envvar="MLPERFCTL_REGISTRY", help="Registry prefix for push/pull, e.g. localhost:5000/lab.")]
+EngineOpt = Annotated[str | None, typer.Option(
+    "--engine-url", envvar="MLPERFCTL_ENGINE_URL",
+    help="Engine socket, e.g. unix:///run/podman/podman.sock (default: DOCKER_HOST or the docker socket).")]
+BuilderOpt = Annotated[str, typer.Option(
+    "--builder", envvar="MLPERFCTL_BUILDER", help="auto (BuildKit when offered), buildkit or classic.")]
+
+
+def options_from(lm, base_image, ca_cert, ca_in_image=False, registry=None, engine_url=None, builder="auto",
+                 **kw) -> BuildOptions:
+    """CLI flags over environment defaults (MLPERFCTL_BASE_IMAGE, MLPERFCTL_CA_CERT, ...)."""
+    opts = BuildOptions.from_env(registry=registry, engine_url=engine_url, builder=builder, **kw)
+    env_bases = parse_bases(lm, [f"{d}={i}" for d, i in opts.bases.items()])
+    opts.bases = {**env_bases, **parse_bases(lm, base_image)}
+    if ca_cert:
+        opts.ca_certs = list(ca_cert)
+    opts.ca_in_image = ca_in_image
+    for f in opts.ca_certs:
+        if not Path(f).is_file():
+            raise UserError(f"--ca-cert {f}: no such file (give a PEM certificate)")
+    return opts
+
+
+class RichReporter(Reporter):
+    """Live progress: one status line for the stage being built, a line per finished stage."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.status = None
+
+    def notice(self, text):
+        err.print(text, highlight=False)
+
+    def stage_start(self, cell, stage):
+        if self.quiet:
+            return
+        mark = " [yellow](unlocked)[/]" if stage.unlocked else ""
+        err.print(f"[bold]{cell}[/] ▸ building stage [cyan]{stage.name}[/] ({stage.key}){mark}", highlight=False)
+        self.status = err.status(f"{cell} ▸ {stage.name}: starting", spinner="dots")
+        self.status.start()
+
+    def step(self, cell, stage, text):
+        if self.status:
+            self.status.update(f"{cell} ▸ {stage.name}: {text[:100]}")
+
+    def stage_done(self, cell, stage, seconds):
+        if self.status:
+            self.status.stop()
+            self.status = None
+        if not self.quiet:
+            err.print(f"  {stage.name} done in {seconds:.1f}s → {stage.tag}", highlight=False)
+
+    def cell_done(self, info: ImageInfo):
+        if self.status:
+            self.status.stop()
+            self.status = None
+        if info.state == "failed":
+            err.print(f"[red]error:[/] {format_failure(info)}", highlight=False)
+        elif not self.quiet:
+            err.print(f"[bold]{info.cell}[/]: {info.state} ({info.seconds:.1f}s)", highlight=False)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1000
+    return str(n)
+
+
+def _summary(results: list[ImageInfo], seconds: float) -> None:
+    table = Table(title=f"{len(results)} cells in {seconds:.1f}s")
+    for col in ("cell", "tag", "size", "seconds", "result"):
+        table.add_column(col)
+    colour = {"built": "green", "cached": "blue", "pulled": "blue", "failed": "red", "skipped": "yellow"}
+    for r in results:
+        result = f"[{colour.get(r.state, 'white')}]{r.state}[/]"
+        if r.state == "built":
+            result += f" ({', '.join(r.stages_built)})"
+        if r.unlocked:
+            result += f" [yellow]unlocked: {', '.join(r.unlocked)}[/]"
+        table.add_row(r.cell, r.tag.rsplit(":", 1)[-1], _size(r.size), f"{r.seconds:.1f}", result)
+    out.print(table)
+
+
+def build(
+    matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
+    device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
+    base_image: BaseOpt = None, ca_cert: CaOpt = None, ca_in_image: CaInImageOpt = False,
+    registry: RegistryOpt = None, engine_url: EngineOpt = None, builder: BuilderOpt = "auto",
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every stage from scratch.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push each cell's image to --registry.")] = False,
+    continue_on_error: Annotated[bool, typer.Option(
+        "--continue-on-error", help="Go on with the other cells when one fails.")] = False,
+    log_dir: Annotated[Path, typer.Option("--log-dir", help="Where each cell's full build log goes.")]
+    = Path("out/build-logs"),
+    as_json: JsonOpt = False,
+):
+    """Build the selected cells' images: shared stages once, content-addressed, reproducible."""
+    started = time.monotonic()
+    lm = matrix_mod.load(matrix)
+    cells = select_cells(lm, implementation, backend, device, model, select, skip)
+    opts = options_from(lm, base_image, ca_cert, ca_in_image, registry, engine_url, builder,
+                        no_cache=no_cache, push=push, continue_on_error=continue_on_error, log_dir=log_dir)
+    if push and not opts.registry:
+        raise UserError("--push needs a registry: --registry HOST[:PORT][/PREFIX] (or MLPERFCTL_REGISTRY)")
+    b = Builder(lm, opts, Engine(opts.engine_url), RichReporter(quiet=as_json))
+    try:
+        results = b.build_all(b.plans(cells))
+    finally:
+        b.close()
+    seconds = time.monotonic() - started
+    if as_json:
+        print(json.dumps({"seconds": round(seconds, 2), "build_calls": b.build_calls,
+                          "cells": [r.as_dict() for r in results]}, indent=2))
+    else:
+        _summary(results, seconds)
+    if any(r.state in ("failed", "skipped") for r in results):
+        raise typer.Exit(1)
+
+
+def lock(
+    matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
+    device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
+    as_json: JsonOpt = False,
+):
+    """Write hashed lock files per stage (locks/<device>/...) with `uv pip compile --generate-hashes`."""
+    lm = matrix_mod.load(matrix)
+    cells = select_cells(lm, implementation, backend, device, model, select, skip)
+
+    def show(r):
+        if not as_json:
+            colour = "green" if r.ok else "yellow"
+            err.print(f"[{colour}]{r.lock.src}[/]: {r.message}", highlight=False)
+
+    results = lock_mod.lock_cells(lm, cells, progress=show)
+    if as_json:
+        print(json.dumps([{"lock": r.lock.src, "stage": r.lock.stage, "locked": r.ok, "message": r.message}
+                          for r in results], indent=2))
+    else:
+        bad = [r for r in results if not r.ok]
+        out.print(f"{len(results) - len(bad)} of {len(results)} stage locks written or current"
+                  + (f"; {len(bad)} not locked (they build from exact pins, marked 'unlocked')" if bad else "")
+                  + "; run `mlperfctl generate` to render them into images/", highlight=False)
+
+
+def verify(
+    cell: Annotated[str, typer.Argument(help="The cell to rebuild from scratch and compare.")],
+    matrix: MatrixOpt = None, base_image: BaseOpt = None, ca_cert: CaOpt = None,
+    engine_url: EngineOpt = None, builder: BuilderOpt = "auto", as_json: JsonOpt = False,
+):
+    """Rebuild a cell with --no-cache and report whether its image ID is identical."""
+    lm = matrix_mod.load(matrix)
+    c = lm.parse_cell(cell)
+    opts = options_from(lm, base_image, ca_cert, engine_url=engine_url, builder=builder)
+    engine = Engine(opts.engine_url)
+    b = Builder(lm, opts, engine, RichReporter(quiet=as_json))
+    try:
+        cp = b.plans([c])[0]
+        before = engine.image(cp.tag)
+        if before is None:
+            raise UserError(f"{c.id} is not built yet: run `mlperfctl build --select {c.id}` first")
+        opts.no_cache = True
+        info = b.build_all([cp])[0]
+    finally:
+        b.close()
+    if info.state == "failed":
+        raise typer.Exit(1)
+    after = engine.image(cp.tag)
+    old_layers, new_layers = before["RootFS"]["Layers"], after["RootFS"]["Layers"]
+    differing = [{"index": i, "before": a, "after": bb}
+                 for i, (a, bb) in enumerate(zip(old_layers, new_layers, strict=False)) if a != bb]
+    if len(old_layers) != len(new_layers):
+        differing.append({"index": min(len(old_layers), len(new_layers)), "before": f"{len(old_layers)} layers",
+                          "after": f"{len(new_layers)} layers"})
+    same = before["Id"] == after["Id"]
+    report = {"cell": c.id, "identical": same, "before": before["Id"], "after": after["Id"],
+              "differing_layers": differing, "config_differs": same is False and not differing}
+    if as_json:
+        print(json.dumps(report, indent=2))
+    elif same:
+        out.print(f"{c.id}: identical: {after['Id']}", highlight=False)
+    else:
+        out.print(f"{c.id}: DIFFERENT: {before['Id']} → {after['Id']}", highlight=False)
+        for d in differing:
+            out.print(f"  layer {d['index']}: {d['before']} → {d['after']}", highlight=False)
+        if not differing:
+            out.print("  the layers are identical: the image config differs", highlight=False)
+    if not same:
+        raise typer.Exit(1)
+
+
+def images(
+    matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
+    device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
+    base_image: BaseOpt = None, engine_url: EngineOpt = None, as_json: JsonOpt = False,
+):
+    """List cells with their image state (built, outdated, missing, pulled), tag and size."""
+    lm = matrix_mod.load(matrix)
+    cells = select_cells(lm, implementation, backend, device, model, select, skip)
+    opts = options_from(lm, base_image, None, engine_url=engine_url)
+    engine = Engine(opts.engine_url)
+    rows = bundle_mod.image_states(lm, cells, opts, engine)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{len(rows)} cells")
+    for col in ("cell", "state", "tag", "size"):
+        table.add_column(col)
+    colour = {"built": "green", "pulled": "blue", "outdated": "yellow", "missing": "red"}
+    for r in rows:
+        table.add_row(r["cell"], f"[{colour[r['state']]}]{r['state']}[/]", r["tag"], _size(r["size"]))
+    out.print(table)
+
+
+def push(
+    matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
+    device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
+    base_image: BaseOpt = None, registry: RegistryOpt = None, engine_url: EngineOpt = None,
+):
+    """Push the selected cells' current images to --registry."""
+    lm = matrix_mod.load(matrix)
+    cells = select_cells(lm, implementation, backend, device, model, select, skip)
+    opts = options_from(lm, base_image, None, registry=registry, engine_url=engine_url)
+    b = Builder(lm, opts, Engine(opts.engine_url))
+    try:
+        for cp in b.plans(cells):
+            out.print(f"{cp.cell.id}: pushed {b.push(cp)}", highlight=False)
+    finally:
+        b.close()
+
+
+def pull(
+    cells: Annotated[list[str], typer.Argument(help="Cell identifiers.")],
+    matrix: MatrixOpt = None, base_image: BaseOpt = None, registry: RegistryOpt = None,
+    engine_url: EngineOpt = None,
+):
+    """Pull cells' current images from --registry (run then uses them without building)."""
+    lm = matrix_mod.load(matrix)
+    opts = options_from(lm, base_image, None, registry=registry, engine_url=engine_url)
+    if not opts.registry:
+        raise UserError("pull needs a registry: --registry HOST[:PORT][/PREFIX] (or MLPERFCTL_REGISTRY)")
+    engine = Engine(opts.engine_url)
+    b = Builder(lm, opts, engine)
+    try:
+        for cp in b.plans([lm.parse_cell(c) for c in cells]):
+            remote = f"{image_repo(cp.cell.id, opts.registry)}:{cp.hash[:16]}"
+            image_id = engine.pull(remote)
+            engine.tag(image_id, cp.tag)
+            out.print(f"{cp.cell.id}: pulled {remote} ({image_id[:19]})", highlight=False)
+    finally:
+        b.close()
+
+
+def save(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The bundle file to write (.tar).")],
+    matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
+    device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
+    base_image: BaseOpt = None, engine_url: EngineOpt = None,
+):
+    """Write one bundle: the cells' image tars and a manifest of digests and cell keys."""
+    lm = matrix_mod.load(matrix)
+    cells = select_cells(lm, implementation, backend, device, model, select, skip)
+    opts = options_from(lm, base_image, None, engine_url=engine_url)
+    manifest = bundle_mod.save(lm, cells, opts, Engine(opts.engine_url), output)
+    out.print(f"wrote {output}: {len(manifest['images'])} images, {_size(output.stat().st_size)}",
+              highlight=False)
+
+
+def load(
+    bundle: Annotated[Path, typer.Argument(help="A bundle written by `mlperfctl save`.")],
+    engine_url: EngineOpt = None,
+):
+    """Load a bundle and check every image ID against its manifest."""
+    loaded = bundle_mod.load(bundle, Engine(engine_url))
+    for item in loaded:
+        out.print(f"{item['cell']}: loaded {item['tag']} ({item['image_id'][:19]})", highlight=False)
+
+
+base_app = typer.Typer(help="Base images for sites without a registry.", no_args_is_help=True)
+
+
+@base_app.command("bootstrap")
+def base_bootstrap(
+    tag: Annotated[str, typer.Option("--tag", help="The image to create.")] = "mlperfctl/debian:bookworm",
+    suite: Annotated[str, typer.Option("--suite", help="Debian suite.")] = "bookworm",
+    mirror: Annotated[str, typer.Option("--mirror", help="Debian mirror.")] = "http://deb.debian.org/debian",
+    engine_url: EngineOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the image exists.")] = False,
+):
+    """Build a Debian base image locally (debootstrap --variant=minbase + import); needs root."""
+    engine = Engine(engine_url)
+    if engine.image(tag) and not force:
+        out.print(f"{tag} exists (use --force to make it again)", highlight=False)
+        return
+    image_id = bundle_mod.bootstrap_base(engine, tag, suite, mirror, log=lambda t: err.print(t, highlight=False))
+    out.print(f"created {tag} ({image_id[:19]}); use it with --base-image cpu={tag}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the main app."""
+    for fn in (build, lock, verify, images, push, pull, save, load):
+        app.command()(fn)
+    app.add_typer(base_app, name="base")
+

@@ -1,0 +1,228 @@
+"""Build planning, content hashes, contexts, image normalisation: fast unit tests, no engine."""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from mlperfctl import build, context, lock, normalize, render
+from mlperfctl import matrix as matrix_mod
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "data" / "tiny" / "matrix.yaml"
+
+
+def make_project(tmp: Path, matrix_text: str | None = None) -> Path:
+    """A throwaway project: the real templates, the tiny matrix, a stand-in harness."""
+    shutil.copytree(ROOT / "templates", tmp / "templates")
+    (tmp / "matrix.yaml").write_text(matrix_text or TINY.read_text())
+    (tmp / "mlperf_harness").mkdir()
+    (tmp / "mlperf_harness" / "__init__.py").write_text("")
+    (tmp / "mlperf_harness" / "__main__.py").write_text("print('stand-in harness')\n")
+    return tmp
+
+
+def plans_by_cell(lm, **kw):
+    return {p.cell.id: p for p in build.plan(lm, lm.matrix.cells(), build.BuildOptions(**kw))}
+
+
+def test_split_stages_drops_comments_and_keeps_order(loaded):
+    text = render.render(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"))
+    stages = build.split_stages(text)
+    assert [n for n, _ in stages] == ["device", "runtime", "framework", "implementation"]
+    assert all(not ln.startswith("#") for _, body in stages for ln in body.splitlines())
+    assert stages[0][1].startswith("FROM debian:bookworm-slim AS device")
+
+
+def test_cells_share_lower_stage_hashes(loaded):
+    plans = plans_by_cell(loaded)
+    a, b = plans["python-onnxruntime-cpu-resnet50"], plans["python-onnxruntime-cpu-bert-99"]
+    c = plans["python-pytorch-cpu-resnet50"]
+    assert [s.hash for s in a.stages[:3]] == [s.hash for s in b.stages[:3]]
+    assert a.stages[2] is b.stages[2]  # one StagePlan object: built once per run
+    assert a.stages[1].hash == c.stages[1].hash and a.stages[2].hash != c.stages[2].hash
+    assert a.hash != b.hash and a.tag == f"mlperfctl/python-onnxruntime-cpu-resnet50:{a.hash[:16]}"
+    cpu_stages = {s.hash for p in plans.values() if p.cell.device == "cpu" for s in p.stages}
+    cpu_cells = [p for p in plans.values() if p.cell.device == "cpu"]
+    assert len(cpu_stages) < 4 * len(cpu_cells)
+
+
+def test_reference_cells_copy_external_code(loaded):
+    plans = plans_by_cell(loaded, bases={})
+    ref = plans["reference-onnxruntime-cpu-resnet50"]
+    assert "external/reference" in ref.top.sources
+
+
+def test_unlocked_stages_are_marked(loaded):
+    plans = plans_by_cell(loaded)
+    assert plans["python-onnxruntime-cpu-resnet50"].unlocked == []      # committed locks
+    assert "framework" in plans["python-pytorch-cpu-resnet50"].unlocked  # index unreachable here
+
+
+def test_harness_change_alters_only_the_top_hash(tmp_path):
+    lm = matrix_mod.load(make_project(tmp_path) / "matrix.yaml")
+    before = plans_by_cell(lm)
+    (tmp_path / "mlperf_harness" / "__main__.py").write_text("print('changed')\n")
+    # bytecode and caches are not part of the context
+    (tmp_path / "mlperf_harness" / "__pycache__").mkdir()
+    (tmp_path / "mlperf_harness" / "__pycache__" / "x.pyc").write_bytes(b"junk")
+    after = plans_by_cell(lm)
+    for cell_id, p in before.items():
+        q = after[cell_id]
+        assert [s.hash for s in p.stages[:3]] == [s.hash for s in q.stages[:3]]
+        assert p.hash != q.hash
+    (tmp_path / "mlperf_harness" / "__main__.py").write_text("print('stand-in harness')\n")
+    assert plans_by_cell(lm)["python-alpha-cpu-toy"].hash == before["python-alpha-cpu-toy"].hash
+
+
+def test_lock_and_base_changes_alter_the_right_stages(tmp_path):
+    lm = matrix_mod.load(make_project(tmp_path) / "matrix.yaml")
+    before = plans_by_cell(lm)["python-alpha-cpu-toy"]
+    framework = lock.stage_locks(lm, lm.parse_cell("python-alpha-cpu-toy"))["framework"]
+    path = lock.lock_path(lm, framework)
+    path.parent.mkdir(parents=True)
+    path.write_text("six==1.17.0 --hash=sha256:" + "0" * 64 + "\n")
+    after = plans_by_cell(lm)["python-alpha-cpu-toy"]
+    assert [s.hash for s in before.stages[:2]] == [s.hash for s in after.stages[:2]]
+    assert before.stages[2].hash != after.stages[2].hash and not after.stages[2].unlocked
+    assert "--require-hashes -r /opt/mlperf/locks/cpu-alpha.txt" in after.stages[2].text
+    other = plans_by_cell(lm, bases={"cpu": "debian:bookworm-slim"})["python-alpha-cpu-toy"]
+    assert all(x.hash != y.hash for x, y in zip(other.stages, after.stages, strict=True))
+
+
+def test_stage_dockerfile_builds_from_parent_tag(loaded):
+    p = plans_by_cell(loaded)["python-onnxruntime-cpu-resnet50"]
+    df = p.top.dockerfile()
+    assert df.startswith(f"FROM {p.stages[2].tag} AS implementation\n")
+    assert p.stages[0].dockerfile() == p.stages[0].text
+
+
+def test_context_is_deterministic_and_minimal(tmp_path):
+    make_project(tmp_path)
+    (tmp_path / "mlperf_harness" / "__pycache__").mkdir()
+    (tmp_path / "mlperf_harness" / "__pycache__" / "a.pyc").write_bytes(b"x")
+    (tmp_path / "mlperf_harness" / "tool.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "mlperf_harness" / "tool.sh").chmod(0o700)
+    items = context.entries(tmp_path, ["mlperf_harness"], {"Dockerfile": b"FROM x AS y\n"})
+    first = context.tar_bytes(items, 1767225600)
+    os.utime(tmp_path / "mlperf_harness" / "__main__.py", (1, 1))
+    time.sleep(0.01)
+    again = context.tar_bytes(context.entries(tmp_path, ["mlperf_harness"], {"Dockerfile": b"FROM x AS y\n"}),
+                              1767225600)
+    assert first == again
+    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
+        members = tar.getmembers()
+    names = [m.name for m in members]
+    assert names == sorted(names) and "mlperf_harness/__pycache__" not in names
+    assert {m.mtime for m in members} == {1767225600} and {(m.uid, m.gid, m.uname) for m in members} == {(0, 0, "")}
+    modes = {m.name: m.mode for m in members}
+    assert modes["mlperf_harness/tool.sh"] == 0o755 and modes["mlperf_harness/__main__.py"] == 0o644
+    assert context.copy_sources("COPY locks/cpu/a.txt /x\nCOPY --chown=1:1 mlperf_harness /opt\n") == \
+        ["locks/cpu/a.txt", "mlperf_harness"]
+
+
+def _layer(entries) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data, mtime, uid in entries:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.uid, info.gid = len(data), mtime, uid, uid
+            info.uname, info.mode = "someone", 0o640
+            info.pax_headers = {"atime": "1700000001.5", "ctime": "1700000002.5"}
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_rewrite_layer_clamps_times_and_drops_noise():
+    epoch = 1767225600
+    a = _layer([("opt/b", b"bee", epoch + 999, 10001), ("opt/a", b"ay", 1000, 0)])
+    b = _layer([("opt/b", b"bee", epoch + 5, 10001), ("opt/a", b"ay", 1000, 0)])
+    outs = []
+    for raw in (a, b):
+        dst = io.BytesIO()
+        digest = normalize.rewrite_layer(io.BytesIO(raw), dst, epoch)
+        outs.append((digest, dst.getvalue()))
+    assert outs[0] == outs[1] and a != b
+    with tarfile.open(fileobj=io.BytesIO(outs[0][1])) as tar:
+        members = tar.getmembers()
+        assert [m.name for m in members] == ["opt/b", "opt/a"]  # order kept
+        assert [m.mtime for m in members] == [epoch, 1000]
+        assert [(m.uid, m.uname, m.mode) for m in members] == [(10001, "", 0o640), (0, "", 0o640)]
+        assert all("atime" not in m.pax_headers for m in members)
+        assert tar.extractfile("opt/b").read() == b"bee"
+
+
+def test_normalise_config_fixes_dates_and_builder_noise():
+    config = {"created": "2026-11-24T16:00:00.123Z", "container": "abc", "docker_version": "20.10",
+              "container_config": {"Hostname": "abc"}, "config": {"Hostname": "xyz", "Labels": {"a": "b"}},
+              "history": [{"created": "2026-11-24T16:00:01Z", "created_by": "RUN x"}],
+              "rootfs": {"type": "layers", "diff_ids": ["sha256:old"]}}
+    out = normalize.normalise_config(config, 1767225600, ["sha256:new"])
+    assert out["created"] == "2026-01-01T00:00:00Z" and out["history"][0]["created"] == out["created"]
+    assert "container" not in out and "container_config" not in out and out["config"]["Hostname"] == ""
+    assert out["rootfs"]["diff_ids"] == ["sha256:new"] and out["config"]["Labels"] == {"a": "b"}
+    assert normalize.config_bytes(out) == normalize.config_bytes(json.loads(normalize.config_bytes(out)))
+
+
+def test_classic_variant_has_no_mounts(loaded):
+    p = plans_by_cell(loaded)["python-onnxruntime-cpu-resnet50"]
+    text = build._classic(p.stages[1].dockerfile())
+    assert "--mount" not in text and "/run/secrets" not in text and "--no-cache-dir" in text
+    assert "--require-hashes -r /opt/mlperf/locks/cpu-runtime.txt" in text
+
+
+def test_options_from_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("MLPERFCTL_BASE_IMAGE", "cpu=mlperfctl/debian:bookworm,rocm=x/y:1")
+    monkeypatch.setenv("MLPERFCTL_CA_CERT", f"{tmp_path}/a.crt{os.pathsep}{tmp_path}/b.crt")
+    monkeypatch.setenv("MLPERFCTL_REGISTRY", "localhost:5000/lab")
+    opts = build.BuildOptions.from_env(no_cache=True, registry=None)
+    assert opts.bases == {"cpu": "mlperfctl/debian:bookworm", "rocm": "x/y:1"}
+    assert opts.ca_certs == [tmp_path / "a.crt", tmp_path / "b.crt"]
+    assert opts.registry == "localhost:5000/lab" and opts.no_cache is True and opts.builder == "auto"
+
+
+def test_lock_reports_unreachable_index(tmp_path, monkeypatch):
+    text = TINY.read_text().replace('packages: {six: "1.17.0"}',
+                                    'packages: {six: "1.17.0"}\n        index_url: https://wheels.invalid/simple')
+    lm = matrix_mod.load(make_project(tmp_path, text) / "matrix.yaml")
+    monkeypatch.setattr(lock, "index_reachable",
+                        lambda url, timeout=8.0: None if "pypi.org" in url else f"{url} is unreachable (test)")
+    # the runtime stage is taken as locked so that only the framework's index matters here
+    rt = lock.lock_path(lm, lock.stage_locks(lm, lm.parse_cell("python-alpha-cpu-toy"))["runtime"])
+    rt.parent.mkdir(parents=True)
+    rt.write_text("mlcommons-loadgen==6.0.17 --hash=sha256:" + "0" * 64 + "\n")
+    results = {r.lock.src: r for r in lock.lock_cells(lm, [lm.parse_cell("python-alpha-cpu-toy")])}
+    fw = results["locks/cpu/alpha.txt"]
+    assert not fw.ok and "https://wheels.invalid/simple is unreachable" in fw.message
+    assert "exact pins" in fw.message
+    impl = results["locks/cpu/alpha-toy.txt"]
+    assert not impl.ok and "stage below (locks/cpu/alpha.txt) is not locked" in impl.message
+
+
+def test_missing_engine_is_one_line_with_the_fix(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "build", "--select", "python-onnxruntime-cpu-resnet50",
+                        "--engine-url", f"unix://{tmp_path}/no-engine.sock"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr == (f"error: cannot reach the container engine at unix://{tmp_path}/no-engine.sock "
+                        "(start it: sudo scripts/engine-setup.sh)\n")
+
+
+def test_bad_ca_cert_path_is_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "build", "--select", "python-onnxruntime-cpu-resnet50",
+                        "--ca-cert", str(tmp_path / "none.crt")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.crt: no such file" in r.stderr
+
+
+@pytest.mark.parametrize("cell", ["python-onnxruntime-cpu-resnet50", "python-pytorch-rocm-bert-99"])
+def test_committed_dockerfiles_are_the_buildkit_rendering(loaded, cell):
+    text = (ROOT / "images" / cell / "Dockerfile").read_text()
+    assert text == render.render(loaded, loaded.parse_cell(cell), buildkit=True)
+    assert "--mount=type=secret,id=ca-bundle" in text and "SOURCE_DATE_EPOCH=1767225600" in text
+    assert "pip install --no-compile" in text
