@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import MatrixError, UserError
-from . import matrix_commands, submission_commands
+from . import build_commands, matrix_commands, submission_commands
 
 app = typer.Typer(
     help="Build and run MLPerf Inference benchmarks in reproducible containers.",
