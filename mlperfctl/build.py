@@ -300,6 +300,7 @@ class Builder:
         self.failed: dict[str, str] = {}        # stage hash -> cell whose build failed it
         self.build_calls = 0
         self._ca_bundle: Path | None = None
+        self._bases: dict[str, str] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="mlperfctl-build-")
 
     @property
@@ -313,6 +314,19 @@ class Builder:
 
     def plans(self, cells: list[Cell]) -> list[CellPlan]:
         return plan(self.lm, cells, self.options, self.engine)
+
+    def plans_for_build(self, cells: list[Cell]) -> list[CellPlan]:
+        """Plans, after making sure the base of every cell that needs building is here (pulled
+        if need be: a missing, unpullable base is a one-line error before anything builds)."""
+        plans = self.plans(cells)
+        existing = {} if self.options.no_cache else existing_by_hash(self.engine)
+        pulled = False
+        for cp in plans:
+            if cp.hash not in existing and cp.base not in self._bases:
+                had = self.engine.image(cp.base) is not None
+                self._bases[cp.base] = ensure_base(self.engine, cp.base, cp.cell.device, self.options.pull_bases)
+                pulled = pulled or not had
+        return self.plans(cells) if pulled else plans
 
     def secrets(self) -> dict[str, str]:
         files = ca_bundle_files(self.lm, self.options)
@@ -369,7 +383,7 @@ class Builder:
                 return self._info(cp, "pulled", started)
             except UserError:
                 pass  # not in the registry: build it
-        log_path = Path(opts.log_dir) / f"{cp.cell.id}.log"
+        log_path = Path(opts.log_dir).resolve() / f"{cp.cell.id}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         built = []
         with open(log_path, "w") as log:
@@ -473,7 +487,7 @@ def build_cells(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engi
                 reporter: Reporter | None = None) -> list[ImageInfo]:
     b = Builder(lm, options, engine, reporter)
     try:
-        return b.build_all(b.plans(cells))
+        return b.build_all(b.plans_for_build(cells))
     finally:
         b.close()
 

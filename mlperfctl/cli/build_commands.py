@@ -155,7 +155,7 @@ def build(
         raise UserError("--push needs a registry: --registry HOST[:PORT][/PREFIX] (or MLPERFCTL_REGISTRY)")
     b = Builder(lm, opts, Engine(opts.engine_url), RichReporter(quiet=as_json))
     try:
-        results = b.build_all(b.plans(cells))
+        results = b.build_all(b.plans_for_build(cells))
     finally:
         b.close()
     seconds = time.monotonic() - started
