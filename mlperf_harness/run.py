@@ -104,6 +104,36 @@ def _start_test(pool, dataset, rs, out: Path, audit_config: Path | None, total: 
         (out / "audit.config").unlink(missing_ok=True)
 
 
+def _result(a, backend, out: Path, rules, facts: dict) -> dict:
+    """result.json's content from the arguments, the run's facts and LoadGen's detail log; in accuracy mode
+    also scores the accuracy log and writes accuracy.txt."""
+    detail = logs.read_detail(out / "mlperf_log_detail.txt")
+    result = {
+        "model": a.model,
+        "backend": a.backend,
+        "device": a.device,
+        "scenario": a.scenario,
+        "mode": a.mode,
+        "execution_mode": a.execution_mode,
+        "precision": a.precision,
+        "result_validity": detail.get("result_validity", "N/A") if a.mode == "performance" else "N/A",
+        "metric": logs.main_metric(detail, a.scenario) if a.mode == "performance" else None,
+        "loadgen_version": loadgen_version(),
+        "framework": {"name": backend.name, "version": backend.version},
+        "harness_version": __version__,
+        **facts,
+        "validity_notes": _validity_notes(detail, a.execution_mode, a.mode, facts["sample_count"], rules),
+    }
+    if a.mode == "accuracy":
+        good, n = accuracy.imagenet(out / "mlperf_log_accuracy.json", Path(a.dataset_dir) / "val_map.txt")
+        line = accuracy.format_line(good, n)
+        (out / "accuracy.txt").write_text(line + "\n")
+        print(line)
+        result["metric"] = {"name": "top1_accuracy", "value": round(100.0 * good / n, 3) if n else 0.0, "unit": "%"}
+        result["accuracy"] = {"good": good, "total": n}
+    return result
+
+
 def run(a) -> int:
     if a.model not in MODELS:
         raise UsageError(f"unknown model {a.model!r}", f"use one of {', '.join(MODELS)}")
@@ -141,36 +171,16 @@ def run(a) -> int:
     trace = out / "mlperf_log_trace.json"
     if trace.exists() and trace.stat().st_size == 0:
         trace.unlink()
-    detail = logs.read_detail(out / "mlperf_log_detail.txt")
-    result = {
-        "model": a.model,
-        "backend": a.backend,
-        "device": a.device,
-        "scenario": a.scenario,
-        "mode": a.mode,
-        "execution_mode": a.execution_mode,
-        "precision": a.precision,
-        "result_validity": detail.get("result_validity", "N/A") if a.mode == "performance" else "N/A",
-        "metric": logs.main_metric(detail, a.scenario) if a.mode == "performance" else None,
+    facts = {
         "sample_count": total,
         "performance_sample_count": perf_count,
-        "loadgen_version": loadgen_version(),
-        "framework": {"name": backend.name, "version": backend.version},
-        "harness_version": __version__,
         "threads": threads,
         "batch_size": batch,
         "workers": workers,
         "duration_s": round(duration, 3),
-        "validity_notes": _validity_notes(detail, a.execution_mode, a.mode, total, rules),
         "compliance_audit": audit_config is not None,
     }
-    if a.mode == "accuracy":
-        good, n = accuracy.imagenet(out / "mlperf_log_accuracy.json", Path(a.dataset_dir) / "val_map.txt")
-        line = accuracy.format_line(good, n)
-        (out / "accuracy.txt").write_text(line + "\n")
-        print(line)
-        result["metric"] = {"name": "top1_accuracy", "value": round(100.0 * good / n, 3) if n else 0.0, "unit": "%"}
-        result["accuracy"] = {"good": good, "total": n}
+    result = _result(a, backend, out, rules, facts)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out / 'result.json'}", file=sys.stderr)
     return 0

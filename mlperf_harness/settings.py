@@ -10,7 +10,7 @@ SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
 MODES = ("performance", "accuracy")
 EXECUTION_MODES = ("test", "fast", "valid")
 TEST_MIN_DURATION_MS = 1000
-TEST_MIN_QUERIES = {"Offline": 128, "SingleStream": 64, "MultiStream": 16, "Server": 64}  # Offline: samples
+TEST_MIN_QUERIES = {"Offline": 128, "SingleStream": 64, "MultiStream": 16, "Server": 32}  # Offline: samples
 FAST_DIVISOR = 10
 
 

@@ -16,10 +16,9 @@ SCENARIO_ARGS = {
     "Offline": {},
     "SingleStream": {},
     "MultiStream": {},
-    "Server": {"target_qps": 20, "target_latency": 2000},
+    "Server": {"target_qps": 8, "target_latency": 10000},
 }
-TEST_QUERIES = {"Offline": 1, "SingleStream": 64, "MultiStream": 16, "Server": 64}
-EXPECT_VALID = {"Offline", "SingleStream"}  # the others need more queries than test mode runs for early stopping
+TEST_QUERIES = {"Offline": 1, "SingleStream": 64, "MultiStream": 16, "Server": 32}
 
 
 def check_run(proc, out: Path, scenario: str, mode: str, backend: str) -> dict:
@@ -43,11 +42,13 @@ def check_run(proc, out: Path, scenario: str, mode: str, backend: str) -> dict:
         assert entries == []  # no audit.config was picked up: nothing sampled into the accuracy log
         validity = "VALID" if "Result is : VALID" in summary else "INVALID"
         assert result["result_validity"] == validity
-        if scenario in EXPECT_VALID:
-            assert validity == "VALID", summary
-        elif validity == "INVALID":
+        if validity == "INVALID":
             assert logs.only_too_short(detail), summary
             assert any("INVALID only because" in n for n in result["validity_notes"])
+        if scenario == "SingleStream":  # LoadGen goes on until both the 1 s and the 64 queries are met
+            assert validity == "VALID", summary
+        if scenario == "Offline":  # valid but on a machine fast enough to finish 128 samples within 1 s
+            assert detail["result_min_queries_met"] and detail["early_stopping_met"], summary
         assert detail["result_query_count"] >= TEST_QUERIES[scenario]
         if scenario == "Offline":
             assert detail["generated_samples_per_query"] >= 128
