@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UsageError
+from .imagenet import parse_val_map
 
 DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 
@@ -13,7 +14,7 @@ DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 def read_labels(val_map: Path) -> list[int]:
     if not val_map.is_file():
         raise UsageError(f"{val_map} does not exist", "pass --imagenet-val-file with the dataset's val_map.txt")
-    return [int(line.split()[1]) for line in val_map.read_text().splitlines() if line.strip()]
+    return [label for _, label in parse_val_map(val_map)]
 
 
 def imagenet(accuracy_log: Path, val_map: Path, dtype: str = "float32") -> tuple[int, int]:

@@ -25,6 +25,19 @@ class Entry:
     label: int
 
 
+def parse_val_map(val_map: Path) -> list[tuple[str, int]]:
+    """(file name, label) per `<file> <label>` line of the official val_map.txt."""
+    pairs = []
+    for n, line in enumerate(val_map.read_text().splitlines(), start=1):
+        cols = line.split()
+        if not cols:
+            continue
+        if len(cols) != 2 or not cols[1].isdigit():
+            raise UsageError(f"{val_map}:{n}: expected '<file> <label>', got {line!r}", "fix val_map.txt")
+        pairs.append((cols[0], int(cols[1])))
+    return pairs
+
+
 def read_val_map(dataset_dir: Path, count: int | None) -> list[Entry]:
     """The first `count` entries of val_map.txt (all by default); every listed image must exist."""
     val_map = dataset_dir / "val_map.txt"
@@ -34,14 +47,7 @@ def read_val_map(dataset_dir: Path, count: int | None) -> list[Entry]:
             "point --dataset-dir at the ImageNet validation directory, or make a demo one with "
             "`python -m mlperf_harness demo-data DIR`",
         )
-    entries = []
-    for n, line in enumerate(val_map.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        cols = line.split()
-        if len(cols) != 2 or not cols[1].isdigit():
-            raise UsageError(f"{val_map}:{n}: expected '<file> <label>', got {line!r}", "fix val_map.txt")
-        entries.append(Entry(dataset_dir / cols[0], int(cols[1])))
+    entries = [Entry(dataset_dir / name, label) for name, label in parse_val_map(val_map)]
     missing = [e.path.name for e in entries if not e.path.is_file()]
     if missing:
         raise UsageError(

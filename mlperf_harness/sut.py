@@ -15,6 +15,8 @@ import numpy as np
 
 
 class WorkerPool:
+    """Worker threads started once and fed by one queue; LoadGen's fast-issue SUT calls issue() and flush()."""
+
     def __init__(self, backend, dataset, workers: int, max_batch: int):
         import mlperf_loadgen as lg
 
