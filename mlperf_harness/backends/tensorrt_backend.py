@@ -68,13 +68,15 @@ class TensorRTBackend:
         if plan.is_file():
             return plan.read_bytes()
         builder = trt.Builder(self.logger)
-        network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+        explicit_batch = int(trt.__version__.split(".")[0]) < 10  # the flag is implicit (and deprecated) from 10
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH) if explicit_batch else 0
+        network = builder.create_network(flags)
         parser = trt.OnnxParser(network, self.logger)
         if not parser.parse(onnx_bytes):
             errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
             raise UsageError(f"TensorRT cannot parse {model_path}: {errors}", "pass a valid ONNX model")
         inp = network.get_input(0)
-        check_input_shape(inp.shape, model_path)
+        check_input_shape(list(inp.shape), model_path)
         # Keep only the float [N, classes] output: top-1 is taken on the host.
         for i in reversed(range(network.num_outputs)):
             out = network.get_output(i)
