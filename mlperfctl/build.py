@@ -132,6 +132,7 @@ class ImageInfo:
     error: str | None = None
     failed_step: str | None = None
     log_tail: list[str] = field(default_factory=list)
+    pushed: str | None = None  # the registry reference, with --push
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -349,6 +350,8 @@ class Builder:
         results = []
         for cp in plans:
             info = self.build_cell(cp, existing)
+            if self.options.push and self.options.registry and info.state != "failed":
+                info.pushed = self.push(cp)
             results.append(info)
             self.reporter.cell_done(info)
             if info.state == "failed" and not self.options.continue_on_error:
@@ -411,10 +414,7 @@ class Builder:
                     self.failed[stage.hash] = cp.cell.id
                     log.write(f"# error: {e}\n")
                     return self._failed(cp, started, log_path, built, str(e))
-        info = self._info(cp, "built" if built else "cached", started, stages_built=built, log=str(log_path))
-        if opts.push and opts.registry:
-            self.push(cp)
-        return info
+        return self._info(cp, "built" if built else "cached", started, stages_built=built, log=str(log_path))
 
     def _failed(self, cp, started, log_path, built, error, step=None, tail=None) -> ImageInfo:
         return ImageInfo(cp.cell.id, cp.tag, cp.hash, "failed", seconds=round(time.monotonic() - started, 2),

@@ -68,8 +68,9 @@ def normalise_config(config: dict, epoch: int, diff_ids: list[str]) -> dict:
     for noisy in ("container", "container_config", "docker_version"):
         config.pop(noisy, None)
     inner = dict(config.get("config") or {})
-    if inner.get("Hostname"):
-        inner["Hostname"] = ""
+    for noisy in ("Hostname", "Image"):  # classic builder: random host name, intermediate image ID
+        if inner.get(noisy):
+            inner[noisy] = ""
     config["config"] = inner
     return config
 

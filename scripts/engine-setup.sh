@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make a container engine ready on a fresh Debian machine, as CI and `make setup` need it:
-# install Debian's docker.io (and debootstrap), start dockerd if none answers, and create the
+# install Debian's docker.io (and debootstrap, docker-registry), start dockerd if none answers, and create the
 # local base image (a debootstrapped bookworm rootfs, `docker import`ed) because no registry
 # can be reached from here. Idempotent: each step is skipped when already done.
 set -euo pipefail
@@ -18,10 +18,16 @@ fi
 need=()
 [ -x /usr/sbin/dockerd ] || need+=(docker.io)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# a registry on 127.0.0.1 for the push/pull tests (started and stopped by the test itself)
+command -v docker-registry >/dev/null || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# the package's own service is not wanted: the tests run their own registry on a free port
+if command -v systemctl >/dev/null && systemctl is-enabled -q docker-registry 2>/dev/null; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
 
 # Debian's own 20.10 client talks BuildKit to this engine; a newer client on PATH may lack buildx.

@@ -161,12 +161,14 @@ def test_rewrite_layer_clamps_times_and_drops_noise():
 
 def test_normalise_config_fixes_dates_and_builder_noise():
     config = {"created": "2026-11-24T16:00:00.123Z", "container": "abc", "docker_version": "20.10",
-              "container_config": {"Hostname": "abc"}, "config": {"Hostname": "xyz", "Labels": {"a": "b"}},
+              "container_config": {"Hostname": "abc"},
+              "config": {"Hostname": "xyz", "Image": "sha256:tmp", "Labels": {"a": "b"}},
               "history": [{"created": "2026-11-24T16:00:01Z", "created_by": "RUN x"}],
               "rootfs": {"type": "layers", "diff_ids": ["sha256:old"]}}
     out = normalize.normalise_config(config, 1767225600, ["sha256:new"])
     assert out["created"] == "2026-01-01T00:00:00Z" and out["history"][0]["created"] == out["created"]
-    assert "container" not in out and "container_config" not in out and out["config"]["Hostname"] == ""
+    assert "container" not in out and "container_config" not in out
+    assert out["config"]["Hostname"] == out["config"]["Image"] == ""
     assert out["rootfs"]["diff_ids"] == ["sha256:new"] and out["config"]["Labels"] == {"a": "b"}
     assert normalize.config_bytes(out) == normalize.config_bytes(json.loads(normalize.config_bytes(out)))
 

@@ -177,3 +177,90 @@ def test_real_cell_onnxruntime_resnet50(loaded, local_base, docker_client):
     assert out[:3] == ["1.32.0", "2.4.6", "10001"] and out[3].strip() == "False []"
     again = build.ensure_image(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"), options)
     assert again.state == "cached" and again.image_id == info.image_id
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """Debian's docker-registry on 127.0.0.1 (the engine trusts plain HTTP there); stopped after."""
+    import socket
+    import urllib.request
+
+    exe = shutil.which("docker-registry")
+    if exe is None:
+        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE") == "1":
+            pytest.fail("docker-registry is not installed (scripts/engine-setup.sh installs it)")
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(f"version: 0.1\nlog: {{level: warn}}\n"
+                      f"storage: {{filesystem: {{rootdirectory: {tmp_path}/data}}}}\n"
+                      f"http: {{addr: 127.0.0.1:{port}}}\n")
+    proc = subprocess.Popen([exe, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_push_pull_and_use_pulled_image(tiny, registry, docker_client):
+    import urllib.request
+
+    cell = "python-alpha-cpu-toy"
+    data, _ = build_json(tiny, "--select", cell, "--registry", f"{registry}/lab", "--push")
+    tag, image_id, h = data["cells"][0]["tag"], data["cells"][0]["image_id"], data["cells"][0]["content_hash"]
+    assert data["cells"][0]["pushed"] == f"{registry}/lab/mlperfctl/{cell}:{h[:16]}"
+    listing = json.load(urllib.request.urlopen(f"http://{registry}/v2/lab/mlperfctl/{cell}/tags/list"))
+    assert listing["tags"] == [h[:16]]
+    docker_client.images.remove(image_id, force=True)
+    r = cli("pull", cell, "--registry", f"{registry}/lab", cwd=tiny)
+    assert r.returncode == 0, r.stderr
+    assert docker_client.images.get(tag).id == image_id  # same ID: the image config travelled intact
+    rows = json.loads(cli("images", "--select", cell, "--json", cwd=tiny).stdout)
+    assert rows[0]["state"] == "pulled" and rows[0]["image_id"] == image_id
+    again, _ = build_json(tiny, "--select", cell)
+    assert again["build_calls"] == 0 and again["cells"][0]["state"] == "pulled"
+    # ensure_image (what `run` calls) pulls by itself when the registry has the image
+    docker_client.images.remove(image_id, force=True)
+    lm = matrix_mod.load(tiny / "matrix.yaml")
+    info = build.ensure_image(lm, lm.parse_cell(cell), build.BuildOptions(registry=f"{registry}/lab"))
+    assert info.state == "pulled" and info.image_id == image_id and info.stages_built == []
+
+
+def test_classic_builder_plumbing_and_normalisation(local_base):
+    """The classic builder (podman's path) through docker-py: build, normalise twice to one ID,
+    and a failing RUN named with its log tail. (Its pip installs cannot reach PyPI here: the
+    proxy needs --ca-cert, which only BuildKit can keep out of the image.)"""
+    from mlperfctl import context, normalize
+    from mlperfctl.engine import BuildFailed, BuildRequest
+
+    engine = Engine()
+    classic = engine.builder("classic")
+    assert classic.kind == "classic"
+    dockerfile = (f"FROM {local_base}\nRUN mkdir -p /opt/x && echo hi > /opt/x/a && date > /tmp/when && rm /tmp/when\n"
+                  "WORKDIR /opt/x\n")
+    ctx = context.tar_bytes(context.entries(Path("/"), [], {"Dockerfile": dockerfile.encode()}), 0)
+    keep = len(engine.image(local_base)["RootFS"]["Layers"])
+    ids = []
+    for i in range(2):
+        raw = classic.build(BuildRequest(ctx, labels={"io.mlperfctl.test": "classic"}, no_cache=True))
+        ids.append(normalize.normalise_image(engine, raw, f"mlperfctl/test-classic:{i}", 1767225600, keep))
+        engine.remove(raw)
+    assert ids[0] == ids[1]
+    with pytest.raises(BuildFailed) as failure:
+        bad = f"FROM {local_base}\nRUN echo about to fail && exit 3\n"
+        classic.build(BuildRequest(context.tar_bytes(context.entries(Path("/"), [], {"Dockerfile": bad.encode()}), 0)))
+    assert "RUN echo about to fail && exit 3" in failure.value.step
+    assert any("about to fail" in ln for ln in failure.value.tail)
+    for i in range(2):
+        engine.remove(f"mlperfctl/test-classic:{i}", force=True)
+    with pytest.raises(Exception, match="--ca-cert needs BuildKit"):
+        classic.build(BuildRequest(ctx, secrets={"ca-bundle": "/dev/null"}))
