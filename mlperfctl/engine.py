@@ -241,6 +241,7 @@ class BuildKitBuilder(Builder):
             steps: dict[str, str] = {}
             failed: str | None = None
             tail: deque[str] = deque(maxlen=25)
+            at_error: list[str] = []
             with open(ctx, "rb") as stdin:
                 proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, errors="replace", env=env)
@@ -257,11 +258,12 @@ class BuildKitBuilder(Builder):
                     m = re.match(r"^#(\d+) ERROR", line)
                     if m and failed is None:
                         failed = steps.get(m.group(1), line)
+                        at_error = list(tail)  # what follows repeats the command: keep the step's output
                 rc = proc.wait()
             if rc != 0:
                 if failed is None:
-                    failed = next((ln for ln in reversed(tail) if "error" in ln.lower()), "the build")
-                raise BuildFailed(_short(failed), list(tail))
+                    failed, at_error = next((ln for ln in reversed(tail) if "error" in ln.lower()), "the build"), tail
+                raise BuildFailed(_short(failed), [_short(ln, 300) for ln in at_error])
             return iid.read_text().strip()
 
 

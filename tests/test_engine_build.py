@@ -264,3 +264,23 @@ def test_classic_builder_plumbing_and_normalisation(local_base):
         engine.remove(f"mlperfctl/test-classic:{i}", force=True)
     with pytest.raises(Exception, match="--ca-cert needs BuildKit"):
         classic.build(BuildRequest(ctx, secrets={"ca-bundle": "/dev/null"}))
+
+
+def test_verify_names_the_layer_that_differs(tiny, tmp_path):
+    """An external implementation whose install step writes the time: verify says which layer."""
+    root = tmp_path / "noisy"
+    shutil.copytree(tiny, root)
+    (root / "external" / "noisy").mkdir(parents=True)
+    (root / "external" / "noisy" / "README").write_text("stand-in for a cloned repository\n")
+    text = (root / "matrix.yaml").read_text() + (
+        "  noisy:\n    kind: external\n    description: writes the build time\n"
+        "    repo: https://example.invalid/noisy.git\n    ref: v1\n"
+        "    install: [\"date +%s%N > /opt/mlperf/src/built-at\"]\n    run: cat built-at\n")
+    (root / "matrix.yaml").write_text(text)
+    cell = "noisy-alpha-cpu-plain"
+    build_json(root, "--select", cell)
+    r = cli("verify", cell, "--json", cwd=root)
+    assert r.returncode == 1, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["identical"] is False and report["before"] != report["after"]
+    assert len(report["differing_layers"]) == 1  # only the install step's layer

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .. import bundle as bundle_mod
@@ -82,13 +83,14 @@ class RichReporter(Reporter):
         if self.quiet:
             return
         mark = " [yellow](unlocked)[/]" if stage.unlocked else ""
-        err.print(f"[bold]{cell}[/] ▸ building stage [cyan]{stage.name}[/] ({stage.key}){mark}", highlight=False)
+        err.print(f"[bold]{escape(cell)}[/] ▸ building stage [cyan]{stage.name}[/] ({stage.key}){mark}",
+                  highlight=False)
         self.status = err.status(f"{cell} ▸ {stage.name}: starting", spinner="dots")
         self.status.start()
 
     def step(self, cell, stage, text):
         if self.status:
-            self.status.update(f"{cell} ▸ {stage.name}: {text[:100]}")
+            self.status.update(escape(f"{cell} ▸ {stage.name}: {text[:100]}"))
 
     def stage_done(self, cell, stage, seconds):
         if self.status:
@@ -102,7 +104,7 @@ class RichReporter(Reporter):
             self.status.stop()
             self.status = None
         if info.state == "failed":
-            err.print(f"[red]error:[/] {format_failure(info)}", highlight=False)
+            err.print(f"[red]error:[/] {escape(format_failure(info))}", highlight=False)
         elif not self.quiet:
             err.print(f"[bold]{info.cell}[/]: {info.state} ({info.seconds:.1f}s)", highlight=False)
 
