@@ -241,6 +241,17 @@ def test_each_broken_rule_is_reported(clean, case):
     assert any(expected in p for p in problems), problems
 
 
+def test_dataset_size_check_and_its_switch(clean):
+    """An accuracy run on a subset (e.g. demo data) fails the check unless the official
+    checker's --skip-dataset-size-check switch is given."""
+    detail = clean / SCEN / "accuracy" / "mlperf_log_detail.txt"
+    for key in ("qsl_reported_total_count", "effective_accuracy_sample_count"):
+        set_mllog(detail, key, 64)
+    problems = messages(clean)
+    assert len(problems) == 1 and "accuracy run covers 64 samples, the dataset has 50000" in problems[0]
+    assert messages(clean, skip_dataset_size_check=True) == []
+
+
 @pytest.mark.parametrize("case, rel, source, name, expected", [
     ("short min duration", "performance/run_1", "short", "mlperf_log_detail.txt",
      "min_duration is 200 ms, a valid run needs >= 600000 ms"),

@@ -21,12 +21,16 @@ VersionOpt = Annotated[str, typer.Option("--version", help=f"Submission round {c
 @submission_app.command("check")
 def check(directory: DirArg, version: VersionOpt = "v6.1", as_json: JsonOpt = False,
           skip_compliance: Annotated[bool, typer.Option(
-              "--skip-compliance", help="Do not require the TEST0x compliance runs (closed division).")] = False):
+              "--skip-compliance", help="Do not require the TEST0x compliance runs (closed division).")] = False,
+          skip_dataset_size_check: Annotated[bool, typer.Option(
+              "--skip-dataset-size-check", help="Accept accuracy runs on a subset of the dataset "
+                                                "(as the official checker's flag of that name).")] = False):
     """Check the tree against the submission rules; one line per problem, exit 1 if any."""
     submission.check_version(version)
     if not directory.is_dir():
         raise UserError(f"{directory} is not a directory")
-    report = submission_check.check(directory, version, skip_compliance=skip_compliance)
+    report = submission_check.check(directory, version, skip_compliance=skip_compliance,
+                                    skip_dataset_size_check=skip_dataset_size_check)
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
