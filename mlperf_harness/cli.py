@@ -7,6 +7,18 @@ from pathlib import Path
 
 from .errors import UsageError
 
+# model -> (its `run(args)`, its `demo-data` writer `write(dir, count, seed)`), as "module:function"
+WORKLOADS = {
+    "resnet50": ("mlperf_harness.run:run", "mlperf_harness.demo:write"),
+}
+
+
+def _load(ref: str):
+    import importlib
+
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports bad input as a UsageError instead of printing usage and exiting."""
@@ -23,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser("run", help="run one LoadGen test")
-    r.add_argument("--model", required=True, help="resnet50")
+    r.add_argument("--model", required=True, choices=sorted(WORKLOADS))
     r.add_argument("--backend", required=True, choices=BACKENDS)
     r.add_argument("--device", required=True, choices=DEVICES)
     r.add_argument("--scenario", required=True, choices=SCENARIOS)
@@ -50,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo-data", help="random-weight ResNet50 and synthetic images for dev and tests")
     d.add_argument("dir")
-    d.add_argument("--images", type=int, default=64)
+    d.add_argument("--model", default="resnet50", choices=sorted(WORKLOADS))
+    d.add_argument("--images", type=int, default=64, help="dataset samples to write")
     d.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("info", help="harness, LoadGen and framework versions as JSON")
@@ -59,9 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _dispatch(a) -> int:
     if a.command == "run":
-        from .run import run
-
-        return run(a)
+        return _load(WORKLOADS[a.model][0])(a)
     if a.command == "accuracy-imagenet":
         from . import accuracy
 
@@ -72,11 +83,9 @@ def _dispatch(a) -> int:
             Path(a.output).write_text(line + "\n")
         return 0
     if a.command == "demo-data":
-        from . import demo
-
         if a.images < 1:
             raise UsageError(f"--images {a.images} must be positive", "pass --images 1 or more")
-        demo.write(Path(a.dir), a.images, a.seed)
+        _load(WORKLOADS[a.model][1])(Path(a.dir), a.images, a.seed)
         return 0
     from .info import collect
 
