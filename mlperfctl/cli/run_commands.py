@@ -1,0 +1,111 @@
+"""`mlperfctl run` and `mlperfctl demo-data`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .. import matrix as matrix_mod
+from .. import run as run_mod
+from ..errors import UserError
+from .build_commands import CaOpt, EngineOpt, RegistryOpt, RichReporter, options_from
+from .common import BaseOpt, MatrixOpt, err, out
+
+Opt = typer.Option
+
+
+def run(
+    model: Annotated[str, Opt("--model", "-m", help="The benchmark: resnet50, sdxl, llama2-70b-99, ...")],
+    scenario: Annotated[str, Opt(help="Offline, Server, SingleStream, MultiStream, or all (what the "
+                                      "category requires).")] = "Offline",
+    mode: Annotated[str, Opt(help="performance, accuracy, or all.")] = "all",
+    execution_mode: Annotated[str, Opt(help="test (seconds, smoke), fast (shortened) or valid "
+                                            "(the round's official durations).")] = "test",
+    device: Annotated[str | None, Opt("--device", "-d", help="cpu, cuda or rocm (default: detected).")] = None,
+    backend: Annotated[str | None, Opt("--backend", "-b", help="Default: the model's first backend.")] = None,
+    implementation: Annotated[str | None, Opt("--implementation", "-i",
+                                              help="Default: the built-in harness.")] = None,
+    precision: Annotated[str | None, Opt(help="Default: the model's first precision (fp32).")] = None,
+    dataset_dir: Annotated[Path | None, Opt(help="The dataset folder, mounted read-only.")] = None,
+    model_path: Annotated[Path | None, Opt(help="The model file (or its folder), mounted read-only.")] = None,
+    submission_dir: Annotated[Path, Opt(help="Root of the MLPerf submission tree.")] = Path("mlperf-submission"),
+    division: Annotated[str, Opt(help="open or closed.")] = "open",
+    category: Annotated[str, Opt(help="edge or datacenter.")] = "edge",
+    submitter: Annotated[str, Opt(help="Your organisation's name.")] = "mlperfctl",
+    system_name: Annotated[str | None, Opt(help="Default: derived from the host and device.")] = None,
+    system_json: Annotated[Path | None, Opt(help="JSON file whose fields override the host probe.")] = None,
+    version: Annotated[str, Opt(help="Submission layout: v6.1 or v5.1.")] = "v6.1",
+    target_qps: Annotated[float | None, Opt(help="Offline/Server target QPS for user.conf.")] = None,
+    target_latency: Annotated[float | None, Opt(help="SingleStream/MultiStream target latency (ms).")] = None,
+    threads: Annotated[int | None, Opt(help="Inference threads (default: the harness's choice).")] = None,
+    batch_size: Annotated[int | None, Opt(help="Maximum batch size.")] = None,
+    count: Annotated[int | None, Opt(help="Use only this many dataset samples.")] = None,
+    force: Annotated[bool, Opt(help="Replace an existing result (the old one is kept until the new "
+                                    "one is in).")] = False,
+    base_image: BaseOpt = None,
+    ca_cert: CaOpt = None,
+    registry: RegistryOpt = None,
+    engine_url: EngineOpt = None,
+    matrix: MatrixOpt = None,
+    as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
+):
+    """Run an MLPerf benchmark in its container and write the results into the submission tree."""
+    lm = matrix_mod.load(matrix)
+    opts = run_mod.RunOptions(
+        model=model, scenario=scenario, mode=mode, execution_mode=execution_mode,
+        implementation=implementation, backend=backend, device=device, precision=precision,
+        dataset_dir=dataset_dir, model_path=model_path, submission_dir=submission_dir,
+        division=division, category=category, submitter=submitter, system_name=system_name,
+        version=version, target_qps=target_qps, target_latency=target_latency, threads=threads,
+        batch_size=batch_size, count=count, force=force, system_json=system_json)
+    build_options = options_from(lm, base_image, ca_cert, registry=registry, engine_url=engine_url,
+                                 quiet=as_json)
+    console = err if as_json else out
+
+    def log_line(tag: str, line: str) -> None:
+        console.print(f"[dim]{tag:>22} |[/dim] {escape(line)}", highlight=False)
+
+    summary = run_mod.execute(lm, opts, build_options, console=console, log_line=log_line,
+                              reporter=RichReporter(quiet=as_json))
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"{summary['cell']} on {summary['system']}")
+    for col in ("scenario", "mode", "result", "validity", "accuracy", "seconds"):
+        table.add_column(col)
+    for r in summary["results"]:
+        metric = r.get("metric") or {}
+        result = f"{metric.get('value', '')} {metric.get('unit', '')}".strip() if isinstance(metric, dict) \
+            else str(metric)
+        table.add_row(r["scenario"], r["mode"], result if r["mode"] == "performance" else "",
+                      str(r.get("result_validity", "")), r.get("accuracy", ""), str(r["seconds"]))
+    out.print(table)
+    out.print(f"submission tree: {summary['submission_dir']}", highlight=False)
+
+
+def demo_data(
+    directory: Annotated[Path, typer.Argument(help="Where to write models/ and datasets/.")],
+    model: Annotated[str, Opt("--model", "-m", help="The benchmark whose demo assets to write.")] = "resnet50",
+    images: Annotated[int, Opt(help="How many dataset samples (images, prompts, articles).")] = 64,
+    seed: Annotated[int, Opt(help="Seed for the weights and images.")] = 0,
+):
+    """Write demo assets: the model's real architecture with seeded random weights and a small
+    synthetic dataset, in the on-disk formats real users mount (accuracy is meaningless)."""
+    cmd = [sys.executable, "-m", "mlperf_harness", "demo-data", str(directory), "--model", model,
+           "--images", str(images), "--seed", str(seed)]
+    code = subprocess.call(cmd)
+    if code:
+        raise UserError(f"demo data generation failed (exit code {code})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the main app."""
+    app.command()(run)
+    app.command("demo-data")(demo_data)
