@@ -34,6 +34,7 @@ LABEL_STAGE = "io.mlperfctl.stage"
 LABEL_UNLOCKED = "io.mlperfctl.unlocked-stages"
 LABEL_BUILDER = "io.mlperfctl.builder"
 STAGES = ("device", "runtime", "framework", "implementation")
+GENERATED_SOURCES = ("ca-certificates", "wheels")  # context paths mlperfctl writes, not the project
 SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 
 
@@ -44,6 +45,7 @@ class BuildOptions:
     bases: dict[str, str] = field(default_factory=dict)      # device -> base image override
     ca_certs: list[Path] = field(default_factory=list)       # extra PEM CAs, build time only
     ca_in_image: bool = False                                # also install them in the image
+    wheel_dirs: list[Path] = field(default_factory=list)     # local wheels for unlocked stages
     registry: str | None = None                              # prefix for push/pull
     no_cache: bool = False
     push: bool = False
@@ -56,13 +58,14 @@ class BuildOptions:
 
     @classmethod
     def from_env(cls, **overrides) -> BuildOptions:
-        """Defaults from MLPERFCTL_BASE_IMAGE (dev=IMAGE,...), MLPERFCTL_CA_CERT (paths, ':'-
-        separated), MLPERFCTL_REGISTRY, MLPERFCTL_ENGINE_URL, MLPERFCTL_BUILDER; then overrides."""
+        """Defaults from MLPERFCTL_BASE_IMAGE (dev=IMAGE,...), MLPERFCTL_CA_CERT and MLPERFCTL_WHEEL_DIR
+        (paths, ':'-separated), MLPERFCTL_REGISTRY, MLPERFCTL_ENGINE_URL, MLPERFCTL_BUILDER; then overrides."""
         env = os.environ
         bases = dict(p.split("=", 1) for p in re.split(r"[,\s]+", env.get("MLPERFCTL_BASE_IMAGE", ""))
                      if "=" in p)
         certs = [Path(p) for p in env.get("MLPERFCTL_CA_CERT", "").split(os.pathsep) if p]
-        opts = cls(bases=bases, ca_certs=certs, registry=env.get("MLPERFCTL_REGISTRY") or None,
+        wheel_dirs = [Path(p) for p in env.get("MLPERFCTL_WHEEL_DIR", "").split(os.pathsep) if p]
+        opts = cls(bases=bases, ca_certs=certs, wheel_dirs=wheel_dirs, registry=env.get("MLPERFCTL_REGISTRY") or None,
                    engine_url=env.get("MLPERFCTL_ENGINE_URL") or None,
                    builder=env.get("MLPERFCTL_BUILDER", "auto"))
         for k, v in overrides.items():
@@ -82,6 +85,7 @@ class StagePlan:
     tag: str
     unlocked: bool             # installs packages without a hashed lock
     missing: str | None = None  # why its context cannot be made (e.g. external code not fetched)
+    wheels: list[Path] = field(default_factory=list)  # local wheels it installs (--wheel-dir)
 
     def dockerfile(self) -> str:
         """The stage as a Dockerfile of its own: FROM the parent stage's image."""
@@ -202,7 +206,12 @@ def plan(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: Eng
     context_cache: dict[str, str] = {}
     plans = []
     for cell in cells:
-        text = render.render(lm, cell, options.bases, buildkit=True, ca_in_image=options.ca_in_image)
+        text = render.render(lm, cell, options.bases, buildkit=True, ca_in_image=options.ca_in_image,
+                             wheel_dirs=options.wheel_dirs)
+        sc = render.stage_context(lm, cell, options.bases, ca_in_image=options.ca_in_image,
+                                  wheel_dirs=options.wheel_dirs) if options.wheel_dirs else None
+        local = {name: [w.path for w in sc[key]["wheels"]] if sc else []
+                 for name, key in (("runtime", "runtime"), ("framework", "framework"), ("implementation", "impl"))}
         base = re.search(r"^FROM (\S+) AS device", text, flags=re.M).group(1)
         if base not in base_ids:
             info = engine.image(base) if engine else None
@@ -211,10 +220,12 @@ def plan(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: Eng
         parent, stages = None, []
         for name, body in split_stages(text):
             sources = ctx.copy_sources(body)
-            key = "\0".join(sources)
+            stage_wheels = local.get(name, [])
+            key = "\0".join(sources + [str(w) for w in stage_wheels])
             if key not in context_cache:
                 extra = {k: v for k, v in ca_extra.items() if any(k.startswith(s) for s in sources)}
-                plain = [s for s in sources if not s.startswith("ca-certificates")]
+                extra.update(_wheel_context(stage_wheels))
+                plain = [s for s in sources if not s.startswith(GENERATED_SOURCES)]
                 try:
                     context_cache[key] = ctx.digest(ctx.entries(lm.root, plain, extra))
                 except UserError as e:
@@ -232,7 +243,7 @@ def plan(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: Eng
                 unlocked = name in ("runtime", "framework") or (name == "implementation" and lock is not None)
                 unlocked = unlocked and (lock is None or not is_locked(lm, lock))
                 missing = context_cache[key][9:] if context_cache[key].startswith("missing: ") else None
-                interned[h] = StagePlan(name, skey, body, parent, sources, h, tag, unlocked, missing)
+                interned[h] = StagePlan(name, skey, body, parent, sources, h, tag, unlocked, missing, stage_wheels)
             parent = interned[h]
             stages.append(parent)
         plans.append(CellPlan(cell, stages, base))
@@ -245,6 +256,10 @@ def _missing_hint(lm: LoadedMatrix, cell: Cell, error: str) -> str:
         return (f"external/{cell.implementation} is missing: fetch it with `git clone --depth 1 --branch "
                 f"{impl.ref} {impl.repo} {lm.root / 'external' / cell.implementation}`")
     return error
+
+
+def _wheel_context(paths: list[Path]) -> dict[str, bytes]:
+    return {f"wheels/{p.name}": p.read_bytes() for p in paths}
 
 
 def _ca_context(lm: LoadedMatrix, options: BuildOptions) -> dict[str, bytes]:
@@ -433,11 +448,14 @@ class Builder:
                   f"{' [unlocked: exact pins, no hashes]' if stage.unlocked else ''}\n")
         log.flush()
         wants_ca = any(s.startswith("ca-certificates") for s in stage.sources)
-        extra = _ca_context(self.lm, self.options) if wants_ca else {}
-        plain = [s for s in stage.sources if not s.startswith("ca-certificates")]
+        extra = {**(_ca_context(self.lm, self.options) if wants_ca else {}), **_wheel_context(stage.wheels)}
+        plain = [s for s in stage.sources if not s.startswith(GENERATED_SOURCES)]
         dockerfile = stage.dockerfile()
         builder = self.builder
         if builder.kind == "classic":
+            if stage.wheels:
+                raise UserError("--wheel-dir needs BuildKit (the classic builder cannot mount the wheels "
+                                "without baking them into a layer): install docker-buildx or Debian's docker.io")
             dockerfile = _classic(dockerfile)
         items = ctx.entries(self.lm.root, plain, {**extra, "Dockerfile": dockerfile.encode()})
         labels = {LABEL_HASH: stage.hash, LABEL_STAGE: stage.name, LABEL_BUILDER: builder.kind}

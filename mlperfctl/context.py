@@ -15,11 +15,12 @@ from .errors import UserError
 EXCLUDE_DIRS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 EXCLUDE_SUFFIXES = (".pyc", ".pyo")
 COPY_RE = re.compile(r"^COPY\s+(?:--\S+\s+)*(\S+)\s+\S+\s*$", re.M)
+BIND_RE = re.compile(r"--mount=type=bind,source=([^,\s]+)")
 
 
 def copy_sources(stage_text: str) -> list[str]:
-    """The context paths a Dockerfile stage COPYs (relative to the context root)."""
-    return [src.rstrip("/") for src in COPY_RE.findall(stage_text)]
+    """The context paths a Dockerfile stage COPYs or bind-mounts (relative to the context root)."""
+    return [src.rstrip("/") for src in COPY_RE.findall(stage_text) + BIND_RE.findall(stage_text)]
 
 
 def _walk(root: Path, rel: str) -> list[tuple[str, Path]]:

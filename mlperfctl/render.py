@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__
+from . import __version__, wheels
 from .lock import is_locked, stage_locks
 from .matrix import Cell, LoadedMatrix
 
@@ -16,11 +16,12 @@ SOURCE_URL = "https://github.com/mlperfctl/mlperfctl"
 
 
 def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = None, *,
-                  buildkit: bool = True, ca_in_image: bool = False) -> dict:
+                  buildkit: bool = True, ca_in_image: bool = False, wheel_dirs: list[Path] = ()) -> dict:
     """What each stage renders from. A stage sees only the keys that define it.
 
     `buildkit` renders cache and secret mounts (the classic builder has neither);
-    `ca_in_image` installs the build's CA certificates into the image (off by default)."""
+    `ca_in_image` installs the build's CA certificates into the image (off by default);
+    `wheel_dirs` offers local wheels to the stages without a hashed lock."""
     m = lm.matrix
     device, impl = m.devices[cell.device], m.implementations[cell.implementation]
     install = m.backends[cell.backend].install[cell.device]
@@ -29,17 +30,25 @@ def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = N
     runtime_packages = {"mlcommons-loadgen": m.runtime.loadgen, **m.runtime.packages}
     impl_packages = {**model.packages}
     locks = {stage: (lock if is_locked(lm, lock) else None) for stage, lock in stage_locks(lm, cell).items()}
+
+    def local(stage: str, packages: dict[str, str]) -> list[wheels.Wheel]:
+        if locks.get(stage) or not wheel_dirs:
+            return []
+        return wheels.matching(wheel_dirs, packages, device.python, device.platform)
+
     return {
         "cell": cell,
         "buildkit": buildkit,
         "ca_in_image": ca_in_image,
         "source_date_epoch": m.build.source_date_epoch,
         "device": {"name": cell.device, "base": base, "apt": device.apt, "env": device.env},
-        "runtime": {"loadgen": m.runtime.loadgen, "packages": runtime_packages, "lock": locks["runtime"]},
+        "runtime": {"loadgen": m.runtime.loadgen, "packages": runtime_packages, "lock": locks["runtime"],
+                    "wheels": local("runtime", runtime_packages)},
         "framework": {"backend": cell.backend, "packages": install.packages,
-                      "index_url": install.index_url, "lock": locks["framework"]},
+                      "index_url": install.index_url, "lock": locks["framework"],
+                      "wheels": local("framework", install.packages)},
         "impl": {"name": cell.implementation, "kind": impl.kind, "packages": impl_packages,
-                 "lock": locks.get("implementation"),
+                 "lock": locks.get("implementation"), "wheels": local("implementation", impl_packages),
                  "install": impl.install, "run": impl.run},
         "labels": labels(lm, cell, base),
     }
@@ -91,10 +100,10 @@ def _environment(root: Path) -> jinja2.Environment:
 
 
 def render(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = None, *,
-           buildkit: bool = True, ca_in_image: bool = False) -> str:
+           buildkit: bool = True, ca_in_image: bool = False, wheel_dirs: list[Path] = ()) -> str:
     """The Dockerfile text for one cell."""
     template = _environment(lm.root).get_template("Dockerfile.j2")
-    context = stage_context(lm, cell, bases, buildkit=buildkit, ca_in_image=ca_in_image)
+    context = stage_context(lm, cell, bases, buildkit=buildkit, ca_in_image=ca_in_image, wheel_dirs=wheel_dirs)
     return template.render(**context).rstrip("\n") + "\n"
 
 

@@ -284,3 +284,27 @@ def test_verify_names_the_layer_that_differs(tiny, tmp_path):
     report = json.loads(r.stdout)
     assert report["identical"] is False and report["before"] != report["after"]
     assert len(report["differing_layers"]) == 1  # only the install step's layer
+
+
+def test_wheel_dir_installs_a_pin_the_index_cannot_serve(tiny, tmp_path, docker_client):
+    """A framework whose index is unreachable builds from --wheel-dir; the wheel stays out of the layers."""
+    from tests.wheelmaker import make_wheel
+
+    root = tmp_path / "wheels-project"
+    shutil.copytree(tiny, root)
+    text = (root / "matrix.yaml").read_text()
+    text = text.replace("models:\n", "  gamma:\n    description: only in a local wheel\n    install:\n      cpu:\n"
+                        "        packages: {mlperfctl-probe: \"1.0\"}\n"
+                        "        index_url: https://index.invalid/simple\nmodels:\n", 1)
+    text = text.replace("model_files: {alpha: toy.onnx, beta: toy.onnx}",
+                        "model_files: {alpha: toy.onnx, beta: toy.onnx, gamma: toy.onnx}")
+    (root / "matrix.yaml").write_text(text)
+    token = uuid.uuid4().hex
+    make_wheel(tmp_path / "wheels", "mlperfctl_probe", "1.0+site", token)
+    data, _ = build_json(root, "--select", "python-gamma-cpu-plain", "--wheel-dir", tmp_path / "wheels")
+    cell = data["cells"][0]
+    assert cell["state"] == "built" and "framework" in cell["stages_built"], cell
+    script = "import mlperfctl_probe as p, glob; print(p.VALUE, glob.glob('/**/*.whl', recursive=True))"
+    out = docker_client.containers.run(cell["tag"], ["-c", script], entrypoint="python3", remove=True,
+                                       network_mode="none")
+    assert out.decode().split() == [token, "[]"]

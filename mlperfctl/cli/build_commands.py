@@ -50,14 +50,20 @@ RegistryOpt = Annotated[str | None, typer.Option(
 EngineOpt = Annotated[str | None, typer.Option(
     "--engine-url", envvar="MLPERFCTL_ENGINE_URL",
     help="Engine socket, e.g. unix:///run/podman/podman.sock (default: DOCKER_HOST or the docker socket).")]
+WheelDirOpt = Annotated[list[Path] | None, typer.Option(
+    "--wheel-dir", help="A folder of wheels the build may use for exact pins it cannot download (e.g. "
+                        "torch's CPU build when download.pytorch.org is out of reach). Repeatable; default "
+                        "from MLPERFCTL_WHEEL_DIR (':'-separated), which every command reads.")]
 BuilderOpt = Annotated[str, typer.Option(
     "--builder", envvar="MLPERFCTL_BUILDER", help="auto (BuildKit when offered), buildkit or classic.")]
 
 
 def options_from(lm, base_image, ca_cert, ca_in_image=False, registry=None, engine_url=None, builder="auto",
-                 **kw) -> BuildOptions:
+                 wheel_dir=None, **kw) -> BuildOptions:
     """CLI flags over environment defaults (MLPERFCTL_BASE_IMAGE, MLPERFCTL_CA_CERT, ...)."""
     opts = BuildOptions.from_env(registry=registry, engine_url=engine_url, builder=builder, **kw)
+    if wheel_dir:
+        opts.wheel_dirs = list(wheel_dir)
     env_bases = parse_bases(lm, [f"{d}={i}" for d, i in opts.bases.items()])
     opts.bases = {**env_bases, **parse_bases(lm, base_image)}
     if ca_cert:
@@ -139,6 +145,7 @@ def build(
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
     base_image: BaseOpt = None, ca_cert: CaOpt = None, ca_in_image: CaInImageOpt = False,
     registry: RegistryOpt = None, engine_url: EngineOpt = None, builder: BuilderOpt = "auto",
+    wheel_dir: WheelDirOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every stage from scratch.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Push each cell's image to --registry.")] = False,
     continue_on_error: Annotated[bool, typer.Option(
@@ -151,7 +158,7 @@ def build(
     started = time.monotonic()
     lm = matrix_mod.load(matrix)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
-    opts = options_from(lm, base_image, ca_cert, ca_in_image, registry, engine_url, builder,
+    opts = options_from(lm, base_image, ca_cert, ca_in_image, registry, engine_url, builder, wheel_dir,
                         no_cache=no_cache, push=push, continue_on_error=continue_on_error, log_dir=log_dir)
     if push and not opts.registry:
         raise UserError("--push needs a registry: --registry HOST[:PORT][/PREFIX] (or MLPERFCTL_REGISTRY)")
@@ -198,12 +205,13 @@ def lock(
 def verify(
     cell: Annotated[str, typer.Argument(help="The cell to rebuild from scratch and compare.")],
     matrix: MatrixOpt = None, base_image: BaseOpt = None, ca_cert: CaOpt = None,
-    engine_url: EngineOpt = None, builder: BuilderOpt = "auto", as_json: JsonOpt = False,
+    engine_url: EngineOpt = None, builder: BuilderOpt = "auto", wheel_dir: WheelDirOpt = None,
+    as_json: JsonOpt = False,
 ):
     """Rebuild a cell with --no-cache and report whether its image ID is identical."""
     lm = matrix_mod.load(matrix)
     c = lm.parse_cell(cell)
-    opts = options_from(lm, base_image, ca_cert, engine_url=engine_url, builder=builder)
+    opts = options_from(lm, base_image, ca_cert, engine_url=engine_url, builder=builder, wheel_dir=wheel_dir)
     engine = Engine(opts.engine_url)
     b = Builder(lm, opts, engine, RichReporter(quiet=as_json))
     try:

@@ -15,7 +15,7 @@ from rich.table import Table
 from .. import matrix as matrix_mod
 from .. import run as run_mod
 from ..errors import UserError
-from .build_commands import CaOpt, EngineOpt, RegistryOpt, RichReporter, options_from
+from .build_commands import CaOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt, options_from
 from .common import BaseOpt, MatrixOpt, err, out
 
 Opt = typer.Option
@@ -53,6 +53,7 @@ def run(
     ca_cert: CaOpt = None,
     registry: RegistryOpt = None,
     engine_url: EngineOpt = None,
+    wheel_dir: WheelDirOpt = None,
     matrix: MatrixOpt = None,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
 ):
@@ -66,7 +67,7 @@ def run(
         version=version, target_qps=target_qps, target_latency=target_latency, threads=threads,
         batch_size=batch_size, count=count, force=force, system_json=system_json)
     build_options = options_from(lm, base_image, ca_cert, registry=registry, engine_url=engine_url,
-                                 quiet=as_json)
+                                 wheel_dir=wheel_dir, quiet=as_json)
     console = err if as_json else out
 
     def log_line(tag: str, line: str) -> None:
