@@ -157,6 +157,9 @@ def verdict_line(win: dict) -> str:
 
 def command(a) -> int:
     """`accuracy-coco`: print the accuracy.txt lines and the window verdict; --output writes the lines."""
+    from .pipeline import quiet
+
+    quiet()
     paths = {
         k: Path(v) if v else None
         for k, v in (

@@ -252,6 +252,9 @@ def write_dataset(root: Path, count: int, seed: int) -> None:
 
 
 def write(out_dir: Path, count: int, seed: int) -> None:
+    from .pipeline import quiet
+
+    quiet()
     import torch
 
     torch.manual_seed(seed)

@@ -18,6 +18,19 @@ DTYPES = ("fp32", "fp16", "bf16")
 PIPELINE_PARTS = ("unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler")
 
 
+def quiet() -> None:
+    """No hub access and no progress bars or notices from the Hugging Face libraries (errors still show)."""
+    import os
+
+    for key, value in (
+        ("HF_HUB_OFFLINE", "1"),
+        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+        ("TRANSFORMERS_VERBOSITY", "error"),
+        ("DIFFUSERS_VERBOSITY", "error"),
+    ):
+        os.environ.setdefault(key, value)
+
+
 def torch_dtype(precision: str):
     import torch
 
@@ -52,6 +65,12 @@ def locate(model_path: Path) -> tuple[Path, Path]:
     missing = [p for p in PIPELINE_PARTS if not (pipe / p).is_dir()]
     if missing:
         raise UsageError(f"{pipe} lacks {', '.join(missing)}/", "use a complete diffusers SDXL pipeline")
+    for name in ("tokenizer", "tokenizer_2"):
+        if not any((pipe / name / f).is_file() for f in ("vocab.json", "tokenizer.json")):
+            raise UsageError(
+                f"tokenizer files missing in {pipe / name} (no vocab.json or tokenizer.json)",
+                "copy the checkpoint's tokenizer folders completely",
+            )
     sched = model_path / "checkpoint_scheduler"
     return pipe, sched if (sched / "scheduler").is_dir() else pipe
 
@@ -62,20 +81,16 @@ class Generator:
     def __init__(self, model_path: Path, precision: str, device: str):
         import torch
         from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
+        from diffusers.utils import logging as diffusers_logging
+
+        diffusers_logging.disable_progress_bar()
 
         pipe_dir, sched_dir = locate(model_path)
         self.dtype = torch_dtype(precision)
         self.device = torch_device(device)
-        for name in ("tokenizer", "tokenizer_2"):
-            folder = pipe_dir / name
-            if not any((folder / f).is_file() for f in ("vocab.json", "tokenizer.json")):
-                raise UsageError(
-                    f"tokenizer files missing in {folder} (no vocab.json or tokenizer.json)",
-                    "copy the checkpoint's tokenizer folders completely",
-                )
         scheduler = EulerDiscreteScheduler.from_pretrained(sched_dir, subfolder="scheduler", local_files_only=True)
         self.pipe = StableDiffusionXLPipeline.from_pretrained(
-            pipe_dir, scheduler=scheduler, torch_dtype=self.dtype, local_files_only=True, add_watermarker=False
+            pipe_dir, scheduler=scheduler, dtype=self.dtype, local_files_only=True, add_watermarker=False
         ).to(self.device)
         self.pipe.set_progress_bar_config(disable=True)
         self.tokenizers = (self.pipe.tokenizer, self.pipe.tokenizer_2)

@@ -35,9 +35,11 @@ def _score(a, out: Path, result: dict) -> None:
 
 
 def run(a) -> int:
+    from . import pipeline
+
+    pipeline.quiet()
     import torch
 
-    from . import pipeline
     from .sut import ImagePool
 
     if a.scenario not in SCENARIOS:
