@@ -14,21 +14,33 @@ TARGETS = {"CLIP_SCORE": (31.68631873, 31.81331801), "FID_SCORE": (23.01085758, 
 FID_BATCH = 8
 
 
-def read_images(accuracy_log: Path) -> dict[int, np.ndarray]:
-    """qsl_idx -> (S, S, 3) uint8 image, first response per sample (LoadGen may log one twice)."""
+def _records(accuracy_log: Path):
+    """The log's records one by one: LoadGen writes one per line, so a full-size log (about 6 MB of hex per
+    1024x1024 image) never has to be in memory at once; any other layout is parsed whole."""
     if not accuracy_log.is_file():
         raise UsageError(f"{accuracy_log} does not exist", "pass --mlperf-accuracy-file from an accuracy-mode run")
-    try:
-        results = json.loads(accuracy_log.read_text())
-    except json.JSONDecodeError as e:
-        raise UsageError(
-            f"{accuracy_log} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run"
-        ) from None
-    images: dict[int, np.ndarray] = {}
-    for r in results:
+    with accuracy_log.open() as f:
+        first = f.readline().strip()
+        try:
+            if first != "[":
+                yield from json.loads(first + f.read())
+                return
+            for line in f:
+                line = line.strip().rstrip(",")
+                if line and line != "]":
+                    yield json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"{accuracy_log} is not valid JSON ({e.msg})", "rerun the accuracy run") from None
+
+
+def iter_images(accuracy_log: Path):
+    """(qsl_idx, (S, S, 3) uint8 image) for the first response of each sample (LoadGen may log one twice)."""
+    seen = set()
+    for r in _records(accuracy_log):
         idx = r["qsl_idx"]
-        if idx in images:
+        if idx in seen:
             continue
+        seen.add(idx)
         data = np.frombuffer(bytes.fromhex(r["data"]), np.uint8)
         side = int(round((data.size / 3) ** 0.5))
         if data.size == 0 or side * side * 3 != data.size:
@@ -36,10 +48,11 @@ def read_images(accuracy_log: Path) -> dict[int, np.ndarray]:
                 f"qsl_idx {idx}: {data.size} bytes are not a square RGB image",
                 "the accuracy log must come from an sdxl accuracy run",
             )
-        images[idx] = data.reshape(side, side, 3)
-    if not images:
-        raise UsageError(f"{accuracy_log} holds no responses", "rerun the accuracy run")
-    return images
+        yield idx, data.reshape(side, side, 3)
+
+
+def read_images(accuracy_log: Path) -> dict[int, np.ndarray]:
+    return dict(iter_images(accuracy_log))
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -87,22 +100,6 @@ def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False))
 
 
-def fid(images: list[np.ndarray], inception_weights: Path, stats: Path, device: str = "cpu") -> float:
-    from . import inception
-
-    mu_ref, sigma_ref = read_statistics(stats)
-    model = inception.load(inception_weights, device)
-    mu, sigma = statistics(inception_features(images, model, device))
-    return frechet_distance(mu, sigma, mu_ref, sigma_ref)
-
-
-def clip_score(captions: list[str], images: list[np.ndarray], clip_dir: Path, device: str = "cpu") -> float:
-    from .clip import ClipScorer
-
-    scorer = ClipScorer(clip_dir, device)
-    return float(np.mean([scorer.score(c, img) for c, img in zip(captions, images, strict=True)]))
-
-
 def score(
     accuracy_log: Path,
     dataset_dir: Path,
@@ -111,27 +108,35 @@ def score(
     inception_weights: Path | None = None,
     stats: Path | None = None,
 ) -> dict:
-    """{"CLIP_SCORE", "FID_SCORE", "samples"} for an accuracy log against the dataset's captions."""
-    from . import dataset
+    """{"CLIP_SCORE", "FID_SCORE", "samples"} for an accuracy log against the dataset's captions. Images are
+    scored as they are read: only the Inception features of all of them are kept."""
+    from . import dataset, inception
+    from .clip import ClipScorer
 
     captions = dataset.read_captions(dataset_dir / dataset.CAPTIONS)
-    images = read_images(accuracy_log)
-    for idx in images:
+    mu_ref, sigma_ref = read_statistics(stats or dataset_dir / dataset.STATISTICS)
+    scorer = ClipScorer(clip_dir or dataset_dir / dataset.CLIP, device)
+    model = inception.load(inception_weights or dataset_dir / dataset.INCEPTION, device)
+    clip, features, pending = [], [], []
+    for idx, image in iter_images(accuracy_log):
         if idx >= len(captions):
             raise UsageError(
                 f"qsl_idx {idx} is beyond the {len(captions)} captions of {dataset_dir}", "pass the run's dataset dir"
             )
-    order = sorted(images)
-    imgs = [images[i] for i in order]
+        clip.append(scorer.score(captions[idx], image))
+        pending.append(image)
+        if len(pending) == FID_BATCH:
+            features.append(inception_features(pending, model, device))
+            pending = []
+    if pending:
+        features.append(inception_features(pending, model, device))
+    if not clip:
+        raise UsageError(f"{accuracy_log} holds no responses", "rerun the accuracy run")
+    mu, sigma = statistics(np.concatenate(features))
     return {
-        "CLIP_SCORE": clip_score([captions[i] for i in order], imgs, clip_dir or dataset_dir / dataset.CLIP, device),
-        "FID_SCORE": fid(
-            imgs,
-            inception_weights or dataset_dir / dataset.INCEPTION,
-            stats or dataset_dir / dataset.STATISTICS,
-            device,
-        ),
-        "samples": len(order),
+        "CLIP_SCORE": float(np.mean(clip)),
+        "FID_SCORE": frechet_distance(mu, sigma, mu_ref, sigma_ref),
+        "samples": len(clip),
     }
 
 

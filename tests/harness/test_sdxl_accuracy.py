@@ -126,3 +126,17 @@ def test_clip_preprocessing_normalizes_and_center_crops(sdxl_demo):
     assert tuple(x.shape) == (3, scorer.size, scorer.size)
     expected = (1.0 - np.array(OPENAI_MEAN)) / np.array(OPENAI_STD)
     assert np.allclose(x.mean(dim=(1, 2)).numpy(), expected, atol=1e-5)
+
+
+def test_read_images_streams_loadgen_line_layout(tmp_path):
+    a = np.full((2, 2, 3), 9, np.uint8)
+    rows = [f'{{ "seq_id" : {i}, "qsl_idx" : {i}, "data" : "{a.tobytes().hex().upper()}" }}' for i in range(3)]
+    (tmp_path / "acc.json").write_text("[\n" + ",\n".join(rows) + "\n]\n")
+    images = accuracy.read_images(tmp_path / "acc.json")
+    assert sorted(images) == [0, 1, 2] and (images[2] == a).all()
+
+
+def test_read_images_rejects_broken_json(tmp_path):
+    (tmp_path / "acc.json").write_text('[\n{ "seq_id" : 0, "qsl_idx" \n]\n')
+    with pytest.raises(UsageError, match="not valid JSON"):
+        accuracy.read_images(tmp_path / "acc.json")

@@ -1,6 +1,7 @@
 """sdxl end to end on the demo pipeline: test-mode performance runs of each scenario, and an accuracy run.
 
-Each run is its own process, as the host starts them: LoadGen reads its embedded mlperf.conf once per process."""
+Each run is its own process, as the host starts them: LoadGen applies its embedded mlperf.conf only on the
+first FromConfig(..., conf_type=1) of a process, so a second in-process run would lose the round's settings."""
 
 import json
 import re
