@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import UsageError
 
@@ -19,6 +18,7 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 class ClipScorer:
     def __init__(self, model_dir: Path, device: str = "cpu"):
+        import torch
         from transformers import CLIPModel, CLIPTokenizer
 
         if not (model_dir / "config.json").is_file():
@@ -44,8 +44,9 @@ class ClipScorer:
         self.mean = torch.tensor(mean).view(3, 1, 1)
         self.std = torch.tensor(std).view(3, 1, 1)
 
-    def pixels(self, image: np.ndarray) -> torch.Tensor:
-        """uint8 HWC RGB -> normalized CHW float at the vision tower's size."""
+    def pixels(self, image: np.ndarray):
+        """uint8 HWC RGB -> normalized CHW float tensor at the vision tower's size."""
+        import torch
         from PIL import Image
 
         img = Image.fromarray(image).convert("RGB")
@@ -59,12 +60,18 @@ class ClipScorer:
         return (x - self.mean) / self.std
 
     @staticmethod
-    def _embedding(out) -> torch.Tensor:
-        return out if isinstance(out, torch.Tensor) else out.pooler_output
+    def _embedding(out):
+        """get_*_features give a tensor, or (transformers 5) an output whose pooler_output is the projection."""
+        return out if hasattr(out, "norm") else out.pooler_output
 
-    @torch.no_grad()
     def score(self, caption: str, image: np.ndarray) -> float:
         """100 x cosine similarity of one caption and one image."""
+        import torch
+
+        with torch.no_grad():
+            return self._score(caption, image)
+
+    def _score(self, caption: str, image: np.ndarray) -> float:
         ids = self.tokenizer(
             [caption],
             padding="max_length",

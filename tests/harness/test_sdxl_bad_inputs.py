@@ -52,3 +52,15 @@ def test_wrong_dataset_columns(copies, capsys, tmp_path):
 def test_unsupported_choices(copies, capsys, tmp_path, over, message):
     data, model = copies
     assert message in _fails(capsys, data, model, tmp_path / "out", **over)
+
+
+def test_model_path_layouts(copies):
+    """The reference's checkpoint_pipe/ + checkpoint_scheduler/ layout, and a plain diffusers pipeline dir."""
+    from mlperf_harness.errors import UsageError
+    from mlperf_harness.sdxl.pipeline import locate
+
+    _, model = copies
+    assert locate(model) == (model / "checkpoint_pipe", model / "checkpoint_scheduler")
+    assert locate(model / "checkpoint_pipe") == (model / "checkpoint_pipe",) * 2
+    with pytest.raises(UsageError, match="has no model_index.json"):
+        locate(model / "checkpoint_scheduler")
