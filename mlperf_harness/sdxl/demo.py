@@ -215,7 +215,8 @@ def _reference_images(count: int, rng) -> list[np.ndarray]:
     return images
 
 
-def write_dataset(root: Path, count: int, seed: int) -> None:
+def write_dataset(root: Path, count: int, seed: int) -> list[str]:
+    """The captions subset, images, latents, CLIP, Inception and statistics; returns the captions."""
     import torch
     from PIL import Image
 

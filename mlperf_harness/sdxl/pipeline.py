@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
+from .dataset import tokenize
 
 STEPS = 20
 GUIDANCE = 8.0
@@ -95,8 +96,6 @@ class Generator:
         self.pipe.set_progress_bar_config(disable=True)
         self.tokenizers = (self.pipe.tokenizer, self.pipe.tokenizer_2)
         self.scale = self.pipe.vae_scale_factor
-        from .dataset import tokenize
-
         with torch.no_grad():
             self.negative = self.encode([tokenize(t, [NEGATIVE_PROMPT]) for t in self.tokenizers])
 
