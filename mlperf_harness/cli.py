@@ -1,4 +1,5 @@
-"""Command line: run, accuracy-imagenet, demo-data, info. Exit 0 ok, 2 bad input (one line), 1 otherwise."""
+"""Command line: run, accuracy-imagenet, accuracy-coco, demo-data, info.
+Exit 0 ok, 2 bad input (one line), 1 otherwise."""
 
 import argparse
 import json
@@ -10,6 +11,7 @@ from .errors import UsageError
 # model -> (its `run(args)`, its `demo-data` writer `write(dir, count, seed)`), as "module:function"
 WORKLOADS = {
     "resnet50": ("mlperf_harness.run:run", "mlperf_harness.demo:write"),
+    "sdxl": ("mlperf_harness.sdxl.run:run", "mlperf_harness.sdxl.demo:write"),
 }
 
 
@@ -60,7 +62,16 @@ def _parser() -> argparse.ArgumentParser:
     acc.add_argument("--dtype", default="float32", choices=("float32", "int32", "int64"))
     acc.add_argument("--output", help="also write the result line to this file")
 
-    d = sub.add_parser("demo-data", help="random-weight ResNet50 and synthetic images for dev and tests")
+    coco = sub.add_parser("accuracy-coco", help="sdxl: CLIP score and FID from mlperf_log_accuracy.json")
+    coco.add_argument("--mlperf-accuracy-file", required=True)
+    coco.add_argument("--dataset-dir", required=True, help="COCO-2014 subset dir with captions/captions.tsv")
+    coco.add_argument("--clip-model", help="HF CLIP model dir (default: DATASET_DIR/clip)")
+    coco.add_argument("--inception-weights", help="FID Inception state dict (default: DATASET_DIR/inception/...)")
+    coco.add_argument("--statistics-path", help="FID statistics .npz (default: DATASET_DIR/statistics/val2014.npz)")
+    coco.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    coco.add_argument("--output", help="also write the accuracy.txt lines to this file")
+
+    d = sub.add_parser("demo-data", help="random-weight models and synthetic data for dev and tests")
     d.add_argument("dir")
     d.add_argument("--model", default="resnet50", choices=sorted(WORKLOADS))
     d.add_argument("--images", type=int, default=64, help="dataset samples to write")
@@ -82,6 +93,10 @@ def _dispatch(a) -> int:
         if a.output:
             Path(a.output).write_text(line + "\n")
         return 0
+    if a.command == "accuracy-coco":
+        from .sdxl.accuracy import command
+
+        return command(a)
     if a.command == "demo-data":
         if a.images < 1:
             raise UsageError(f"--images {a.images} must be positive", "pass --images 1 or more")

@@ -63,7 +63,7 @@ def test_preflight_passes_and_resolves_model_dir(loaded, data):
     ("dataset-missing", "does not exist (pass --dataset-dir)"),
     ("layout", "lacks val_map.txt (expected the ImageNet 2012 validation layout)"),
     ("model-missing", "model file"),
-    ("not-implemented", "sdxl is not implemented by the built-in harness yet"),
+    ("not-implemented", "retinanet is not implemented by the built-in harness yet"),
 ])
 def test_preflight_failures(loaded, data, case, message):
     o = opts(dataset_dir=data / "imagenet", model_path=data / "models" / "resnet50_v1.onnx")
@@ -76,7 +76,7 @@ def test_preflight_failures(loaded, data, case, message):
     elif case == "model-missing":
         o.model_path = data / "models" / "missing.onnx"
     elif case == "not-implemented":
-        o.model, o.backend = "sdxl", "pytorch"
+        o.model, o.backend = "retinanet", "pytorch"
     p = run.plan(loaded, o)
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run.preflight(loaded, p, o, set())

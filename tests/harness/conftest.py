@@ -54,3 +54,13 @@ def run_args(demo, cache_dir, tmp_path):
         return args
 
     return make
+
+
+@pytest.fixture(scope="session")
+def sdxl_demo(tmp_path_factory) -> Path:
+    """Tiny SDXL pipeline and COCO-2014 subset (6 captions) from `demo-data --model sdxl`."""
+    root = tmp_path_factory.mktemp("sdxl-demo")
+    proc = harness("demo-data", root, "--model", "sdxl", "--images", 6, "--seed", 3)
+    assert proc.returncode == 0, proc.stderr
+    assert "RANDOM" in proc.stderr
+    return root

@@ -9,7 +9,8 @@ import mlperf_harness
 
 PACKAGE = Path(mlperf_harness.__file__).parent
 FRAMEWORKS = ("onnxruntime", "torch", "tensorrt")
-TORCH_ONLY = {PACKAGE / "models/resnet50_torch.py"}  # an nn.Module, imported only by the pytorch backend
+# nn.Modules, imported only by the pytorch backend and by sdxl scoring
+TORCH_ONLY = {PACKAGE / "models/resnet50_torch.py", PACKAGE / "sdxl/inception.py"}
 
 
 def imports(path: Path) -> list[tuple[str, bool]]:
