@@ -10,6 +10,10 @@ from .errors import UsageError
 # model -> (its `run(args)`, its `demo-data` writer `write(dir, count, seed)`), as "module:function"
 WORKLOADS = {
     "resnet50": ("mlperf_harness.run:run", "mlperf_harness.demo:write"),
+    "gptj-99": ("mlperf_harness.llm.run:run", "mlperf_harness.llm.demo:write_gptj"),
+    "gptj-99.9": ("mlperf_harness.llm.run:run", "mlperf_harness.llm.demo:write_gptj"),
+    "llama2-70b-99": ("mlperf_harness.llm.run:run", "mlperf_harness.llm.demo:write_llama2"),
+    "llama2-70b-99.9": ("mlperf_harness.llm.run:run", "mlperf_harness.llm.demo:write_llama2"),
 }
 
 
