@@ -30,31 +30,41 @@ def torch_device(device: str) -> str:
     return "cpu" if device == "cpu" else "cuda"
 
 
+def load_tokenizer(model_dir: Path):
+    """The checkpoint's tokenizer, left-padding (as the references configure it)."""
+    from transformers import AutoTokenizer
+
+    check_model_dir(model_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, padding_side="left")
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot load the tokenizer in {model_dir} ({e})", "use the model's own tokenizer") from None
+    if tokenizer.eos_token_id is None:
+        raise UsageError(f"the tokenizer in {model_dir} defines no EOS token", "use the model's own tokenizer")
+    return tokenizer
+
+
 class Generator:
     """One causal LM and its tokenizer; generate() is called from one worker thread at a time."""
 
-    def __init__(self, model_dir: Path, device: str, precision: str, threads: int, generation: dict):
+    def __init__(self, model_dir: Path, tokenizer, device: str, precision: str, threads: int, generation: dict):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         if precision not in DTYPES:
             raise UsageError(
                 f"precision {precision} is not implemented for the LLM benchmarks", f"use one of {', '.join(DTYPES)}"
             )
-        check_model_dir(model_dir)
         if device == "cpu":
             torch.set_num_threads(threads)
         elif not torch.cuda.is_available():
             raise UsageError(f"--device {device} but torch sees no GPU", "run on a GPU host or use --device cpu")
         self.torch = torch
         self.device = torch_device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, padding_side="left")
-        if self.tokenizer.eos_token_id is None:
-            raise UsageError(f"the tokenizer in {model_dir} defines no EOS token", "use the model's own tokenizer")
-        self.pad_id = self.tokenizer.pad_token_id
-        if self.pad_id is None:  # as the references: pad with EOS
-            self.pad_id = self.tokenizer.eos_token_id
-        self.eos_id = self.tokenizer.eos_token_id
+        self.tokenizer = tokenizer
+        self.eos_id = tokenizer.eos_token_id
+        # as the references: pad with EOS when the tokenizer has no pad token
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
         self.model = AutoModelForCausalLM.from_pretrained(
             model_dir, local_files_only=True, dtype=getattr(torch, DTYPES[precision])
         ).to(self.device)

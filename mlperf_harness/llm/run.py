@@ -30,13 +30,6 @@ def dataset_path(bench: Benchmark, dataset_dir: Path) -> Path:
     return dataset_dir if dataset_dir.is_file() else dataset_dir / bench.dataset_file
 
 
-def load_samples(bench: Benchmark, dataset_dir: Path, tokenizer, count: int | None) -> datasets.Samples:
-    path = dataset_path(bench, dataset_dir)
-    if bench.family == "llama2":
-        return datasets.read_openorca(path, count)
-    return datasets.read_cnndm(path, tokenizer, bench.prompt_max_tokens, count)
-
-
 def _metric(detail: dict, bench: Benchmark, scenario: str) -> dict | None:
     if bench.token_latencies and scenario in TOKEN_METRICS:
         key, name, unit = TOKEN_METRICS[scenario]
@@ -115,14 +108,23 @@ def run(a) -> int:
     rules = settings.official(bench.loadgen_model, a.scenario)
     model_dir = Path(a.model_path)
     generate.check_model_dir(model_dir)
-    if not dataset_path(bench, Path(a.dataset_dir)).is_file():
+    if a.precision not in generate.DTYPES:
         raise UsageError(
-            f"dataset file {dataset_path(bench, Path(a.dataset_dir))} does not exist",
-            f"pass --dataset-dir holding {bench.dataset_file}",
+            f"precision {a.precision} is not implemented for {a.model}", f"use one of {', '.join(generate.DTYPES)}"
         )
+    dataset_file = dataset_path(bench, Path(a.dataset_dir))
+    if not dataset_file.is_file():
+        raise UsageError(
+            f"dataset file {dataset_file} does not exist", f"pass --dataset-dir holding {bench.dataset_file}"
+        )
+    if bench.family == "llama2":  # token ids in the file: checked before the model loads
+        samples = datasets.read_openorca(dataset_file, a.count)
+        tokenizer = generate.load_tokenizer(model_dir)
+    else:
+        tokenizer = generate.load_tokenizer(model_dir)
+        samples = datasets.read_cnndm(dataset_file, tokenizer, bench.prompt_max_tokens, a.count)
     threads, batch, _ = common.defaults(a.backend, a.device, a.threads, a.max_batchsize)
-    gen = generate.Generator(model_dir, a.device, a.precision, threads, bench.generation)
-    samples = load_samples(bench, Path(a.dataset_dir), gen.tokenizer, a.count)
+    gen = generate.Generator(model_dir, tokenizer, a.device, a.precision, threads, bench.generation)
     common._prepare_output(out, audit_config)
     (out / "user.conf").write_text(conf_text)
     batching = a.scenario == "Offline"
