@@ -12,8 +12,14 @@ LLAMA = "llama2-70b-99"
 GPTJ = "gptj-99"
 
 
+def _needs_torch():
+    pytest.importorskip("torch", reason="torch is not installed in this environment")
+    pytest.importorskip("transformers", reason="transformers is not installed (the `generative` extra)")
+
+
 @pytest.fixture(scope="module")
 def llama_demo(tmp_path_factory):
+    _needs_torch()
     root = tmp_path_factory.mktemp("llama-demo")
     proc = harness("demo-data", root, "--model", LLAMA, "--images", 8, "--seed", 3)
     assert proc.returncode == 0, proc.stderr
@@ -23,6 +29,7 @@ def llama_demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gptj_demo(tmp_path_factory):
+    _needs_torch()
     root = tmp_path_factory.mktemp("gptj-demo")
     proc = harness("demo-data", root, "--model", GPTJ, "--images", 6, "--seed", 3)
     assert proc.returncode == 0, proc.stderr
