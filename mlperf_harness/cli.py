@@ -33,6 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     from .backends import BACKENDS, DEVICES
+    from .llm.spec import BENCHMARKS as LLM_BENCHMARKS
     from .settings import EXECUTION_MODES, MODES, SCENARIOS
 
     p = _Parser(prog="mlperf_harness", description=__doc__)
@@ -64,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     acc.add_argument("--dtype", default="float32", choices=("float32", "int32", "int64"))
     acc.add_argument("--output", help="also write the result line to this file")
 
+    llm = sub.add_parser("accuracy-llm", help="ROUGE (+ token counts) of an LLM run's mlperf_log_accuracy.json")
+    llm.add_argument("--model", required=True, choices=sorted(LLM_BENCHMARKS))
+    llm.add_argument("--mlperf-accuracy-file", required=True)
+    llm.add_argument("--dataset-file", required=True, help="the OpenOrca pickle or cnn_eval.json")
+    llm.add_argument("--model-path", required=True, help="checkpoint directory holding the tokenizer")
+    llm.add_argument("--output", help="also write the result line to this file")
+
     d = sub.add_parser("demo-data", help="random-weight ResNet50 and synthetic images for dev and tests")
     d.add_argument("dir")
     d.add_argument("--model", default="resnet50", choices=sorted(WORKLOADS))
@@ -82,6 +90,14 @@ def _dispatch(a) -> int:
 
         good, total = accuracy.imagenet(Path(a.mlperf_accuracy_file), Path(a.imagenet_val_file), a.dtype)
         line = accuracy.format_line(good, total)
+        print(line)
+        if a.output:
+            Path(a.output).write_text(line + "\n")
+        return 0
+    if a.command == "accuracy-llm":
+        from .llm.run import rescore
+
+        line = rescore(a.model, Path(a.mlperf_accuracy_file), Path(a.dataset_file), Path(a.model_path))
         print(line)
         if a.output:
             Path(a.output).write_text(line + "\n")

@@ -30,6 +30,23 @@ def dataset_path(bench: Benchmark, dataset_dir: Path) -> Path:
     return dataset_dir if dataset_dir.is_file() else dataset_dir / bench.dataset_file
 
 
+def _read_samples(bench: Benchmark, dataset_file: Path, model_dir: Path, count: int | None):
+    """(samples, tokenizer); the OpenOrca pickle holds token ids, so it is checked before the tokenizer loads."""
+    if bench.family == "llama2":
+        samples = datasets.read_openorca(dataset_file, count)
+        return samples, generate.load_tokenizer(model_dir)
+    tokenizer = generate.load_tokenizer(model_dir)
+    return datasets.read_cnndm(dataset_file, tokenizer, bench.prompt_max_tokens, count), tokenizer
+
+
+def rescore(model: str, accuracy_log: Path, dataset_file: Path, model_dir: Path) -> str:
+    """`accuracy-llm`: the accuracy.txt line of a run's accuracy log, as the reference evaluation script."""
+    bench = BENCHMARKS[model]
+    samples, tokenizer = _read_samples(bench, dataset_file, model_dir, None)
+    tokens = accuracy.read_log(accuracy_log, len(samples))
+    return accuracy.format_line(accuracy.evaluate(bench, tokens, samples.targets, tokenizer))
+
+
 def _metric(detail: dict, bench: Benchmark, scenario: str) -> dict | None:
     if bench.token_latencies and scenario in TOKEN_METRICS:
         key, name, unit = TOKEN_METRICS[scenario]
@@ -117,12 +134,7 @@ def run(a) -> int:
         raise UsageError(
             f"dataset file {dataset_file} does not exist", f"pass --dataset-dir holding {bench.dataset_file}"
         )
-    if bench.family == "llama2":  # token ids in the file: checked before the model loads
-        samples = datasets.read_openorca(dataset_file, a.count)
-        tokenizer = generate.load_tokenizer(model_dir)
-    else:
-        tokenizer = generate.load_tokenizer(model_dir)
-        samples = datasets.read_cnndm(dataset_file, tokenizer, bench.prompt_max_tokens, a.count)
+    samples, tokenizer = _read_samples(bench, dataset_file, model_dir, a.count)
     threads, batch, _ = common.defaults(a.backend, a.device, a.threads, a.max_batchsize)
     gen = generate.Generator(model_dir, tokenizer, a.device, a.precision, threads, bench.generation)
     common._prepare_output(out, audit_config)
