@@ -12,6 +12,10 @@ from .errors import UsageError
 WORKLOADS = {
     "resnet50": ("mlperf_harness.run:run", "mlperf_harness.demo:write"),
     "sdxl": ("mlperf_harness.sdxl.run:run", "mlperf_harness.sdxl.demo:write"),
+    "gptj-99": ("mlperf_harness.llm.run:run", "mlperf_harness.llm.demo:write_gptj"),
+    "gptj-99.9": ("mlperf_harness.llm.run:run", "mlperf_harness.llm.demo:write_gptj"),
+    "llama2-70b-99": ("mlperf_harness.llm.run:run", "mlperf_harness.llm.demo:write_llama2"),
+    "llama2-70b-99.9": ("mlperf_harness.llm.run:run", "mlperf_harness.llm.demo:write_llama2"),
 }
 
 
@@ -31,6 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     from .backends import BACKENDS, DEVICES
+    from .llm.spec import BENCHMARKS as LLM_BENCHMARKS
     from .settings import EXECUTION_MODES, MODES, SCENARIOS
 
     p = _Parser(prog="mlperf_harness", description=__doc__)
@@ -71,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     coco.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     coco.add_argument("--output", help="also write the accuracy.txt lines to this file")
 
+    llm = sub.add_parser("accuracy-llm", help="ROUGE (+ token counts) of an LLM run's mlperf_log_accuracy.json")
+    llm.add_argument("--model", required=True, choices=sorted(LLM_BENCHMARKS))
+    llm.add_argument("--mlperf-accuracy-file", required=True)
+    llm.add_argument("--dataset-file", required=True, help="the OpenOrca pickle or cnn_eval.json")
+    llm.add_argument("--model-path", required=True, help="checkpoint directory holding the tokenizer")
+    llm.add_argument("--output", help="also write the result line to this file")
+
     d = sub.add_parser("demo-data", help="random-weight models and synthetic data for dev and tests")
     d.add_argument("dir")
     d.add_argument("--model", default="resnet50", choices=sorted(WORKLOADS))
@@ -97,6 +109,14 @@ def _dispatch(a) -> int:
         from .sdxl.accuracy import command
 
         return command(a)
+    if a.command == "accuracy-llm":
+        from .llm.run import rescore
+
+        line = rescore(a.model, Path(a.mlperf_accuracy_file), Path(a.dataset_file), Path(a.model_path))
+        print(line)
+        if a.output:
+            Path(a.output).write_text(line + "\n")
+        return 0
     if a.command == "demo-data":
         if a.images < 1:
             raise UsageError(f"--images {a.images} must be positive", "pass --images 1 or more")
