@@ -17,11 +17,12 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import UserError, choices
 from .matrix import SCENARIOS, Cell, LoadedMatrix
+from .submission_check import MLLog
 
 MODES = ("performance", "accuracy")
 EXECUTION_MODES = ("test", "fast", "valid")
@@ -33,6 +34,7 @@ SHM_SIZE = {"pytorch": "8g", "tensorrt": "4g"}
 DEFAULT_SHM = "1g"
 CONTAINER_USER = (10001, 10001)  # the images' own non-root account
 HARNESS_PATH = "/opt/mlperf/mlperf_harness"
+SERVER_FRACTION = 0.5  # find-performance: Server arrivals at half the measured Offline rate
 
 
 @dataclass
@@ -61,6 +63,7 @@ class RunOptions:
     batch_size: int | None = None
     count: int | None = None
     force: bool = False
+    find_performance: bool = False
     system_json: Path | None = None
     cache_dir: Path | None = None
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
@@ -172,12 +175,13 @@ def _cdi_gpus() -> bool:
                for d in ("/etc/cdi", "/var/run/cdi") if Path(d).is_dir())
 
 
-def harness_args(p: RunPlan, opts: RunOptions, scenario: str, mode: str, model_target: str) -> list[str]:
+def harness_args(p: RunPlan, opts: RunOptions, scenario: str, mode: str, model_target: str,
+                 output: str | None = None) -> list[str]:
     """The harness command line inside the container."""
     args = ["run", "--model", p.cell.model, "--backend", p.cell.backend, "--device", p.cell.device,
             "--scenario", scenario, "--mode", mode, "--execution-mode", opts.execution_mode,
             "--precision", p.precision, "--dataset-dir", "/data", "--model-path", model_target,
-            "--output-dir", f"/results/{scenario}/{mode}", "--cache-dir", "/cache"]
+            "--output-dir", output or f"/results/{scenario}/{mode}", "--cache-dir", "/cache"]
     for flag, value in (("--target-qps", opts.target_qps), ("--target-latency", opts.target_latency),
                         ("--threads", opts.threads), ("--max-batchsize", opts.batch_size),
                         ("--count", opts.count)):
@@ -370,22 +374,34 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options, *, console, log_l
         if os.getuid() == 0:
             os.chown(results_root, *user)
             os.chown(cache_dir, *user)
+        def harness(scenario: str, mode: str, run_opts: RunOptions, output: str | None = None) -> int:
+            command = harness_args(p, run_opts, scenario, mode, f"/model/{model_path.name}", output)
+            spec = container_spec(p, image=image.tag, dataset_dir=opts.dataset_dir, model_path=model_path,
+                                  results_dir=results_root, cache_dir=cache_dir, command=command, user=user,
+                                  owner=owner)
+            spec.update(eng.run_defaults())
+            console.print(f"[bold]▶ {scenario} {mode}[/] in {image.tag}")
+            code, tail = run_container(client, spec, lambda line: log_line(f"{scenario}/{mode}", line))
+            if code != 0:
+                raise UserError(f"the harness failed ({scenario} {mode}, exit code {code}); "
+                                f"submission tree unchanged. Last lines:\n{tail}")
+            return code
+
+        targets: dict[str, float | None] = {}
+        if opts.target_qps is None and (opts.find_performance or "Server" in p.scenarios):
+            console.print("no --target-qps: measuring it first (find-performance: an Offline test run)")
+            harness("Offline", "performance", replace(opts, execution_mode="test"), "/results/.find-performance")
+            qps = MLLog(results_root / ".find-performance" / "mlperf_log_detail.txt").get("result_samples_per_second")
+            if not qps:
+                raise UserError("find-performance: the Offline test run reported no samples per second")
+            targets = {"Offline": round(qps, 3), "Server": round(qps * SERVER_FRACTION, 3)}
+            console.print(f"find-performance: Offline {targets['Offline']} samples/s; target QPS "
+                          + ", ".join(f"{s} {targets[s]}" for s in p.scenarios if s in targets))
         for scenario in p.scenarios:
             for mode in p.modes:
-                out_dir = results_root / scenario / mode
-                command = harness_args(p, opts, scenario, mode, f"/model/{model_path.name}")
-                spec = container_spec(p, image=image.tag, dataset_dir=opts.dataset_dir,
-                                      model_path=model_path, results_dir=results_root,
-                                      cache_dir=cache_dir, command=command, user=user, owner=owner)
-                spec.update(eng.run_defaults())
-                console.print(f"[bold]▶ {scenario} {mode}[/] in {image.tag}")
                 t0 = time.time()
-                code, tail = run_container(client, spec, lambda line, s=scenario, m=mode:
-                                           log_line(f"{s}/{m}", line))
-                runs.append(HarnessRun(scenario, mode, out_dir, time.time() - t0, code))
-                if code != 0:
-                    raise UserError(f"the harness failed ({scenario} {mode}, exit code {code}); "
-                                    f"submission tree unchanged. Last lines:\n{tail}")
+                code = harness(scenario, mode, replace(opts, target_qps=targets.get(scenario, opts.target_qps)))
+                runs.append(HarnessRun(scenario, mode, results_root / scenario / mode, time.time() - t0, code))
         if os.getuid() == 0:
             for path in [results_root, *results_root.rglob("*")]:
                 os.chown(path, 0, 0)

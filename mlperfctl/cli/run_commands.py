@@ -47,6 +47,11 @@ def run(
     threads: Annotated[int | None, Opt(help="Inference threads (default: the harness's choice).")] = None,
     batch_size: Annotated[int | None, Opt(help="Maximum batch size.")] = None,
     count: Annotated[int | None, Opt(help="Use only this many dataset samples.")] = None,
+    cache_dir: Annotated[Path | None, Opt(help="Writable cache for preprocessed data (default: "
+                                               "~/.cache/mlperfctl/preprocessed).")] = None,
+    find_performance: Annotated[bool, Opt(
+        "--find-performance", help="Measure the target QPS with a short Offline run first (automatic for "
+                                   "Server without --target-qps).")] = False,
     force: Annotated[bool, Opt(help="Replace an existing result (the old one is kept until the new "
                                     "one is in).")] = False,
     base_image: BaseOpt = None,
@@ -65,7 +70,8 @@ def run(
         dataset_dir=dataset_dir, model_path=model_path, submission_dir=submission_dir,
         division=division, category=category, submitter=submitter, system_name=system_name,
         version=version, target_qps=target_qps, target_latency=target_latency, threads=threads,
-        batch_size=batch_size, count=count, force=force, system_json=system_json)
+        batch_size=batch_size, count=count, force=force, find_performance=find_performance,
+        system_json=system_json, cache_dir=cache_dir)
     build_options = options_from(lm, base_image, ca_cert, registry=registry, engine_url=engine_url,
                                  wheel_dir=wheel_dir, quiet=as_json)
     console = err if as_json else out

@@ -1,0 +1,138 @@
+"""`mlperfctl run` on the real engine: resnet50 in its CPU container on demo data, results in the
+submission tree; an interrupted run leaves the tree byte-identical and no container behind."""
+
+import glob
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+CA_CERTS = sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))
+RUN_LABEL = "io.mlperfctl.run"
+SCEN = Path("open", "lab", "results")
+
+
+def env() -> dict:
+    return {**os.environ, "MLPERFCTL_CA_CERT": os.pathsep.join(CA_CERTS),
+            "MLPERFCTL_BASE_IMAGE": "cpu=mlperfctl/debian:bookworm", "COLUMNS": "200"}
+
+
+def run_cmd(demo: Path, sub: Path, *extra) -> list[str]:
+    return [sys.executable, "-m", "mlperfctl", "run", "--model", "resnet50", "--backend", "onnxruntime",
+            "--device", "cpu", "--dataset-dir", demo / "datasets" / "imagenet", "--model-path", demo / "models",
+            "--submission-dir", sub, "--submitter", "lab", "--system-name", "box_cpu",
+            "--cache-dir", demo / "cache", *extra]
+
+
+def mlperfctl_run(demo, sub, *extra, expect=0):
+    r = subprocess.run(list(map(str, run_cmd(demo, sub, *extra))), capture_output=True, text=True, env=env(),
+                       cwd=ROOT)
+    assert r.returncode == expect, r.stdout[-3000:] + r.stderr[-3000:]
+    return r
+
+
+def snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, local_base):
+    root = tmp_path_factory.mktemp("run-demo")
+    r = subprocess.run([sys.executable, "-m", "mlperf_harness", "demo-data", str(root), "--images", "32"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    (root / "cache").mkdir()
+    return root
+
+
+@pytest.fixture(scope="module")
+def tree(demo, tmp_path_factory):
+    """One Offline + SingleStream run (performance and accuracy) in containers, as JSON."""
+    sub = tmp_path_factory.mktemp("tree") / "submission"
+    summaries = {}
+    for scenario in ("Offline", "SingleStream"):
+        r = mlperfctl_run(demo, sub, "--scenario", scenario, "--json")
+        summaries[scenario] = json.loads(r.stdout)
+    return sub, summaries
+
+
+def no_run_containers(docker_client) -> bool:
+    return not docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
+
+
+@pytest.mark.parametrize("scenario", ["Offline", "SingleStream"])
+def test_run_in_container_writes_a_complete_result(tree, scenario, docker_client):
+    sub, summaries = tree
+    summary = summaries[scenario]
+    assert summary["cell"] == "python-onnxruntime-cpu-resnet50"
+    rows = {r["mode"]: r for r in summary["results"]}
+    assert rows["performance"]["result_validity"] in ("VALID", "INVALID")
+    assert rows["performance"]["result_validity"] == "VALID" or rows["performance"]["validity_notes"]
+    assert rows["accuracy"]["accuracy"].startswith("accuracy=") and "total=32" in rows["accuracy"]["accuracy"]
+    res = sub / SCEN / "box_cpu" / "resnet50" / scenario
+    for name in ("performance/run_1/mlperf_log_summary.txt", "performance/run_1/mlperf_log_detail.txt",
+                 "accuracy/mlperf_log_summary.txt", "accuracy/mlperf_log_detail.txt",
+                 "accuracy/mlperf_log_accuracy.json", "accuracy/accuracy.txt", "measurements.json",
+                 "user.conf", "README.md", "run.json"):
+        assert (res / name).is_file(), name
+    ledger = json.loads((res / "run.json").read_text())
+    assert ledger["cell"] == summary["cell"] and ledger["image_id"].startswith("sha256:")
+    assert ledger["exit_status"] == 0 and {r["mode"] for r in ledger["runs"]} == {"performance", "accuracy"}
+    assert ledger["harness"]["loadgen_version"] == "6.0.17"
+    assert summary["image"] in (res / "README.md").read_text()
+    assert (sub / "open" / "lab" / "src" / "resnet50" / "mlperf_harness" / "run.py").is_file()
+    system = json.loads((sub / "open" / "lab" / "systems" / "box_cpu.json").read_text())
+    assert system["framework"].startswith("onnxruntime 1.32.0") and system["accelerators_per_node"] == "0"
+    owners = {p.stat().st_uid for p in res.rglob("*")}
+    assert owners == {os.getuid()}
+    assert no_run_containers(docker_client)
+
+
+def test_tree_passes_the_checker_but_for_test_mode(tree):
+    sub, _ = tree
+    subprocess.run([sys.executable, "-m", "mlperfctl", "submission", "truncate", str(sub)], check=True,
+                   capture_output=True)
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "submission", "check", str(sub), "--json",
+                        "--skip-dataset-size-check"], capture_output=True, text=True)
+    problems = [p["message"] for p in json.loads(r.stdout)["problems"]]
+    # test execution mode: short runs and a small performance sample count; nothing else
+    assert problems and all("min_duration" in p or "performance_sample_count" in p or "result_validity" in p
+                            for p in problems), problems
+
+
+def test_existing_result_is_refused_before_any_container(tree, demo, docker_client):
+    sub, _ = tree
+    before = snapshot(sub)
+    r = mlperfctl_run(demo, sub, "--scenario", "Offline", expect=2)
+    assert "--force" in r.stderr and "▶" not in r.stdout + r.stderr
+    assert snapshot(sub) == before
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, docker_client, sig):
+    sub, _ = tree
+    before = snapshot(sub)
+    proc = subprocess.Popen(list(map(str, run_cmd(demo, sub, "--scenario", "SingleStream", "--force",
+                                                  "--execution-mode", "fast"))),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(), cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while no_run_containers(docker_client):
+        assert proc.poll() is None and time.monotonic() < deadline, "no run container appeared"
+        time.sleep(0.2)
+    time.sleep(1.0)  # the harness is inside LoadGen now
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, out
+    assert "submission tree unchanged" in out, out[-2000:]
+    assert snapshot(sub) == before
+    assert no_run_containers(docker_client)
