@@ -33,6 +33,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, f"see `python -m mlperf_harness {self.prog.split()[-1]} --help`")
 
 
+def _readable(root: Path) -> None:
+    """Demo assets readable by everyone: the containers run as their own non-root user, and some
+    writers (safetensors) create owner-only files."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
+
+
 def _parser() -> argparse.ArgumentParser:
     from .backends import BACKENDS, DEVICES
     from .llm.spec import BENCHMARKS as LLM_BENCHMARKS
@@ -121,6 +128,7 @@ def _dispatch(a) -> int:
         if a.images < 1:
             raise UsageError(f"--images {a.images} must be positive", "pass --images 1 or more")
         _load(WORKLOADS[a.model][1])(Path(a.dir), a.images, a.seed)
+        _readable(Path(a.dir))
         return 0
     from .info import collect
 

@@ -170,6 +170,24 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
     return model_path
 
 
+def unreadable(paths: list[Path], uid: int, gid: int) -> Path | None:
+    """The first file or folder under `paths` that uid:gid could not read (folders: also enter)."""
+    def ok(path: Path) -> bool:
+        st = path.stat()
+        need = 0o5 if path.is_dir() else 0o4
+        if st.st_uid == uid:
+            return (st.st_mode >> 6) & need == need
+        if st.st_gid == gid:
+            return (st.st_mode >> 3) & need == need
+        return st.st_mode & need == need
+
+    for top in paths:
+        for path in [top, *(top.rglob("*") if top.is_dir() else [])]:
+            if not ok(path):
+                return path
+    return None
+
+
 def _cdi_gpus() -> bool:
     return any(Path(d).glob("nvidia*.yaml") or Path(d).glob("nvidia*.json")
                for d in ("/etc/cdi", "/var/run/cdi") if Path(d).is_dir())
@@ -348,6 +366,11 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options, *, console, log_l
     eng = Engine(build_options.engine_url)
     client = eng.client
     model_path = preflight(lm, p, opts, set(client.info().get("Runtimes") or {}))
+    user = container_user()
+    blocked = unreadable([opts.dataset_dir, model_path], *user)
+    if blocked:
+        raise UserError(f"{blocked} is not readable by the container's user {user[0]}:{user[1]} "
+                        f"(fix: chmod -R o+rX on the dataset and model folders)")
     remove_stale_containers(client)
     system_name = opts.system_name or sysinfo.default_system_name(p.cell.device)
     submission.refuse_existing(opts.submission_dir, division=opts.division, submitter=opts.submitter,
@@ -357,7 +380,6 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options, *, console, log_l
                   f"modes {', '.join(p.modes)}  execution mode {opts.execution_mode}")
     image = build.ensure_image(lm, p.cell, build_options, engine=eng, reporter=reporter)
     digest = next(iter((eng.image(image.tag) or {}).get("RepoDigests") or []), None)
-    user = container_user()
     info = image_info(client, image.tag, user)
 
     cache_dir = opts.cache_dir or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) \

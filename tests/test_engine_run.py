@@ -85,7 +85,9 @@ def test_run_in_container_writes_a_complete_result(tree, scenario, docker_client
                  "accuracy/mlperf_log_accuracy.json", "accuracy/accuracy.txt", "measurements.json",
                  "user.conf", "README.md", "run.json"):
         assert (res / name).is_file(), name
-    ledger = json.loads((res / "run.json").read_text())
+    ledgers = json.loads((res / "run.json").read_text())  # one entry per mode
+    assert set(ledgers) == {"performance", "accuracy"}
+    ledger = ledgers["performance"]
     assert ledger["cell"] == summary["cell"] and ledger["image_id"].startswith("sha256:")
     assert ledger["exit_status"] == 0 and {r["mode"] for r in ledger["runs"]} == {"performance", "accuracy"}
     assert ledger["harness"]["loadgen_version"] == "6.0.17"

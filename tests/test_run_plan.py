@@ -142,3 +142,16 @@ def test_root_runs_as_the_image_user():
 def test_reproduce_command_is_shell_quoted():
     o = opts(command_line=["/x/bin/mlperfctl", "run", "--model", "resnet50", "--submitter", "A B"])
     assert run.reproduce_command(o) == "mlperfctl run --model resnet50 --submitter 'A B'"
+
+
+def test_unreadable_data_is_found_before_a_container_starts(tmp_path):
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "sub" / "a.bin").write_bytes(b"x")
+    (data / "sub" / "a.bin").chmod(0o600)
+    other = (10001, 10001)
+    assert run.unreadable([data], *other) == data / "sub" / "a.bin"
+    (data / "sub" / "a.bin").chmod(0o644)
+    assert run.unreadable([data], *other) is None
+    (data / "sub").chmod(0o700)
+    assert run.unreadable([data], *other) == data / "sub"

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__, logs, settings
-from .. import run as common
+from .. import loadgen_run as common
 from ..errors import UsageError
 from ..info import loadgen_version
 from . import accuracy, datasets, generate, sut
@@ -86,7 +86,7 @@ def _result(a, bench: Benchmark, gen, samples, out: Path, rules, facts: dict) ->
         "framework": {"name": "pytorch", "version": gen.torch.__version__},
         "harness_version": __version__,
         **facts,
-        "validity_notes": common._validity_notes(detail, a.execution_mode, a.mode, facts["sample_count"], rules),
+        "validity_notes": common.validity_notes(detail, a.execution_mode, a.mode, facts["sample_count"], rules),
     }
     if perf and bench.token_latencies and (latencies := _token_latencies(detail)):
         result["token_latencies"] = latencies
@@ -113,7 +113,7 @@ def run(a) -> int:
     if a.scenario == "MultiStream":
         raise UsageError(f"{a.model} defines no MultiStream scenario", "use Offline, Server or SingleStream")
     for name, value in (("--threads", a.threads), ("--max-batchsize", a.max_batchsize), ("--count", a.count)):
-        common._check_positive(name, value)
+        common.check_positive(name, value)
     out = Path(a.output_dir).resolve()
     audit_config = Path(a.audit_config).resolve() if a.audit_config else None
     rs = settings.RunSettings(
@@ -137,7 +137,7 @@ def run(a) -> int:
     samples, tokenizer = _read_samples(bench, dataset_file, model_dir, a.count)
     threads, batch, _ = common.defaults(a.backend, a.device, a.threads, a.max_batchsize)
     gen = generate.Generator(model_dir, tokenizer, a.device, a.precision, threads, bench.generation)
-    common._prepare_output(out, audit_config)
+    common.prepare_output(out, audit_config)
     (out / "user.conf").write_text(conf_text)
     batching = a.scenario == "Offline"
     print(
@@ -150,7 +150,7 @@ def run(a) -> int:
     gen.generate([samples.input_ids[0]])  # warm-up, untimed
     pool = sut.Pool(gen, samples, 1, batch, batching, bench.token_latencies)
     try:
-        duration = common._start_test(pool, samples, rs, out, audit_config, total, perf_count)
+        duration = common.start_test(pool, samples, rs, out, audit_config, total, perf_count)
     finally:
         pool.stop()
     if pool.errors:

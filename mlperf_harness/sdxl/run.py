@@ -7,7 +7,7 @@ from pathlib import Path
 from .. import __version__, logs, settings
 from ..errors import UsageError
 from ..info import loadgen_version
-from ..run import _check_positive, _prepare_output, _start_test, _validity_notes, cpu_count
+from ..loadgen_run import check_positive, cpu_count, prepare_output, start_test, validity_notes
 from . import accuracy, dataset
 
 CONF_MODEL = "stable-diffusion-xl"  # the model's name in LoadGen's mlperf.conf
@@ -47,7 +47,7 @@ def run(a) -> int:
     if a.backend != "pytorch":
         raise UsageError(f"sdxl runs on the pytorch backend, not {a.backend}", "pass --backend pytorch")
     for name, value in (("--threads", a.threads), ("--max-batchsize", a.max_batchsize), ("--count", a.count)):
-        _check_positive(name, value)
+        check_positive(name, value)
     out = Path(a.output_dir).resolve()
     data = Path(a.dataset_dir)
     audit_config = Path(a.audit_config).resolve() if a.audit_config else None
@@ -63,7 +63,7 @@ def run(a) -> int:
     pipeline.locate(Path(a.model_path))
     threads, batch = a.threads or cpu_count(), a.max_batchsize or 1
     torch.set_num_threads(threads)
-    _prepare_output(out, audit_config)
+    prepare_output(out, audit_config)
     (out / "user.conf").write_text(conf_text)
     gen = pipeline.Generator(Path(a.model_path), a.precision, a.device)
     gen.check_latents(latents)
@@ -80,7 +80,7 @@ def run(a) -> int:
     perf_count = min(total, a.samples or rules.performance_sample_count)
     pool = ImagePool(gen, prompts, latents, batch)
     try:
-        duration = _start_test(pool, prompts, rs, out, audit_config, total, perf_count)
+        duration = start_test(pool, prompts, rs, out, audit_config, total, perf_count)
     finally:
         pool.stop()
     if pool.errors:
@@ -113,7 +113,7 @@ def run(a) -> int:
         "guidance_scale": pipeline.GUIDANCE,
         "duration_s": round(duration, 3),
         "compliance_audit": audit_config is not None,
-        "validity_notes": _validity_notes(detail, a.execution_mode, a.mode, total, rules),
+        "validity_notes": validity_notes(detail, a.execution_mode, a.mode, total, rules),
     }
     if a.mode == "accuracy":
         _score(a, out, result)
