@@ -338,6 +338,14 @@ def image_info(client, image: str, user: tuple[int, int]) -> dict:
     return json.loads(out.decode())
 
 
+def offline_samples_per_second(log: MLLog) -> float | None:
+    """Samples per second of an Offline run, from its one query's size and duration (LoadGen's own
+    figure is tokens per second when token latencies are on, as for the LLMs)."""
+    samples = (log.get("generated_query_count") or 0) * (log.get("generated_samples_per_query") or 0)
+    seconds = (log.get("result_max_latency_ns") or 0) / 1e9
+    return samples / seconds if samples and seconds else None
+
+
 def read_result(output_dir: Path) -> dict:
     """The harness's result.json plus the accuracy line, for the results table."""
     import json
@@ -413,7 +421,7 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options, *, console, log_l
         if opts.target_qps is None and (opts.find_performance or "Server" in p.scenarios):
             console.print("no --target-qps: measuring it first (find-performance: an Offline test run)")
             harness("Offline", "performance", replace(opts, execution_mode="test"), "/results/.find-performance")
-            qps = MLLog(results_root / ".find-performance" / "mlperf_log_detail.txt").get("result_samples_per_second")
+            qps = offline_samples_per_second(MLLog(results_root / ".find-performance" / "mlperf_log_detail.txt"))
             if not qps:
                 raise UserError("find-performance: the Offline test run reported no samples per second")
             targets = {"Offline": round(qps, 3), "Server": round(qps * SERVER_FRACTION, 3)}

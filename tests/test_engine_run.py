@@ -138,3 +138,43 @@ def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, docker_client, si
     assert "submission tree unchanged" in out, out[-2000:]
     assert snapshot(sub) == before
     assert no_run_containers(docker_client)
+
+
+GENERATIVE = {  # model -> (scenario, dataset folder demo-data writes, what the results must show)
+    "sdxl": ("Server", "coco2014", ("CLIP_SCORE", "FID_SCORE")),
+    "llama2-70b-99": ("Server", "open-orca", ("rouge1", "tokens_per_sample")),
+    "gptj-99": ("Offline", "cnn-dailymail", ("rouge1", "gen_len")),
+}
+
+
+@pytest.mark.parametrize("model", sorted(GENERATIVE))
+def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_base, docker_client):
+    """Demo data of the real model classes, the pytorch CPU image (torch from the local CPU wheel),
+    performance and accuracy in containers, results in the tree."""
+    wheels = sorted(glob.glob("/opt/wheels/torch-2.13.0+cpu-*.whl"))
+    if not wheels:
+        pytest.skip("no local torch 2.13.0 CPU wheel in /opt/wheels (download.pytorch.org is unreachable here)")
+    scenario, dataset, expected = GENERATIVE[model]
+    data = tmp_path / "demo"
+    r = subprocess.run([sys.executable, "-m", "mlperf_harness", "demo-data", str(data), "--model", model,
+                        "--images", "6"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    sub = tmp_path / "submission"
+    cmd = [sys.executable, "-m", "mlperfctl", "run", "--model", model, "--scenario", scenario,
+           "--dataset-dir", data / "datasets" / dataset, "--model-path", data / "models", "--threads", "1",
+           "--submission-dir", sub, "--submitter", "lab", "--system-name", "box_cpu", "--json"]
+    r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, cwd=ROOT,
+                       env={**env(), "MLPERFCTL_WHEEL_DIR": "/opt/wheels"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    summary = json.loads(r.stdout)
+    assert summary["cell"] == f"python-pytorch-cpu-{model}"
+    perf = next(x for x in summary["results"] if x["mode"] == "performance")
+    assert perf["result_validity"] == "VALID" or perf["validity_notes"], perf
+    res = sub / SCEN / "box_cpu" / model / scenario
+    accuracy = (res / "accuracy" / "accuracy.txt").read_text()
+    assert all(key in accuracy for key in expected), accuracy
+    summary_txt = (res / "performance" / "run_1" / "mlperf_log_summary.txt").read_text()
+    if model.startswith("llama2"):
+        assert "TTFT Early Stopping Result" in summary_txt and "TPOT Early Stopping Result" in summary_txt
+        assert "first token latency (ns)" in summary_txt and "time to output token (ns)" in summary_txt
+    assert no_run_containers(docker_client)

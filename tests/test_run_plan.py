@@ -155,3 +155,15 @@ def test_unreadable_data_is_found_before_a_container_starts(tmp_path):
     assert run.unreadable([data], *other) is None
     (data / "sub").chmod(0o700)
     assert run.unreadable([data], *other) == data / "sub"
+
+
+def test_offline_samples_per_second_ignores_token_throughput(tmp_path):
+    from mlperfctl.submission_check import MLLog
+
+    detail = tmp_path / "mlperf_log_detail.txt"
+    records = {"generated_query_count": 1, "generated_samples_per_query": 128, "result_max_latency_ns": 4_000_000_000,
+               "result_samples_per_second": 700.0}  # LLM runs log tokens per second here
+    detail.write_text("".join(f':::MLLOG {{"key": "{k}", "value": {v}}}\n' for k, v in records.items()))
+    assert run.offline_samples_per_second(MLLog(detail)) == 32.0
+    detail.write_text("")
+    assert run.offline_samples_per_second(MLLog(detail)) is None
