@@ -6,8 +6,9 @@ import shutil
 import time
 from pathlib import Path
 
-from . import logs, settings, sut
+from . import __version__, logs, settings, sut
 from .errors import UsageError
+from .info import loadgen_version
 
 OWNED_OUTPUTS = ("result.json", "accuracy.txt", "mlperf_log_trace.json")
 CPU_BATCH = 8  # best ResNet50 throughput per sample with onnxruntime and torch on small CPUs
@@ -97,3 +98,25 @@ def defaults(backend: str, device: str, threads: int | None, batch: int | None) 
     session lose throughput; a GPU gets a second worker so host work overlaps the device."""
     workers = 1 if device == "cpu" or backend == "tensorrt" else 2
     return threads or cpu_count(), batch or (CPU_BATCH if device == "cpu" else GPU_BATCH), workers
+
+
+def result_fields(a, detail: dict, metric: dict | None, framework: dict, facts: dict, rules) -> dict:
+    """result.json's fields every workload shares: the run's arguments, LoadGen's verdict and main
+    metric (performance mode), versions, the run's facts and the validity notes."""
+    perf = a.mode == "performance"
+    return {
+        "model": a.model,
+        "backend": a.backend,
+        "device": a.device,
+        "scenario": a.scenario,
+        "mode": a.mode,
+        "execution_mode": a.execution_mode,
+        "precision": a.precision,
+        "result_validity": detail.get("result_validity", "N/A") if perf else "N/A",
+        "metric": metric if perf else None,
+        "loadgen_version": loadgen_version(),
+        "framework": framework,
+        "harness_version": __version__,
+        **facts,
+        "validity_notes": validity_notes(detail, a.execution_mode, a.mode, facts["sample_count"], rules),
+    }

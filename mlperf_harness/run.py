@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, accuracy, backends, imagenet, loadgen_run, logs, settings, sut
+from . import accuracy, backends, imagenet, loadgen_run, logs, settings, sut
 from .errors import UsageError
-from .info import loadgen_version
 
 MODELS = ("resnet50",)
 
@@ -17,22 +16,9 @@ def _result(a, backend, out: Path, rules, facts: dict) -> dict:
     """result.json's content from the arguments, the run's facts and LoadGen's detail log; in accuracy mode
     also scores the accuracy log and writes accuracy.txt."""
     detail = logs.read_detail(out / "mlperf_log_detail.txt")
-    result = {
-        "model": a.model,
-        "backend": a.backend,
-        "device": a.device,
-        "scenario": a.scenario,
-        "mode": a.mode,
-        "execution_mode": a.execution_mode,
-        "precision": a.precision,
-        "result_validity": detail.get("result_validity", "N/A") if a.mode == "performance" else "N/A",
-        "metric": logs.main_metric(detail, a.scenario) if a.mode == "performance" else None,
-        "loadgen_version": loadgen_version(),
-        "framework": {"name": backend.name, "version": backend.version},
-        "harness_version": __version__,
-        **facts,
-        "validity_notes": loadgen_run.validity_notes(detail, a.execution_mode, a.mode, facts["sample_count"], rules),
-    }
+    metric = logs.main_metric(detail, a.scenario) if a.mode == "performance" else None
+    framework = {"name": backend.name, "version": backend.version}
+    result = loadgen_run.result_fields(a, detail, metric, framework, facts, rules)
     if a.mode == "accuracy":
         good, n = accuracy.imagenet(out / "mlperf_log_accuracy.json", Path(a.dataset_dir) / "val_map.txt")
         line = accuracy.format_line(good, n)

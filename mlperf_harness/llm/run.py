@@ -4,10 +4,9 @@ import json
 import sys
 from pathlib import Path
 
-from .. import __version__, logs, settings
 from .. import loadgen_run as common
+from .. import logs, settings
 from ..errors import UsageError
-from ..info import loadgen_version
 from . import accuracy, datasets, generate, sut
 from .spec import BENCHMARKS, Benchmark
 
@@ -72,22 +71,9 @@ def _read_detail(path: Path) -> dict:
 def _result(a, bench: Benchmark, gen, samples, out: Path, rules, facts: dict) -> dict:
     detail = _read_detail(out / "mlperf_log_detail.txt")
     perf = a.mode == "performance"
-    result = {
-        "model": a.model,
-        "backend": a.backend,
-        "device": a.device,
-        "scenario": a.scenario,
-        "mode": a.mode,
-        "execution_mode": a.execution_mode,
-        "precision": a.precision,
-        "result_validity": detail.get("result_validity", "N/A") if perf else "N/A",
-        "metric": _metric(detail, bench, a.scenario) if perf else None,
-        "loadgen_version": loadgen_version(),
-        "framework": {"name": "pytorch", "version": gen.torch.__version__},
-        "harness_version": __version__,
-        **facts,
-        "validity_notes": common.validity_notes(detail, a.execution_mode, a.mode, facts["sample_count"], rules),
-    }
+    metric = _metric(detail, bench, a.scenario) if perf else None
+    result = common.result_fields(a, detail, metric, {"name": "pytorch", "version": gen.torch.__version__},
+                                  facts, rules)
     if perf and bench.token_latencies and (latencies := _token_latencies(detail)):
         result["token_latencies"] = latencies
     if not perf:

@@ -4,10 +4,9 @@ import json
 import sys
 from pathlib import Path
 
-from .. import __version__, logs, settings
+from .. import logs, settings
 from ..errors import UsageError
-from ..info import loadgen_version
-from ..loadgen_run import check_positive, cpu_count, prepare_output, start_test, validity_notes
+from ..loadgen_run import check_positive, cpu_count, prepare_output, result_fields, start_test
 from . import accuracy, dataset
 
 CONF_MODEL = "stable-diffusion-xl"  # the model's name in LoadGen's mlperf.conf
@@ -89,20 +88,7 @@ def run(a) -> int:
     if trace.exists() and trace.stat().st_size == 0:
         trace.unlink()
     detail = logs.read_detail(out / "mlperf_log_detail.txt")
-    perf = a.mode == "performance"
-    result = {
-        "model": a.model,
-        "backend": a.backend,
-        "device": a.device,
-        "scenario": a.scenario,
-        "mode": a.mode,
-        "execution_mode": a.execution_mode,
-        "precision": a.precision,
-        "result_validity": detail.get("result_validity", "N/A") if perf else "N/A",
-        "metric": logs.main_metric(detail, a.scenario) if perf else None,
-        "loadgen_version": loadgen_version(),
-        "framework": {"name": "pytorch", "version": torch.__version__},
-        "harness_version": __version__,
+    facts = {
         "sample_count": total,
         "performance_sample_count": perf_count,
         "threads": threads,
@@ -113,8 +99,9 @@ def run(a) -> int:
         "guidance_scale": pipeline.GUIDANCE,
         "duration_s": round(duration, 3),
         "compliance_audit": audit_config is not None,
-        "validity_notes": validity_notes(detail, a.execution_mode, a.mode, total, rules),
     }
+    metric = logs.main_metric(detail, a.scenario) if a.mode == "performance" else None
+    result = result_fields(a, detail, metric, {"name": "pytorch", "version": torch.__version__}, facts, rules)
     if a.mode == "accuracy":
         _score(a, out, result)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
