@@ -395,7 +395,8 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options, *, console, log_l
     cache_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="mlperfctl-run-"))
     owner = f"{os.uname().nodename}:{os.getpid()}"
-    previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    # SIGINT too: a process started in the background inherits it ignored, and Ctrl-C must still work
+    previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     runs: list[HarnessRun] = []
     started = time.time()
     try:
