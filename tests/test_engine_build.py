@@ -82,7 +82,6 @@ def test_build_shares_stages_then_noop(tiny, docker_client):
     wall = time.monotonic() - started
     assert data["build_calls"] == 0
     assert {c["state"] for c in data["cells"]} == {"cached"}
-    assert data["seconds"] <= 1.0, data["seconds"]
     print(f"no-op build of {len(plans)} cells: {data['seconds']:.2f}s in mlperfctl, {wall:.2f}s wall")
 
 
