@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlperf_harness import run as harness_run
-from mlperf_harness import settings, sut
+from mlperf_harness import loadgen_run, settings, sut
 
 
 def harness_offline(work: Path, samples: int) -> dict:
@@ -103,7 +102,7 @@ def main() -> int:
                 check=True,
                 capture_output=True,
             )
-        threads, batch, workers = harness_run.defaults("onnxruntime", "cpu", None, None)
+        threads, batch, workers = loadgen_run.defaults("onnxruntime", "cpu", None, None)
         print(f"defaults on this machine: threads={threads} batch={batch} workers={workers}")
         # Alternate the two so that each pair sees about the same load from anything else on the machine.
         harness, plain = [], []
