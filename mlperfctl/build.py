@@ -206,12 +206,11 @@ def plan(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: Eng
     context_cache: dict[str, str] = {}
     plans = []
     for cell in cells:
-        text = render.render(lm, cell, options.bases, buildkit=True, ca_in_image=options.ca_in_image,
-                             wheel_dirs=options.wheel_dirs)
-        sc = render.stage_context(lm, cell, options.bases, ca_in_image=options.ca_in_image,
-                                  wheel_dirs=options.wheel_dirs) if options.wheel_dirs else None
-        local = {name: [w.path for w in sc[key]["wheels"]] if sc else []
-                 for name, key in (("runtime", "runtime"), ("framework", "framework"), ("implementation", "impl"))}
+        sc = render.stage_context(lm, cell, options.bases, buildkit=True, ca_in_image=options.ca_in_image,
+                                  wheel_dirs=options.wheel_dirs)
+        text = render.render_context(lm, sc)
+        local = {"runtime": sc["runtime"]["wheels"], "framework": sc["framework"]["wheels"],
+                 "implementation": sc["impl"]["wheels"]}
         base = re.search(r"^FROM (\S+) AS device", text, flags=re.M).group(1)
         if base not in base_ids:
             info = engine.image(base) if engine else None
@@ -221,10 +220,11 @@ def plan(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: Eng
         for name, body in split_stages(text):
             sources = ctx.copy_sources(body)
             stage_wheels = local.get(name, [])
-            key = "\0".join(sources + [str(w) for w in stage_wheels])
+            key = "\0".join(sources + [str(w.path) for w in stage_wheels])
             if key not in context_cache:
                 extra = {k: v for k, v in ca_extra.items() if any(k.startswith(s) for s in sources)}
-                extra.update(_wheel_context(stage_wheels))
+                # a wheel's (cached) sha256 stands for its bytes: a large wheel is read once per file change
+                extra.update({f"wheels/{w.path.name}": w.sha256.encode() for w in stage_wheels})
                 plain = [s for s in sources if not s.startswith(GENERATED_SOURCES)]
                 try:
                     context_cache[key] = ctx.digest(ctx.entries(lm.root, plain, extra))
@@ -243,7 +243,8 @@ def plan(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: Eng
                 unlocked = name in ("runtime", "framework") or (name == "implementation" and lock is not None)
                 unlocked = unlocked and (lock is None or not is_locked(lm, lock))
                 missing = context_cache[key][9:] if context_cache[key].startswith("missing: ") else None
-                interned[h] = StagePlan(name, skey, body, parent, sources, h, tag, unlocked, missing, stage_wheels)
+                interned[h] = StagePlan(name, skey, body, parent, sources, h, tag, unlocked, missing,
+                                        [w.path for w in stage_wheels])
             parent = interned[h]
             stages.append(parent)
         plans.append(CellPlan(cell, stages, base))

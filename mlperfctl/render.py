@@ -102,8 +102,13 @@ def _environment(root: Path) -> jinja2.Environment:
 def render(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = None, *,
            buildkit: bool = True, ca_in_image: bool = False, wheel_dirs: list[Path] = ()) -> str:
     """The Dockerfile text for one cell."""
+    return render_context(lm, stage_context(lm, cell, bases, buildkit=buildkit, ca_in_image=ca_in_image,
+                                            wheel_dirs=wheel_dirs))
+
+
+def render_context(lm: LoadedMatrix, context: dict) -> str:
+    """The Dockerfile text from a stage_context()."""
     template = _environment(lm.root).get_template("Dockerfile.j2")
-    context = stage_context(lm, cell, bases, buildkit=buildkit, ca_in_image=ca_in_image, wheel_dirs=wheel_dirs)
     return template.render(**context).rstrip("\n") + "\n"
 
 

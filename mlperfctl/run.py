@@ -8,6 +8,7 @@ tree atomically. Any failure or interrupt before that leaves the submission tree
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -331,8 +332,6 @@ def copy_from_image(client, image: str, path: str, dest: Path) -> None:
 
 def image_info(client, image: str, user: tuple[int, int]) -> dict:
     """`python -m mlperf_harness info` inside the image: harness, LoadGen and framework versions."""
-    import json
-
     out = client.containers.run(image, ["info"], remove=True, network_mode="none",
                                 user=f"{user[0]}:{user[1]}", environment={"HOME": "/tmp"})
     return json.loads(out.decode())
@@ -348,8 +347,6 @@ def offline_samples_per_second(log: MLLog) -> float | None:
 
 def read_result(output_dir: Path) -> dict:
     """The harness's result.json plus the accuracy line, for the results table."""
-    import json
-
     path = output_dir / "result.json"
     data = json.loads(path.read_text()) if path.exists() else {}
     accuracy = output_dir / "accuracy.txt"
