@@ -157,3 +157,14 @@ def test_missing_or_broken_log(small, tmp_path):
     (tmp_path / "acc.json").write_text("[]")
     with pytest.raises(UsageError, match="holds no responses"):
         evaluate.evaluate(tmp_path / "acc.json", small)
+
+
+def test_accuracy_command_reads_the_dataset_dir_and_float16_logs(small, tmp_path):
+    f = small.features[0]
+    logits = _logits(f, _position(f, "zelvo"), _position(f, "river")).astype(np.float16)
+    _log(tmp_path / "acc16.json", [(0, logits)])
+    out = evaluate.accuracy(tmp_path / "acc16.json", tmp_path, tmp_path / "cache", "float16")
+    assert out["predictions"] == {"q-river": "Zelvo river"} and out["exact_match"] == 100.0
+    assert out["questions"] == 1 and out["total_questions"] == 3
+    with pytest.raises(UsageError, match="--dtype int8"):
+        evaluate.accuracy(tmp_path / "acc16.json", tmp_path, tmp_path / "cache", "int8")

@@ -3,6 +3,7 @@
 
 import json
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -117,11 +118,25 @@ def test_fp16_on_pytorch_cpu(assets, data):
     np.testing.assert_allclose(out, fp32, atol=2e-2)
 
 
-def test_fp16_on_onnxruntime_cpu_is_refused(assets):
-    with pytest.raises(UsageError, match="needs a GPU"):
+def test_fp16_on_onnxruntime(assets, data, monkeypatch):
+    pytest.importorskip("onnx")
+    fp32 = _runner(assets, "onnxruntime").run(data.features)
+    fp16 = _runner(assets, "onnxruntime", "fp16")
+    types = {i.name: i.type for i in fp16.session.get_inputs()}
+    assert set(types.values()) == {"tensor(int64)"}  # inputs and outputs keep the reference's types
+    assert {o.type for o in fp16.session.get_outputs()} == {"tensor(float)"}
+    out = fp16.run(data.features)
+    assert not np.array_equal(out, fp32)  # it did compute in half precision
+    np.testing.assert_allclose(out, fp32, atol=2e-2)
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(UsageError, match="needs the onnx package"):
         _runner(assets, "onnxruntime", "fp16")
-    with pytest.raises(UsageError, match="int8 is not supported"):
-        _runner(assets, "pytorch", "int8")
+
+
+def test_unsupported_precision(assets):
+    for backend in ("onnxruntime", "pytorch"):
+        with pytest.raises(UsageError, match=f"int8 is not supported for bert on {backend}"):
+            _runner(assets, backend, "int8")
 
 
 def test_vocab_not_matching_the_model(assets, tmp_path):

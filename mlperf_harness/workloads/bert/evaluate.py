@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UsageError
+from . import squad as squad_data
 from .squad import MAX_SEQ_LENGTH, Squad
 
 N_BEST = 20
@@ -213,3 +214,12 @@ def evaluate(accuracy_log: Path, squad: Squad, dtype: str = "float32") -> dict:
     }
     out = score(preds, answers)
     return {**out, "questions": len(answers), "total_questions": len(squad.examples), "predictions": preds}
+
+
+def accuracy(accuracy_log: Path, dataset_dir: Path, cache_dir: Path, dtype: str = "float32") -> dict:
+    """The accuracy command: DATASET_DIR/dev-v1.1.json and vocab.txt tokenized (or taken from the cache) as the
+    run did, every feature (so a log from any --count fits), then evaluate()."""
+    if dtype not in DTYPES:
+        raise UsageError(f"--dtype {dtype} is not a logits type", f"use one of {', '.join(DTYPES)}")
+    data = squad_data.load(dataset_dir / squad_data.DATASET, dataset_dir / squad_data.VOCAB, cache_dir)
+    return evaluate(accuracy_log, data, dtype)
