@@ -134,16 +134,15 @@ def answer(squad: Squad, example_index: int, results: dict[int, tuple[list[float
             continue
         feature = squad.features[fi]
         starts, ends = results[fi]
-        n_tokens = feature.length
+        lo = feature.doc_offset
+        hi = lo + len(feature.orig_index)  # document positions: lo <= position < hi (so also < len(tokens))
+        max_context = feature.max_context
+        best_ends = _best_indexes(ends, N_BEST)
         for s in _best_indexes(starts, N_BEST):
-            for e in _best_indexes(ends, N_BEST):
-                if s >= n_tokens or e >= n_tokens:
-                    continue
-                if s not in feature.token_to_orig_map or e not in feature.token_to_orig_map:
-                    continue
-                if not feature.token_is_max_context.get(s, False):
-                    continue
-                if e < s or e - s + 1 > MAX_ANSWER_LENGTH:
+            if s < lo or s >= hi or not max_context[s - lo]:
+                continue
+            for e in best_ends:
+                if e < s or e >= hi or e - s + 1 > MAX_ANSWER_LENGTH:
                     continue
                 prelim.append((fi, s, e, starts[s] + ends[e]))
     prelim.sort(key=lambda p: p[3], reverse=True)
@@ -155,7 +154,7 @@ def answer(squad: Squad, example_index: int, results: dict[int, tuple[list[float
         feature = squad.features[fi]
         tok_text = " ".join(feature.tokens[s : e + 1]).replace(" ##", "").replace("##", "")
         tok_text = " ".join(tok_text.strip().split())
-        first, last = feature.token_to_orig_map[s], feature.token_to_orig_map[e]
+        first, last = int(feature.orig_index[s - feature.doc_offset]), int(feature.orig_index[e - feature.doc_offset])
         text = final_text(tok_text, " ".join(example.doc_tokens[first : last + 1]), basic)
         if text in seen:
             continue

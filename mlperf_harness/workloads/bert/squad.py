@@ -10,6 +10,7 @@ The QSL is over features, in the reference's order (question by question, window
 import hashlib
 import json
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ MAX_SEQ_LENGTH = 384
 DOC_STRIDE = 128
 MAX_QUERY_LENGTH = 64
 FIRST_UNIQUE_ID = 1000000000  # the reference numbers features from here
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
@@ -41,20 +42,31 @@ class Example:
 @dataclass
 class Feature:
     """One model input. input_ids/segment_ids hold only the real tokens (input_mask is 1 over them); the batcher
-    pads. token_to_orig_map and token_is_max_context are keyed by position in `tokens` (document tokens only)."""
+    pads. The window's document tokens sit at positions doc_offset.. of `tokens`: orig_index[k] is the paragraph
+    word of position doc_offset + k, max_context[k] whether this window gives that token the most context."""
 
     unique_id: int
     example_index: int
     doc_span_index: int
     tokens: list[str]
-    token_to_orig_map: dict[int, int]
-    token_is_max_context: dict[int, bool]
+    doc_offset: int
+    orig_index: np.ndarray
+    max_context: np.ndarray
     input_ids: np.ndarray
     segment_ids: np.ndarray
 
     @property
     def length(self) -> int:
         return len(self.tokens)
+
+    @property
+    def token_to_orig_map(self) -> dict[int, int]:
+        """The reference's map: position in tokens -> paragraph word, for document positions only."""
+        return {self.doc_offset + k: int(w) for k, w in enumerate(self.orig_index)}
+
+    @property
+    def token_is_max_context(self) -> dict[int, bool]:
+        return {self.doc_offset + k: bool(m) for k, m in enumerate(self.max_context)}
 
     def padded(self, seq_len: int = MAX_SEQ_LENGTH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(input_ids, input_mask, segment_ids), int64, zero-padded to seq_len as the reference does."""
@@ -85,25 +97,19 @@ class Squad:
     def unload(self, indices) -> None:
         """Nothing to free."""
 
+    def batch(self, indices) -> list[Feature]:
+        """The features of these QSL indices, for model.*.run()."""
+        features = self.features
+        return [features[i] for i in indices]
 
-def _is_whitespace(c: str) -> bool:
-    return c in " \t\r\n" or ord(c) == 0x202F
+
+_WHITESPACE = re.compile("[ \t\r\n\u202f]+")
 
 
 def split_words(text: str) -> list[str]:
-    """The paragraph split into words on whitespace, as the reference's read_squad_examples does."""
-    words: list[str] = []
-    prev_space = True
-    for c in text:
-        if _is_whitespace(c):
-            prev_space = True
-            continue
-        if prev_space:
-            words.append(c)
-        else:
-            words[-1] += c
-        prev_space = False
-    return words
+    """The paragraph split into words on whitespace (space, tab, CR, LF, U+202F only), as the reference's
+    read_squad_examples does."""
+    return [w for w in _WHITESPACE.split(text) if w]
 
 
 def read_examples(path: Path) -> list[Example]:
@@ -227,14 +233,9 @@ def make_features(
         doc, tok_to_orig = words_cache[key]
         spans = doc_spans(len(doc), max_seq_length - len(query) - 3, doc_stride)
         for span_index, (start, length) in enumerate(spans):
-            tokens = ["[CLS]", *query, "[SEP]"]
-            offset = len(tokens)
-            to_orig, max_ctx = {}, {}
-            for i in range(length):
-                to_orig[offset + i] = tok_to_orig[start + i]
-                max_ctx[offset + i] = _max_context(spans, span_index, start + i)
-            tokens.extend(doc[start : start + length])
-            tokens.append("[SEP]")
+            tokens = ["[CLS]", *query, "[SEP]", *doc[start : start + length], "[SEP]"]
+            offset = len(query) + 2
+            max_ctx = np.fromiter((_max_context(spans, span_index, start + i) for i in range(length)), bool, length)
             segment = np.zeros(len(tokens), np.int64)
             segment[offset:] = 1
             features.append(
@@ -243,7 +244,8 @@ def make_features(
                     example_index,
                     span_index,
                     tokens,
-                    to_orig,
+                    offset,
+                    np.asarray(tok_to_orig[start : start + length], np.int32),
                     max_ctx,
                     np.asarray(tokenizer.convert(tokens), np.int64),
                     segment,
