@@ -157,6 +157,10 @@ def test_missing_or_broken_log(small, tmp_path):
     (tmp_path / "acc.json").write_text("[]")
     with pytest.raises(UsageError, match="holds no responses"):
         evaluate.evaluate(tmp_path / "acc.json", small)
+    for record in ({"qsl_idx": 0}, {"qsl_idx": 0, "data": "zz"}, [1, 2]):
+        (tmp_path / "acc.json").write_text(json.dumps([record]))
+        with pytest.raises(UsageError, match="not a LoadGen response"):
+            evaluate.evaluate(tmp_path / "acc.json", small)
 
 
 def test_accuracy_command_reads_the_dataset_dir_and_float16_logs(small, tmp_path):

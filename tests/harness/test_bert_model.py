@@ -179,3 +179,17 @@ def test_demo_end_to_end_accuracy_line(assets, data, tmp_path):
         assert out["questions"] == 5 and len(out["predictions"]) == 5
         lines.add((evaluate.line(out), tuple(sorted(out["predictions"].items()))))
     assert len(lines) == 1
+
+
+def test_prepare_checks_the_vocab_before_tokenizing(assets, tmp_path):
+    ds = tmp_path / "squad"
+    shutil.copytree(assets / demo.DATASET_DIR, ds)
+    onnx_path = assets / demo.MODEL_DIR / "model.onnx"
+    runner, data = model.prepare("onnxruntime", "cpu", onnx_path, ds, tmp_path / "cache", 1, "fp32", count=2)
+    assert len(data.features) == 2 and runner.vocab_size == len((ds / "vocab.txt").read_text().splitlines())
+    with (ds / "vocab.txt").open("a") as f:
+        f.write("surplus\n")
+    with pytest.raises(UsageError) as e:
+        model.prepare("pytorch", "cpu", assets / demo.MODEL_DIR / "model.pytorch", ds, tmp_path / "c2", 1, "fp32")
+    assert str(ds / "vocab.txt") in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "c2").exists()  # refused before any feature was built

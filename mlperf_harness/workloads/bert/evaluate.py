@@ -173,13 +173,19 @@ def read_log(path: Path, feature_count: int, dtype: str = "float32") -> dict[int
         raise UsageError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run") from None
     results = {}
     for r in records:
-        idx = r["qsl_idx"]
+        try:
+            idx = int(r["qsl_idx"])
+            data = np.frombuffer(bytes.fromhex(r["data"]), DTYPES[dtype])
+        except (KeyError, TypeError, ValueError) as e:
+            raise UsageError(
+                f"{path} holds a record that is not a LoadGen response ({type(e).__name__}: {e})",
+                "pass the mlperf_log_accuracy.json of a bert accuracy run",
+            ) from None
         if idx >= feature_count:
             raise UsageError(
                 f"{path}: qsl_idx {idx} is beyond the {feature_count} SQuAD features",
                 "pass the run's dataset and vocabulary",
             )
-        data = np.frombuffer(bytes.fromhex(r["data"]), DTYPES[dtype])
         if data.size % 2 or data.size // 2 > MAX_SEQ_LENGTH:
             raise UsageError(
                 f"{path}: qsl_idx {idx} holds {data.size} {dtype} values, not (positions <= 384, 2) logits",

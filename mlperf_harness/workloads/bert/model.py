@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UsageError
+from . import squad
 from .squad import MAX_SEQ_LENGTH, Feature
 
 ONNX_INPUTS = ("input_ids", "input_mask", "segment_ids")
@@ -327,3 +328,22 @@ def response_views(logits: np.ndarray, features: list[Feature]) -> list[tuple[in
         raise ValueError("logits must be C-contiguous float32")
     base, row = logits.ctypes.data, logits.shape[1] * 8
     return [(base + i * row, f.length * 8) for i, f in enumerate(features)]
+
+
+def prepare(
+    backend: str,
+    device: str,
+    model_path: Path,
+    dataset_dir: Path,
+    cache_dir: Path,
+    threads: int,
+    precision: str,
+    count: int | None = None,
+):
+    """A run's start: the model, then its vocabulary checked against it, then the features (from the cache when
+    the dataset and vocabulary are unchanged). Returns (runner, squad.Squad)."""
+    runner = create(backend, device, model_path, threads, precision)
+    vocab = dataset_dir / squad.VOCAB
+    if runner.vocab_size is not None:
+        squad.check_vocab(vocab, runner.vocab_size, model_path)
+    return runner, squad.load(dataset_dir / squad.DATASET, vocab, cache_dir, count)
