@@ -89,6 +89,15 @@ PATTERNS_V60 = {
 }
 PATTERNS_V61 = {**PATTERNS_V60, "E2E_ACCURACY": r"Accuracy:\s*([\d\.]+)"}
 
+# detail-log key of each scenario's result
+RESULT_FIELDS_V40 = {OFF: "result_samples_per_second", SS: "early_stopping_latency_ss",
+                     MS: "early_stopping_latency_ms", SRV: "result_scheduled_samples_per_sec"}
+RESULT_FIELDS_V41 = {**RESULT_FIELDS_V40, SRV: "result_completed_samples_per_sec"}
+RESULT_FIELDS_V61 = {**RESULT_FIELDS_V41, "Interactive": "result_completed_samples_per_sec"}
+LLAMA2_RESULT_FIELDS_V40 = {OFF: "result_tokens_per_second", SRV: "result_completed_samples_per_sec"}
+LLAMA2_RESULT_FIELDS = {OFF: "result_tokens_per_second", SRV: "result_completed_tokens_per_second"}
+GPTJ_RESULT_FIELDS = {OFF: "result_inferred_tokens_per_second", SRV: "result_inferred_completed_tokens_per_second"}
+
 # audit.config files: (test, TEST01 benchmark dir or None) -> ((key, value), ...)
 ACCURACY_LOG_RNG_SEED = "720381539243781796"
 TEST01_SAMPLING_TARGET = {"resnet50": 4096, "retinanet": 256, "bert": 4096, "dlrm": 4096, "dlrm-v2": 4096,
@@ -166,23 +175,23 @@ def unet3d(name: str, compliance) -> Benchmark:
                      accuracy_log_dtype="uint8", test01_audit_dir="3d-unet")
 
 
-def gptj(name: str, compliance) -> Benchmark:
+def gptj(name: str, compliance, result_fields=None) -> Benchmark:
     factor = 0.999 if name.endswith("99.9") else 0.99
     metrics = (target("ROUGE1", 42.9865, factor), target("ROUGE2", 20.1235, factor),
                target("ROUGEL", 29.9881, factor), target("GEN_LEN", 4016878, 0.9))
     return Benchmark(name, {"datacenter": (SRV, OFF), "edge": (SS, OFF), "datacenter,edge": (SS, OFF, SRV)},
                      metrics, 13368, 13368, 13368, compliance, "gptj", server_latency_ms=20000,
-                     accuracy_log_dtype="int64", test01_audit_dir="gpt-j")
+                     accuracy_log_dtype="int64", test01_audit_dir="gpt-j", result_fields=result_fields or {})
 
 
-def llama2(name: str, required, token_latency_ms, optional=None) -> Benchmark:
+def llama2(name: str, required, token_latency_ms, optional=None, result_fields=LLAMA2_RESULT_FIELDS) -> Benchmark:
     factor = 0.999 if name.endswith("99.9") else 0.99
     metrics = (target("ROUGE1", 44.4312, factor), target("ROUGE2", 22.0352, factor),
                target("ROUGEL", 28.6162, factor),
                Metric("TOKENS_PER_SAMPLE", 294.45 * 0.9, "294.45 * 0.9", 294.45 * 1.1, "294.45 * 1.1"))
     return Benchmark(name, required, metrics, 24576, 24576, 24576, ("TEST06",), "llama2-70b",
                      optional=optional or {}, server_latency_ms=20000, token_latency_ms=token_latency_ms,
-                     accuracy_log_dtype="int32")
+                     accuracy_log_dtype="int32", result_fields=result_fields)
 
 
 def sdxl(compliance, required=None, delta=True) -> Benchmark:

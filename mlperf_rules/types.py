@@ -58,6 +58,7 @@ class Benchmark:
     token_latency_ms: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     accuracy_log_dtype: str | None = None  # how the reference accuracy script decodes mlperf_log_accuracy.json
     test01_audit_dir: str | None = None  # compliance/TEST01/<this>/audit.config
+    result_fields: Mapping[str, str] = field(default_factory=dict)  # scenario -> log key, overriding the round's
 
     def delta_percent(self, metric: str) -> float:
         """The TEST01 fallback's allowed |1 - baseline/compliance| in percent for this metric."""
@@ -144,6 +145,7 @@ class Round:
     audit_configs: Mapping[tuple[str, str | None], tuple[tuple[str, str], ...]]  # (test, TEST01 dir) -> keys
     compliance_root: str  # where the audit.config files live in mlcommons/inference at this round
     system_fields: tuple[str, ...]
+    result_fields: Mapping[str, str]  # scenario -> the detail-log key holding the result
     test05_seeds: Seeds | None = None
     dataset_size_checked: bool = True
     server_or_interactive_required: bool = False  # both optional -> at least one present
@@ -203,6 +205,13 @@ class Round:
         """The file's path in mlcommons/inference at this round."""
         sub = f"/{self._need(model).test01_audit_dir}" if test == "TEST01" else ""
         return f"{self.compliance_root}/{test}{sub}/audit.config"
+
+    def result_field(self, model: str | None, scenario: str) -> str | None:
+        """The detail-log key of the scenario's result (tokens per second for LLMs where the round says so)."""
+        bench = self.benchmark(model) if model else None
+        if bench is not None and scenario in bench.result_fields:
+            return bench.result_fields[scenario]
+        return self.result_fields.get(scenario)
 
     def dataset_size(self, model: str) -> int:
         bench = self._need(model)

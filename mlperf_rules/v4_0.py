@@ -31,8 +31,8 @@ ROUND = Round(
         c.unet3d("3d-unet-99.9", _T15),
         c.gptj("gptj-99", ()),
         c.gptj("gptj-99.9", ()),
-        c.llama2("llama2-70b-99", _LLAMA2_REQ, _LLAMA2_TOKENS),
-        c.llama2("llama2-70b-99.9", _LLAMA2_REQ, _LLAMA2_TOKENS),
+        c.llama2("llama2-70b-99", _LLAMA2_REQ, _LLAMA2_TOKENS, result_fields=c.LLAMA2_RESULT_FIELDS_V40),
+        c.llama2("llama2-70b-99.9", _LLAMA2_REQ, _LLAMA2_TOKENS, result_fields=c.LLAMA2_RESULT_FIELDS_V40),
         c.sdxl((), delta=False),
     )},
     model_mapping={
@@ -53,5 +53,6 @@ ROUND = Round(
     audit_configs=c.audit_configs(sdxl_test04=False, test05=True),
     compliance_root="compliance/nvidia",
     system_fields=c.SYSTEM_FIELDS,
+    result_fields=c.RESULT_FIELDS_V40,
     dataset_size_checked=False,
 )

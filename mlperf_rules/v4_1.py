@@ -28,8 +28,8 @@ ROUND = Round(
         c.dlrm_v2("dlrm-v2-99.9", _T15),
         c.unet3d("3d-unet-99", _T15),
         c.unet3d("3d-unet-99.9", _T15),
-        c.gptj("gptj-99", ()),
-        c.gptj("gptj-99.9", ()),
+        c.gptj("gptj-99", (), c.GPTJ_RESULT_FIELDS),
+        c.gptj("gptj-99.9", (), c.GPTJ_RESULT_FIELDS),
         c.llama2("llama2-70b-99", _LLAMA2_REQ, _LLAMA2_TOKENS),
         c.llama2("llama2-70b-99.9", _LLAMA2_REQ, _LLAMA2_TOKENS),
         c.sdxl(("TEST01", "TEST04")),
@@ -40,5 +40,6 @@ ROUND = Round(
     audit_configs=c.audit_configs(sdxl_test04=True, test05=True),
     compliance_root="compliance/nvidia",
     system_fields=c.SYSTEM_FIELDS,
+    result_fields=c.RESULT_FIELDS_V41,
     dataset_size_checked=False,
 )

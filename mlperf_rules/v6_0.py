@@ -40,5 +40,6 @@ ROUND = Round(
     audit_configs=c.audit_configs(sdxl_test04=True, test05=False, wan_test04=True),
     compliance_root="compliance",
     system_fields=c.SYSTEM_FIELDS,
+    result_fields=c.RESULT_FIELDS_V41,
     server_or_interactive_required=True,
 )

@@ -249,3 +249,12 @@ def test_rulebook_is_standard_library_only():
                 assert node.module.split(".")[0] in sys.stdlib_module_names | {"__future__"}, (path, node.module)
             elif isinstance(node, ast.Import):
                 assert all(a.name.split(".")[0] in sys.stdlib_module_names for a in node.names), path
+
+
+def test_result_fields():
+    assert V61.result_field("resnet50", OFF) == "result_samples_per_second"
+    assert V61.result_field("resnet50", SS) == "early_stopping_latency_ss"
+    assert V61.result_field(None, INT) == "result_completed_samples_per_sec"
+    assert V61.result_field("llama2-70b-99.9", SRV) == "result_completed_tokens_per_second"
+    assert mlperf_rules.get_round("v4.0").result_field("resnet50", SRV) == "result_scheduled_samples_per_sec"
+    assert mlperf_rules.get_round("v5.0").result_field("gptj-99", OFF) == "result_inferred_tokens_per_second"

@@ -9,9 +9,6 @@ from mlperf_rules import MS, OFF, SRV, SS, Benchmark
 
 from ..mllog import MLLog
 
-RESULT_FIELD = {OFF: "result_samples_per_second", SRV: "result_completed_samples_per_sec",
-                SS: "early_stopping_latency_ss", MS: "early_stopping_latency_ms"}
-
 
 def check(ctx, perf: Path, division: str, scenario: str, bench: Benchmark | None) -> str:
     """Problems go to ctx; returns the result as shown in the table."""
@@ -40,7 +37,8 @@ def check(ctx, perf: Path, division: str, scenario: str, bench: Benchmark | None
         _check_counts(ctx, where, log, division, scenario, bench)
         if division == "closed":
             _check_latency(ctx, where, log, scenario, bench)
-    value = log.get(RESULT_FIELD.get(scenario, RESULT_FIELD[SRV] if scenario == "Interactive" else ""))
+    key = rnd.result_field(bench.name if bench else None, scenario) or rnd.result_field(None, SRV)
+    value = log.get(key)
     if scenario in (SS, MS) and isinstance(value, (int, float)):
         return f"{value / 1e6:.3f} ms"
     return f"{value:.2f}/s" if isinstance(value, (int, float)) else ""
