@@ -3,6 +3,7 @@ directory, the required scenarios per system type, and the files each scenario m
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -140,8 +141,6 @@ def required_files(ctx, where: Path, names, extra_ok=()) -> None:
 
 
 def check_measurements(ctx, base: Path, system_name: str, model_dir: str, scenario: str) -> None:
-    import json
-
     lay = ctx.layout
     meta = base / lay.meta_dir(system_name, model_dir, scenario)
     for name in lay.measurement_files:
