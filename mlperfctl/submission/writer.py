@@ -1,17 +1,9 @@
 """Write harness results into an MLPerf Inference submission tree, atomically.
 
-Layouts (paths relative to <submission-dir>/<division>/<submitter>/), as the official checker's
-loader reads them (tools/submission/submission_checker/constants.py, *_PATH tables):
-
-v6.x  systems/<system>.json
-      results/<system>/<model>/<Scenario>/performance/run_1/mlperf_log_{summary,detail}.txt
-      results/<system>/<model>/<Scenario>/accuracy/{mlperf_log_*, accuracy.txt}
-      results/<system>/<model>/<Scenario>/{measurements.json, user.conf, README.md, run.json}
-      results/<system>/<model>/<Scenario>/TEST0x/...          (compliance runs)
-      src/<model>/                                            (the implementation's source)
-v5.x  the same results/ without the scenario-level files, which live in
-      measurements/<system>/<model>/<Scenario>/{<system>_<impl>_<Scenario>.json, user.conf,
-      README.md, run.json}; compliance/<system>/<model>/<Scenario>/TEST0x/; code/<model>/<impl>/
+Where each piece goes is the round's layout in the rulebook (mlperf_rules: Round.layout): v6.x puts
+everything of a scenario under results/<system>/<model>/<Scenario>/ (measurements.json, user.conf,
+README.md, run.json, TEST0x/) and the code under src/<model>/; v4.x/v5.x keep the scenario-level files
+in measurements/<system>/<model>/<Scenario>/, compliance in compliance/..., code in code/<model>/<impl>/.
 
 Everything is built in a staging directory inside the submission dir (same filesystem) and
 moved in with renames. Existing results are replaced only with force, and then moved aside until
@@ -21,24 +13,21 @@ the new ones are in; any failure rolls back, leaving the tree byte-identical.
 from __future__ import annotations
 
 import filecmp
-import gzip
-import hashlib
 import json
 import os
 import re
 import shutil
-import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UserError, choices
+import mlperf_rules
+from mlperf_rules import Layout, Round
 
-VERSIONS = ("v6.1", "v6.0", "v5.1")
-DIVISIONS = ("closed", "open")
+from ..errors import UserError, choices
+
+DIVISIONS = ("closed", "open")  # the divisions mlperfctl writes
 MODES = ("performance", "accuracy")
-PERF_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt")
-ACC_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json", "accuracy.txt")
 STAGING_PREFIX = ".mlperfctl-staging-"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
@@ -57,40 +46,6 @@ class ResultSet:
     compliance: dict[str, Path] = field(default_factory=dict)  # TEST01 -> dir with the audit outputs
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Where each piece goes for one submission round (paths relative to division/submitter)."""
-
-    version: str
-
-    @property
-    def v6(self) -> bool:
-        return self.version.startswith("v6")
-
-    def scenario_dir(self, system: str, model: str, scenario: str) -> Path:
-        return Path("results", system, model, scenario)
-
-    def mode_dir(self, system, model, scenario, mode) -> Path:
-        return self.scenario_dir(system, model, scenario) / mode
-
-    def meta_dir(self, system, model, scenario) -> Path:
-        """Holds measurements, user.conf, README.md and run.json."""
-        if self.v6:
-            return self.scenario_dir(system, model, scenario)
-        return Path("measurements", system, model, scenario)
-
-    def measurements_file(self, system, model, scenario, implementation) -> Path:
-        name = "measurements.json" if self.v6 else f"{system}_{implementation}_{scenario}.json"
-        return self.meta_dir(system, model, scenario) / name
-
-    def compliance_dir(self, system, model, scenario, test) -> Path:
-        base = self.scenario_dir(system, model, scenario) if self.v6 else Path("compliance", system, model, scenario)
-        return base / test
-
-    def src_dir(self, model, implementation) -> Path:
-        return Path("src", model) if self.v6 else Path("code", model, implementation)
-
-
 def check_name(value: str, what: str) -> str:
     """Directory names the checker accepts: no spaces, slashes or leading dots."""
     if not _NAME.fullmatch(value or ""):
@@ -98,10 +53,11 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
-def check_version(version: str) -> Layout:
-    if version not in VERSIONS:
-        raise UserError(f"unknown submission version '{version}' {choices(VERSIONS)}")
-    return Layout(version)
+def check_version(version: str) -> Round:
+    """The rulebook's round for `version` (UserError naming the rounds when there is none)."""
+    if version not in mlperf_rules.ROUNDS:
+        raise UserError(f"unknown submission version '{version}' {choices(mlperf_rules.versions())}")
+    return mlperf_rules.get_round(version)
 
 
 def measurements_for(model: str, precision: str, model_file_name: str, *, input_data_types: str | None = None,
@@ -127,7 +83,7 @@ def _mode_dirs(rs: ResultSet) -> dict[str, Path]:
 def existing_results(submission_dir: Path, *, division: str, submitter: str, system_name: str, model: str,
                      scenarios, version: str = "v6.1", modes=MODES) -> list[Path]:
     """The result directories (per mode) already in the tree for these scenarios."""
-    layout = check_version(version)
+    layout = check_version(version).layout
     base = Path(submission_dir) / division / submitter
     return [base / layout.mode_dir(system_name, model, s, m) for s in scenarios for m in modes
             if (base / layout.mode_dir(system_name, model, s, m)).exists()]
@@ -229,7 +185,7 @@ def write_results(submission_dir: Path, *, division: str, submitter: str, system
     """
     from .sysinfo import validate_system
 
-    layout = check_version(version)
+    layout = check_version(version).layout
     if division not in DIVISIONS:
         raise UserError(f"unknown division '{division}' {choices(DIVISIONS)}")
     for value, what in ((submitter, "submitter"), (system_name, "system name"), (implementation, "implementation")):
@@ -300,16 +256,20 @@ def _stage(layout: Layout, new: Path, base: Path, system: str, system_json: dict
         for mode, src in modes.items():
             dst = entry(layout.mode_dir(system, rs.model, rs.scenario, mode), True)
             if mode == "performance":
-                _copy_files(src, dst / "run_1", PERF_FILES, f"{rs.model} {rs.scenario} performance")
+                _copy_files(src, dst / "run_1", layout.perf_files, f"{rs.model} {rs.scenario} performance")
             else:
-                _copy_files(src, dst, ACC_FILES, f"{rs.model} {rs.scenario} accuracy")
+                _copy_files(src, dst, layout.acc_files, f"{rs.model} {rs.scenario} accuracy")
         for test, src in sorted(rs.compliance.items()):
             shutil.copytree(src, entry(layout.compliance_dir(system, rs.model, rs.scenario, test), True))
         meta = layout.meta_dir(system, rs.model, rs.scenario)
-        conf_src = next(d / "user.conf" for d in modes.values())
-        if not conf_src.is_file():
-            raise UserError(f"{rs.model} {rs.scenario}: {conf_src} is missing")
-        shutil.copy2(conf_src, _parent(entry(meta / "user.conf", False)))
+        for name in layout.measurement_files:  # user.conf (and mlperf.conf for v4.x) come from the run
+            if name == "README.md":
+                continue
+            conf_src = next(d / name for d in modes.values())
+            if not conf_src.is_file():
+                raise UserError(f"{rs.model} {rs.scenario}: {conf_src} is missing (the {layout.family} layout "
+                                f"needs {name} beside the measurements)")
+            shutil.copy2(conf_src, _parent(entry(meta / name, False)))
         _parent(entry(meta / "README.md", False)).write_text(rs.readme.rstrip() + "\n")
         _json_file(entry(layout.measurements_file(system, rs.model, rs.scenario, implementation), False),
                    rs.measurements)
@@ -333,97 +293,3 @@ def _read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-MAX_ACCURACY_LOG_SIZE = 10 * 1024
-VIEWABLE_SIZE = 4096  # bytes kept from the head and from the tail of a truncated accuracy log
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def accuracy_dirs(root: Path) -> list[Path]:
-    """Every results/<system>/<model>/<Scenario>/accuracy directory under a submission root."""
-    return sorted(p for p in Path(root).glob("*/*/results/*/*/*/accuracy") if p.is_dir())
-
-
-def truncate_accuracy_logs(root: Path, backup: Path | None = None) -> list[dict]:
-    """Cut accuracy logs over 10 KiB to their first and last 4 KiB and append `hash=<sha256 of the
-    full log>` to accuracy.txt, keeping each full log under `backup` (outside the tree).
-
-    A log that already has a hash line and fits is left alone; a small log without one only gets the
-    hash. Returns one record per accuracy directory touched.
-    """
-    root = Path(root).resolve()
-    backup = Path(backup or root.parent / f"{root.name}-accuracy-backup").resolve()
-    if backup == root or root in backup.parents:
-        raise UserError(f"the backup directory {backup} must be outside the submission tree {root}")
-    done = []
-    for acc in accuracy_dirs(root):
-        log, txt = acc / "mlperf_log_accuracy.json", acc / "accuracy.txt"
-        if not log.is_file() or not txt.is_file():
-            raise UserError(f"{acc}: needs mlperf_log_accuracy.json and accuracy.txt before truncating")
-        lines = txt.read_text().splitlines()
-        has_hash = any(re.match(r"^hash=\w+$", line) for line in lines)
-        size = log.stat().st_size
-        if size <= MAX_ACCURACY_LOG_SIZE and has_hash:
-            continue
-        digest = _sha256(log)
-        record = {"accuracy_dir": str(acc), "size": size, "sha256": digest, "truncated": False, "backup": None}
-        if size > MAX_ACCURACY_LOG_SIZE:
-            kept = backup / acc.relative_to(root) / log.name
-            if kept.exists() and _sha256(kept) != digest:
-                raise UserError(f"{kept} already exists with other content; choose another --backup")
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(log, kept)
-            with open(log, "rb") as f:
-                head = f.read(VIEWABLE_SIZE)
-                f.seek(size - VIEWABLE_SIZE)
-                tail = f.read(VIEWABLE_SIZE)
-            _replace_bytes(log, head + b"\n\n...\n\n" + tail)
-            record.update(truncated=True, backup=str(kept))
-        kept_lines = [line for line in lines if not re.match(r"^hash=\w+$", line)]
-        _replace_bytes(txt, ("\n".join([*kept_lines, f"hash={digest}"]) + "\n").encode())
-        done.append(record)
-    return done
-
-
-def _replace_bytes(path: Path, data: bytes) -> None:
-    """Write through a temporary file and a rename, so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    shutil.copymode(path, tmp)
-    os.replace(tmp, path)
-
-
-def package(root: Path, output: Path | None = None) -> tuple[Path, Path]:
-    """A reproducible tar.gz of the tree (sorted entries, zero mtimes, root-owned, normalised modes)
-    and its `.sha256` file (sha256sum format). Returns both paths."""
-    root = Path(root).resolve()
-    if not root.is_dir():
-        raise UserError(f"{root} is not a directory")
-    output = Path(output or root.parent / f"{root.name}.tar.gz").resolve()
-    if root in output.parents:
-        raise UserError(f"the archive {output} must be outside the tree it packs")
-    paths = sorted((p for p in root.rglob("*") if not p.relative_to(root).parts[0].startswith(STAGING_PREFIX)),
-                   key=lambda p: p.relative_to(root).parts)
-    tmp = output.with_name(f".{output.name}.tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for path in [root, *paths]:
-            info = tar.gettarinfo(str(path), arcname=str(Path(root.name) / path.relative_to(root)))
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            executable = path.is_dir() or os.access(path, os.X_OK)
-            info.mode = 0o755 if executable else 0o644
-            if info.isfile():
-                with open(path, "rb") as f:
-                    tar.addfile(info, f)
-            else:
-                tar.addfile(info)
-    os.replace(tmp, output)
-    sha = output.with_name(output.name + ".sha256")
-    sha.write_text(f"{_sha256(output)}  {output.name}\n")
-    return output, sha

@@ -15,31 +15,18 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import UserError, choices
+from mlperf_rules import SYSTEM_TYPES
+from mlperf_rules import common as rules_common
 
-# The keys the official checker reads (submission_checker/constants.py, SYSTEM_DESC_REQUIRED_FIELDS).
-SYSTEM_FIELDS = (
-    "division", "submitter", "status", "system_name", "number_of_nodes",
-    "host_processor_model_name", "host_processors_per_node", "host_processor_core_count",
-    "host_memory_capacity", "host_storage_capacity", "host_storage_type", "accelerators_per_node",
-    "accelerator_model_name", "accelerator_memory_capacity", "framework", "operating_system",
-    "system_type", "other_software_stack", "host_processor_frequency", "host_processor_caches",
-    "host_memory_configuration", "host_processor_interconnect", "host_networking",
-    "host_networking_topology", "accelerator_frequency", "accelerator_host_interconnect",
-    "accelerator_interconnect", "accelerator_interconnect_topology",
-    "accelerator_memory_configuration", "accelerator_on-chip_memories", "cooling", "hw_notes",
-    "sw_notes", "host_network_card_count", "system_type_detail",
-)
-# The only fields allowed to be empty; every other one needs a value.
-MAY_BE_EMPTY = frozenset({
-    "accelerator_frequency", "accelerator_interconnect_topology", "accelerator_on-chip_memories",
-    "host_processor_caches", "host_processor_frequency", "host_processor_interconnect",
-    "hw_notes", "sw_notes", "system_type_detail",
-})
+from ..errors import UserError, choices
+
+# The fields, which of them need a value, and the accepted values all come from the rulebook.
+SYSTEM_FIELDS = rules_common.SYSTEM_FIELDS
+MAY_BE_EMPTY = frozenset(SYSTEM_FIELDS) - frozenset(rules_common.SYSTEM_FIELDS_NON_EMPTY)
 INTEGER_FIELDS = ("number_of_nodes", "accelerators_per_node", "host_processors_per_node",
                   "host_processor_core_count")
-VALID_STATUS = ("available", "preview", "rdi")
-VALID_SYSTEM_TYPES = ("datacenter", "edge", "datacenter,edge", "edge,datacenter")
+VALID_STATUS = rules_common.SYSTEM_STATUS
+VALID_SYSTEM_TYPES = tuple(SYSTEM_TYPES)
 NOT_PROBED = "N/A"
 
 NVIDIA_QUERY = "name,memory.total,clocks.max.sm,pcie.link.gen.max,pcie.link.width.max"
@@ -256,10 +243,12 @@ def system_description(*, division: str, submitter: str, system_name: str, categ
     return desc
 
 
-def validate_system(desc: dict, *, division: str | None = None, submitter: str | None = None) -> list[str]:
-    """Every rule the checker applies to a system json, as messages (empty when valid)."""
+def validate_system(desc: dict, *, division: str | None = None, submitter: str | None = None,
+                    fields: tuple[str, ...] = SYSTEM_FIELDS) -> list[str]:
+    """Every rule the checker applies to a system json, as messages (empty when valid). `fields`: the
+    round's required fields (the same 35 in every round of the rulebook)."""
     problems = []
-    for key in SYSTEM_FIELDS:
+    for key in fields:
         if key not in desc:
             problems.append(f"field {key} is missing")
         elif key not in MAY_BE_EMPTY and not str(desc[key]).strip():
