@@ -73,17 +73,27 @@ if ! out=$(podman info --format '{{.Host.CgroupManager}} {{.Store.GraphDriverNam
 fi
 log "podman $(podman version --format '{{.Client.Version}}'): $out"
 
-# The base image: docker has it (scripts/engine-setup.sh made it); podman gets the same bytes,
-# so the image ID (the config digest) is the same in both engines.
-if podman image exists "$BASE_IMAGE"; then
-  log "base image $BASE_IMAGE present in podman"
-else
-  docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 \
-    || { log "$BASE_IMAGE is missing in docker: run scripts/engine-setup.sh first"; exit 1; }
-  log "copying $BASE_IMAGE from docker into podman"
-  docker save "$BASE_IMAGE" | podman load -q >/dev/null
-  podman image exists "$BASE_IMAGE" || { log "podman load did not tag $BASE_IMAGE"; exit 1; }
-fi
+# The base image: docker has it (scripts/engine-setup.sh made it); podman gets the same bytes, so the
+# image ID (the config digest) is the same in both engines, and a rebuilt docker base is copied again.
+# copy_base WHO RUN: RUN is a command prefix that runs podman for WHO.
+copy_base() {
+  local who=$1 run=$2 did pid
+  did=$(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" 2>/dev/null || true)
+  pid=$($run "podman image inspect --format '{{.Id}}' $BASE_IMAGE" 2>/dev/null || true)
+  if [ -z "$did" ]; then
+    [ -n "$pid" ] && { log "base image $BASE_IMAGE present in $who (docker has none)"; return; }
+    log "$BASE_IMAGE is missing in docker: run scripts/engine-setup.sh first"; exit 1
+  fi
+  if [ "sha256:$pid" = "$did" ]; then
+    log "base image $BASE_IMAGE present in $who"; return
+  fi
+  log "copying $BASE_IMAGE from docker into $who"
+  docker save "$BASE_IMAGE" | $run "podman load -q" >/dev/null
+  pid=$($run "podman image inspect --format '{{.Id}}' $BASE_IMAGE" 2>/dev/null || true)
+  [ "sha256:$pid" = "$did" ] || { log "$who: podman load did not give $BASE_IMAGE docker's ID $did"; exit 1; }
+}
+as_root() { bash -c "$1"; }
+copy_base podman as_root
 
 if [ "${1:-}" = rootless ]; then
   if ! id -u "$ROOTLESS_USER" >/dev/null 2>&1; then
@@ -102,11 +112,5 @@ if [ "${1:-}" = rootless ]; then
     log "made /dev/net/tun 0666 for slirp4netns"
   fi
   as_user() { su - "$ROOTLESS_USER" -c "$1" 2> >(grep -v 'is not a shared mount' >&2); }
-  if as_user "podman image exists $BASE_IMAGE"; then
-    log "base image $BASE_IMAGE present in $ROOTLESS_USER's podman"
-  else
-    log "copying $BASE_IMAGE from docker into $ROOTLESS_USER's podman"
-    docker save "$BASE_IMAGE" | as_user "podman load -q" >/dev/null
-    as_user "podman image exists $BASE_IMAGE" || { log "rootless podman load did not tag $BASE_IMAGE"; exit 1; }
-  fi
+  copy_base "$ROOTLESS_USER's podman" as_user
 fi
