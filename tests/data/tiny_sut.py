@@ -8,7 +8,8 @@ The SUT answers each sample with a 4-byte "class id": right (index % 1000) for 1
 samples, so accuracy.txt (computed from the real mlperf_log_accuracy.json) says 76.500%. In
 Offline performance mode it holds the answers for the configured min_duration, so LoadGen's
 min-duration rule is met and the result is VALID; in SingleStream/MultiStream performance mode each
-query takes 1 ms (set the target latency below that in user.conf, so LoadGen issues enough queries).
+query takes --query-ms (1 ms; set the target latency below that in user.conf, so LoadGen issues enough
+queries).
 
 --audit-config copies the file into OUT_DIR as audit.config and runs LoadGen there (a compliance run,
 as the harness does it); --answers changes the answers for compliance tests: "other-wrong" answers
@@ -44,7 +45,8 @@ def score(log: Path) -> str:
     return f"accuracy={100 * good / max(len(entries), 1):.3f}%, good={good}, total={len(entries)}\n"
 
 
-def main(out: Path, mode: str, user_conf: Path, scenario: str, audit_config: Path | None, answers: str) -> None:
+def main(out: Path, mode: str, user_conf: Path, scenario: str, audit_config: Path | None, answers: str,
+         query_ms: float = 1.0) -> None:
     import mlperf_loadgen as lg
 
     out.mkdir(parents=True, exist_ok=True)
@@ -53,8 +55,8 @@ def main(out: Path, mode: str, user_conf: Path, scenario: str, audit_config: Pat
     settings.scenario = getattr(lg.TestScenario, scenario)
     settings.mode = lg.TestMode.AccuracyOnly if mode == "accuracy" else lg.TestMode.PerformanceOnly
     hold = 0
-    if mode == "performance":  # Offline: one query held for min_duration; SingleStream/MultiStream: 1 ms a query
-        hold = settings.min_duration_ms / 1000 + 0.05 if scenario == "Offline" else 0.001
+    if mode == "performance":  # Offline: one query held for min_duration; SingleStream/MultiStream: query_ms
+        hold = settings.min_duration_ms / 1000 + 0.05 if scenario == "Offline" else query_ms / 1000
 
     def issue(samples):
         start = time.monotonic()  # answer `hold` after the query came, however long building the answers took
@@ -97,6 +99,7 @@ if __name__ == "__main__":
     p.add_argument("--scenario", default="Offline", choices=("Offline", "SingleStream", "MultiStream"))
     p.add_argument("--audit-config", type=Path)
     p.add_argument("--answers", default="normal", choices=("normal", "other-wrong", "worse"))
+    p.add_argument("--query-ms", type=float, default=1.0, help="SingleStream/MultiStream time per query")
     a = p.parse_args()
     main(a.out, a.mode, a.user_conf.resolve(), a.scenario, a.audit_config.resolve() if a.audit_config else None,
-         a.answers)
+         a.answers, a.query_ms)
