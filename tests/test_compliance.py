@@ -521,3 +521,38 @@ def test_failing_tests_are_what_our_checker_reports(runs, tmp_path):
     assert f"{scen / 'TEST01' / 'accuracy'}: TEST01 fallback: acc differs by {delta:.3f}% (> 1%)" in found
     assert f"{scen / 'TEST04' / 'verify_performance.txt'}: compliance performance check did not pass " \
            "(no TEST PASS)" in found
+
+
+def test_verdict_summaries_for_the_results_table(runs, tmp_path):
+    verdicts = compliance.verify_scenario(tmp_path / "st", version="v6.1", model="resnet50", scenario="Offline",
+                                          performance_dir=runs["perf"], accuracy_dir=runs["acc"],
+                                          compliance_dirs={"TEST01": runs["t01_worse"], "TEST04": runs["t04_fast"]},
+                                          scorer=score)
+    assert verdicts["TEST01"].summary == "fail (Accuracy check pass: False)"
+    assert verdicts["TEST04"].summary == "fail (Performance check pass: False)"
+    assert json.loads(json.dumps(verdicts["TEST04"].to_dict()))["passed"] is False
+    two_eos = compliance.verify_scenario(tmp_path / "llm", version="v6.1", model="llama2-70b-99.9", scenario="Server",
+                                         performance_dir=None, accuracy_dir=None,
+                                         compliance_dirs={"TEST06": runs["t06_two_eos"]})
+    assert two_eos["TEST06"].summary == "fail (EOS check pass: False)"
+
+
+def test_our_checker_reads_the_staged_test06(runs, tmp_path):
+    """The TEST06 folder as the tree has it (v6.1: in the scenario directory): our checker's compliance part
+    accepts the passing run and names the failing one."""
+    from mlperfctl.submission.check import Context, Report
+    from mlperfctl.submission.check import compliance as check_compliance
+
+    rnd = mlperf_rules.get_round("v6.1")
+    for run, ok in (("t06_server", True), ("t06_two_eos", False)):
+        base = tmp_path / run / "closed" / "acme"
+        staged = base / compliance.tree_path("v6.1", SYSTEM, "llama2-70b-99.9", "Server", "TEST06")
+        verdicts = compliance.verify_scenario(staged.parent, version="v6.1", model="llama2-70b-99.9",
+                                              scenario="Server", performance_dir=None, accuracy_dir=None,
+                                              compliance_dirs={"TEST06": runs[run]})
+        ctx = Context(tmp_path / run, rnd, False, False, Report(tmp_path / run, "v6.1"))
+        check_compliance.check(ctx, base, SYSTEM, "llama2-70b-99.9", "Server", rnd.benchmark("llama2-70b-99.9"))
+        assert verdicts["TEST06"].passed is ok
+        assert [str(p) for p in ctx.report.problems] == ([] if ok else [
+            f"closed/acme/results/{SYSTEM}/llama2-70b-99.9/Server/TEST06/verify_accuracy.txt: TEST06 did not pass "
+            "(needs the first-token, EOS and sample-length pass lines)"])

@@ -58,9 +58,17 @@ class Verdict:
     files: list[str] = field(default_factory=list)
     details: dict = field(default_factory=dict)
 
+    @property
+    def summary(self) -> str:
+        """One cell of the results table: "pass", or "fail (<the first check that did not pass>)"."""
+        if self.passed:
+            return "pass"
+        failed = next((line for line in self.lines if line.endswith((": False", " failed"))), "see details")
+        return f"fail ({failed})"
+
     def to_dict(self) -> dict:
-        return {"test": self.test, "passed": self.passed, "lines": self.lines, "files": self.files,
-                "details": self.details}
+        return {"test": self.test, "passed": self.passed, "summary": self.summary, "lines": self.lines,
+                "files": self.files, "details": self.details}
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
