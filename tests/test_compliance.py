@@ -92,6 +92,8 @@ def runs(tmp_path_factory):
         "t01_worse": as_600s(tiny(base / "t01-worse", "performance", conf, t01, "worse")),
         "t04": as_600s(tiny(base / "t04", "performance", conf, t04)),
         "t04_fast": as_600s(tiny(base / "t04-fast", "performance", fast, t04)),
+        "t05": as_600s(tiny(base / "t05", "performance", conf, compliance.audit_config_text("v4.1", "TEST05",
+                                                                                           "resnet50"))),
         "t06_server": tiny_llm(base / "t06-server", llm, "Server", t06),
         "t06_offline": tiny_llm(base / "t06-offline", llm, "Offline", t06),
         "t06_two_eos": tiny_llm(base / "t06-two-eos", llm, "Server", t06, "two-eos"),
@@ -313,6 +315,19 @@ def test_test04_passes_when_not_faster_and_fails_when_faster(runs, tmp_path):
     assert not fast.passed and fast.lines[0] == "Performance check pass: False"
     assert (tmp_path / "fast" / "TEST04" / "verify_performance.txt").read_text().endswith(
         "TEST FAIL: Test score invalid\n")
+
+
+def test_test05_compares_like_the_v4_script(runs, tmp_path):
+    """TEST05 (v4.x only) swaps in the test05 seeds. LoadGen reads `test05` from audit.config only up to
+    the 4.1 line (since early 2025 only from its built-in mlperf.conf), so LoadGen 6.0.17 keeps the normal
+    seeds here: a v4.1 TEST05 run needs v4.1's LoadGen, which the round's LoadGen pin provides."""
+    assert detail(runs["t05"], "effective_qsl_rng_seed") == mlperf_rules.get_round("v6.1").seeds.qsl
+    verdict = verifiers.get("TEST05").verify(inputs(runs, "t05", version="v4.1"), tmp_path / "TEST05")
+    assert (tmp_path / "TEST05" / "verify_performance.txt").read_text() == (
+        "Verifying performance.\n"
+        f"reference score = {summary_value(runs['perf'], 'Samples per second')}\n"
+        f"test score = {summary_value(runs['t05'], 'Samples per second')}\nTEST PASS\n")
+    assert verdict.passed and verdict.lines == ["Performance check pass: True", "TEST05 verification complete"]
 
 
 SUMMARY = """================================================
