@@ -3,6 +3,7 @@
 latency not more than 5 % higher (20 % for short latencies). Summary logs, as the official script.
 
 Files: verify_performance.txt and performance/run_1/mlperf_log_summary.txt, mlperf_log_detail.txt.
+The run needs the round's LoadGen (4.1.x): LoadGen reads `test05` from audit.config only up to that line.
 """
 
 from __future__ import annotations
