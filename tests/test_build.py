@@ -322,7 +322,7 @@ def test_external_source_is_fetched_at_its_ref_or_explained_in_one_line(tmp_path
         repo=tmp_path / "no-such-repo")) / "matrix.yaml")
     why = external.fetch(gone, "ext")
     assert why and "\n" not in why and "no-such-repo" in why
-    assert not (gone.root / "external" / "ext").exists()  # a failed clone leaves nothing behind
+    assert not (gone.root / "external").exists()  # a failed clone leaves nothing behind
 
 
 def test_filters_pick_external_cells_only_when_asked(tmp_path):

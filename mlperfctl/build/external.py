@@ -33,8 +33,17 @@ def fetch(lm: LoadedMatrix, name: str, timeout: int = FETCH_TIMEOUT) -> str | No
         return None
     if shutil.which("git") is None:
         return "git is not installed"
+    created = not dest.parent.exists()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=dest.parent) as tmp:
+    try:
+        return _clone(impl, dest, timeout)
+    finally:
+        if created and not any(dest.parent.iterdir()):
+            dest.parent.rmdir()  # a failed fetch leaves nothing behind
+
+
+def _clone(impl, dest: Path, timeout: int) -> str | None:
+    with tempfile.TemporaryDirectory(prefix=f".{dest.name}-", dir=dest.parent) as tmp:
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
         try:
             r = subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", impl.ref, impl.repo,
