@@ -14,49 +14,52 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from .build import LABEL_HASH, LABEL_STAGE, BuildOptions, existing_by_hash, plan
-from .engine import Engine
-from .errors import UserError
-from .matrix import Cell, LoadedMatrix
+from ..engines.base import ContainerEngine
+from ..errors import UserError
+from ..matrix import Cell, LoadedMatrix
+from ..options import BuildOptions
+from .executor import existing_by_hash
+from .plan import plan
+from .stages import LABEL_HASH, LABEL_STAGE
 
 BUNDLE_FORMAT = "mlperfctl-bundle/1"
 MANIFEST = "mlperfctl-bundle.json"
 
 
-def image_states(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: Engine) -> list[dict]:
+def image_states(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: ContainerEngine) -> list[dict]:
     """Per cell: built | pulled (present, with a registry digest) | outdated (an older image of
     the cell exists) | missing, with tag and size."""
     by_hash = existing_by_hash(engine)
     older = {}
-    for img in engine.images_with_label(f"{LABEL_STAGE}=implementation"):
-        cell_id = (img.get("Labels") or {}).get("io.mlperfctl.cell")
+    for img in engine.list_images(f"{LABEL_STAGE}=implementation"):
+        cell_id = img.labels.get("io.mlperfctl.cell")
         if cell_id:
             older.setdefault(cell_id, img)
     rows = []
     for cp in plan(lm, cells, options, engine):
         img = by_hash.get(cp.hash)
         if img:
-            state = "pulled" if img.get("RepoDigests") else "built"
+            state = "pulled" if img.digests else "built"
         elif cp.cell.id in older:
             state, img = "outdated", older[cp.cell.id]
         else:
             state = "missing"
         rows.append({"cell": cp.cell.id, "state": state, "tag": cp.tag, "content_hash": cp.hash,
-                     "image_id": img["Id"] if img else None, "size": img.get("Size") if img else None,
+                     "image_id": img.id if img else None, "size": img.size if img else None,
                      "unlocked": cp.unlocked})
     return rows
 
 
-def save(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: Engine, output: Path) -> dict:
+def save(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: ContainerEngine, output: Path) -> dict:
     """Write a bundle of the cells' current images (they must be built)."""
     items = []
     for cp in plan(lm, cells, options, engine):
-        img = engine.image(cp.tag)
+        img = engine.inspect_image(cp.tag)
         if img is None:
             raise UserError(f"{cp.cell.id} is not built (no {cp.tag}): run `mlperfctl build --select "
                             f"{cp.cell.id}` first")
         items.append({"cell": cp.cell.id, "keys": cp.cell.keys(), "tag": cp.tag, "content_hash": cp.hash,
-                      "image_id": img["Id"], "labels": img["Config"].get("Labels") or {}})
+                      "image_id": img.id, "labels": img.labels})
     manifest = {"format": BUNDLE_FORMAT, "images": items}
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mlperfctl-save-", dir=output.parent) as tmp:
@@ -74,7 +77,7 @@ def save(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: Eng
     return manifest
 
 
-def load(path: Path, engine: Engine) -> list[dict]:
+def load(path: Path, engine: ContainerEngine) -> list[dict]:
     """Load a bundle; check each image ID and tag against the manifest."""
     try:
         tar = tarfile.open(path)
@@ -89,16 +92,16 @@ def load(path: Path, engine: Engine) -> list[dict]:
             raise UserError(f"{path}: unknown bundle format {manifest.get('format')!r} (expected {BUNDLE_FORMAT})")
         engine.load(tar.extractfile("images.tar"))
     for item in manifest["images"]:
-        img = engine.image(item["tag"])
-        if img is None or img["Id"] != item["image_id"]:
-            got = img["Id"] if img else "nothing"
+        img = engine.inspect_image(item["tag"])
+        if img is None or img.id != item["image_id"]:
+            got = img.id if img else "nothing"
             raise UserError(f"{path}: {item['cell']} loaded as {got}, manifest says {item['image_id']}")
-        if (img["Config"].get("Labels") or {}).get(LABEL_HASH) != item["content_hash"]:
+        if img.labels.get(LABEL_HASH) != item["content_hash"]:
             raise UserError(f"{path}: {item['cell']}'s content-hash label does not match the manifest")
     return manifest["images"]
 
 
-def bootstrap_base(engine: Engine, tag: str, suite: str, mirror: str, log=print) -> str:
+def bootstrap_base(engine: ContainerEngine, tag: str, suite: str, mirror: str, log=print) -> str:
     """debootstrap --variant=minbase a suite, slim it, and import it as an image (needs root)."""
     if shutil.which("debootstrap") is None:
         raise UserError("debootstrap is not installed: apt-get install debootstrap (as root)")
@@ -115,11 +118,6 @@ def bootstrap_base(engine: Engine, tag: str, suite: str, mirror: str, log=print)
                 shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         tar = subprocess.Popen(["tar", "--numeric-owner", "--sort=name", "--mtime=@0", "-C", root, "-c", "."],
                                stdout=subprocess.PIPE)
-        repo, _, version = tag.rpartition(":")
-        result = engine.client.api.import_image_from_stream(
-            tar.stdout, repository=repo, tag=version,
-            changes=['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8"])
+        image_id = engine.import_rootfs(tar.stdout, tag, ['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8"])
         tar.wait()
-        if "error" in str(result):
-            raise UserError(f"import failed: {result}")
-    return engine.image(tag)["Id"]
+    return image_id

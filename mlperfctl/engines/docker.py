@@ -1,60 +1,64 @@
-"""The container engine behind a small interface.
+"""The docker engine: the only module that imports docker-py or reads docker's JSON shapes.
 
-docker-py (`Engine.client`) does everything except BuildKit builds: inspect, list, tag,
-remove, run, push, pull, save and load. Builds go through a `Builder`: BuildKit through a
-docker CLI that offers it (`docker buildx build`, or `DOCKER_BUILDKIT=1 docker build` with a
-pre-23 client), else the classic builder through docker-py. The same interface works against
-podman's docker-compatible socket (`--engine-url unix:///run/podman/podman.sock`), which only
-takes the classic path."""
+docker-py does everything except BuildKit builds: inspect, list, tag, remove, run, push, pull,
+save and load. Builds go through a `Builder`: BuildKit through a docker CLI that offers it
+(`docker buildx build`, or `DOCKER_BUILDKIT=1 docker build` with a pre-23 client), else the
+classic builder through docker-py. The same engine works against podman's docker-compatible
+socket (`--engine-url unix:///run/podman/podman.sock`), which only takes the classic path."""
 
 from __future__ import annotations
 
-import json
+import io
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
-from .errors import UserError
+import docker
+from docker.types import DeviceRequest, Ulimit
+from docker.types import Mount as DockerMount
+
+from ..errors import UserError
+from .base import (
+    Builder,
+    BuildFailed,
+    BuildRequest,
+    ContainerEngine,
+    ContainerResult,
+    ContainerSpec,
+    Image,
+)
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 FIX = "start it: sudo scripts/engine-setup.sh"
+PODMAN_ULIMITS = (("nofile", 65536, 65536), ("nproc", 65536, 65536))
 
 
-class BuildFailed(Exception):
-    """A build step failed: which one, and the log's last lines."""
-
-    def __init__(self, step: str, tail: list[str]):
-        self.step, self.tail = step, tail
-        super().__init__(f"failed at {step}")
+def _split_ref(ref: str) -> tuple[str, str]:
+    repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+    return repo, tag
 
 
-@dataclass
-class BuildRequest:
-    context: bytes                  # a tar with the Dockerfile at its root
-    labels: dict[str, str] = field(default_factory=dict)
-    no_cache: bool = False
-    secrets: dict[str, str] = field(default_factory=dict)  # id -> host file (BuildKit only)
-    log: IO[str] | None = None
-    on_step: object = None          # callable(step text) for live progress
+def _image(d: dict) -> Image:
+    """docker's inspect or list JSON as a neutral Image."""
+    labels = d.get("Labels") if "Labels" in d else (d.get("Config") or {}).get("Labels")
+    return Image(id=d["Id"], tags=tuple(d.get("RepoTags") or ()), digests=tuple(d.get("RepoDigests") or ()),
+                 labels=dict(labels or {}), size=d.get("Size"),
+                 layers=tuple((d.get("RootFS") or {}).get("Layers") or ()))
 
 
-def engine_url(url: str | None = None) -> str:
-    return url or os.environ.get("MLPERFCTL_ENGINE_URL") or os.environ.get("DOCKER_HOST") or DEFAULT_URL
+class DockerEngine(ContainerEngine):
+    """A reachable docker (or podman-compatible) socket. `client` is the docker-py DockerClient."""
 
-
-class Engine:
-    """A reachable engine. `client` is the docker-py DockerClient."""
+    name = "docker"
 
     def __init__(self, url: str | None = None, timeout: int = 600):
-        import docker
-
-        self.url = engine_url(url)
+        self.url = url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
         try:
             self.client = docker.DockerClient(base_url=self.url, timeout=timeout)
             self.client.ping()
@@ -73,21 +77,17 @@ class Engine:
     def is_podman(self) -> bool:
         return any("podman" in c.get("Name", "").lower() for c in self.version.get("Components") or [])
 
-    def run_defaults(self) -> dict:
-        """Extra docker-py `containers.run` arguments this engine needs (podman: ulimits)."""
-        if self.is_podman:
-            import docker
+    def runtimes(self) -> set[str]:
+        return set(self.client.info().get("Runtimes") or {})
 
-            return {"ulimits": [docker.types.Ulimit(name="nofile", soft=65536, hard=65536),
-                                docker.types.Ulimit(name="nproc", soft=65536, hard=65536)]}
-        return {}
+    def info(self) -> dict:
+        return {"engine": "podman" if self.is_podman else "docker", "version": self.version.get("Version"),
+                "api": self.version.get("ApiVersion"), "url": self.url}
 
     # ---- images ----
-    def image(self, ref: str) -> dict | None:
-        import docker
-
+    def inspect_image(self, ref: str) -> Image | None:
         try:
-            return self.client.api.inspect_image(ref)
+            return _image(self.client.api.inspect_image(ref))
         except docker.errors.ImageNotFound:
             return None
         except docker.errors.APIError as e:
@@ -95,38 +95,29 @@ class Engine:
                 return None
             raise
 
-    def images_with_label(self, label: str) -> list[dict]:
-        """Summaries (Id, RepoTags, RepoDigests, Labels, Size) of images carrying the label."""
-        return self.client.api.images(filters={"label": label})
+    def list_images(self, label: str) -> list[Image]:
+        return [_image(d) for d in self.client.api.images(filters={"label": label})]
 
     def tag(self, image_id: str, ref: str) -> None:
-        repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
-        self.client.api.tag(image_id, repo, tag)
+        self.client.api.tag(image_id, *_split_ref(ref))
 
-    def remove(self, ref: str, force: bool = False) -> None:
-        import docker
-
+    def remove_image(self, ref: str, force: bool = False) -> None:
         try:
             self.client.api.remove_image(ref, force=force, noprune=False)
         except docker.errors.NotFound:
             pass
 
     def pull(self, ref: str) -> str:
-        """Pull an image; return its ID. Raises UserError with the engine's reason."""
-        import docker
-
-        repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        repo, tag = _split_ref(ref)
         try:
             for event in self.client.api.pull(repo, tag, stream=True, decode=True):
                 if "error" in event:
                     raise UserError(f"cannot pull {ref}: {event['error'].strip()}")
         except docker.errors.APIError as e:
             raise UserError(f"cannot pull {ref}: {e.explanation or e}") from None
-        return self.image(ref)["Id"]
+        return self.inspect_image(ref).id
 
     def push(self, ref: str) -> None:
-        import docker
-
         repo, _, tag = ref.rpartition(":")
         try:
             for event in self.client.api.push(repo, tag, stream=True, decode=True):
@@ -136,7 +127,6 @@ class Engine:
             raise UserError(f"cannot push {ref}: {e.explanation or e}") from None
 
     def save(self, refs: list[str], fileobj) -> None:
-        """`docker save` of several images into one tar (shared layers stored once)."""
         api = self.client.api
         res = api._get(api._url("/images/get"), params={"names": refs}, stream=True)
         api._raise_for_status(res)
@@ -144,7 +134,6 @@ class Engine:
             fileobj.write(chunk)
 
     def load(self, fileobj) -> list[str]:
-        """`docker load`; returns the engine's messages (e.g. 'Loaded image: ...')."""
         out = []
         for event in self.client.api.load_image(fileobj):
             if "error" in event:
@@ -153,9 +142,15 @@ class Engine:
                 out.append(event["stream"].strip())
         return out
 
+    def import_rootfs(self, stream, ref: str, changes: list[str]) -> str:
+        repo, tag = _split_ref(ref)
+        result = self.client.api.import_image_from_stream(stream, repository=repo, tag=tag, changes=changes)
+        if "error" in str(result):
+            raise UserError(f"import failed: {result}")
+        return self.inspect_image(ref).id
+
     # ---- builders ----
-    def builder(self, preference: str = "auto", notice=None) -> Builder:
-        """The builder to use: BuildKit when the engine and a CLI offer it, else classic."""
+    def builder(self, preference: str = "auto", notice: Callable[[str], None] | None = None) -> Builder:
         if preference not in ("auto", "buildkit", "classic"):
             raise UserError(f"unknown builder '{preference}' (choose: auto, buildkit, classic)")
         if preference == "classic":
@@ -174,6 +169,113 @@ class Engine:
             notice("notice: no BuildKit-capable docker CLI found; using the classic builder "
                    "(no pip cache mounts, no --ca-cert)")
         return ClassicBuilder(self)
+
+    # ---- containers ----
+    def run_kwargs(self, spec: ContainerSpec) -> dict:
+        """The spec as docker-py `containers.run` keyword arguments (never privileged)."""
+        kw = {
+            "image": spec.image,
+            "command": list(spec.argv),
+            "detach": True,
+            "mounts": [DockerMount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts],
+            "network_mode": spec.network,
+            "environment": dict(spec.env),
+            "read_only": spec.read_only_root,
+            "privileged": False,
+            "cap_drop": list(spec.cap_drop),
+            "security_opt": list(spec.security_opt),
+            "labels": dict(spec.labels),
+        }
+        for key, value in (("user", spec.user), ("working_dir", spec.working_dir), ("shm_size", spec.shm_size)):
+            if value is not None:
+                kw[key] = value
+        if spec.entrypoint is not None:
+            kw["entrypoint"] = list(spec.entrypoint)
+        if spec.tmpfs:
+            kw["tmpfs"] = dict(spec.tmpfs)
+        if spec.devices:
+            kw["devices"] = [f"{d}:{d}:rwm" for d in spec.devices]
+        if spec.group_add:
+            kw["group_add"] = list(spec.group_add)
+        if spec.gpu is not None:
+            if spec.gpu.vendor != "nvidia":
+                raise UserError(f"the docker engine requests {spec.gpu.vendor} GPUs through devices, "
+                                "not a GPU request (pass /dev/kfd and /dev/dri)")
+            kw["device_requests"] = [DeviceRequest(count=spec.gpu.count, capabilities=[["gpu"]])]
+        limits = spec.limits or (PODMAN_ULIMITS if self.is_podman else ())
+        if limits:
+            kw["ulimits"] = [Ulimit(name=n, soft=s, hard=h) for n, s, h in limits]
+        return kw
+
+    def run(self, spec: ContainerSpec, on_line: Callable[[str], None] | None = None,
+            tail_lines: int = 30) -> ContainerResult:
+        try:
+            container = self.client.containers.run(**self.run_kwargs(spec))
+        except docker.errors.APIError as e:
+            raise UserError(f"the engine could not start the container: {e.explanation or e}") from None
+        tail: deque[str] = deque(maxlen=tail_lines)
+        try:
+            buffer = b""
+            for chunk in container.logs(stream=True, follow=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    line = raw.decode(errors="replace")
+                    tail.append(line)
+                    if on_line:
+                        on_line(line)
+            if buffer:
+                line = buffer.decode(errors="replace")
+                tail.append(line)
+                if on_line:
+                    on_line(line)
+            code = container.wait().get("StatusCode", 1)
+            return ContainerResult(code, "\n".join(tail))
+        finally:
+            container.remove(force=True)
+
+    def output(self, spec: ContainerSpec) -> str:
+        kw = self.run_kwargs(spec)
+        kw.pop("detach")
+        try:
+            out = self.client.containers.run(**kw, remove=True)
+        except docker.errors.ContainerError as e:
+            err = (e.stderr or b"").decode(errors="replace").strip().splitlines()[-3:]
+            raise UserError(f"{spec.image} {' '.join(spec.argv)} failed (exit code {e.exit_status}): "
+                            f"{' / '.join(err)}") from None
+        except docker.errors.APIError as e:
+            raise UserError(f"the engine could not start the container: {e.explanation or e}") from None
+        return out.decode(errors="replace")
+
+    def stop(self, container_id: str, timeout: int = 10) -> None:
+        try:
+            self.client.api.stop(container_id, timeout=timeout)
+        except docker.errors.NotFound:
+            pass
+
+    def remove_container(self, container_id: str) -> None:
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def list_containers(self, label: str) -> list[tuple[str, dict[str, str]]]:
+        return [(c["Id"], dict(c.get("Labels") or {}))
+                for c in self.client.api.containers(all=True, filters={"label": label})]
+
+    def copy_from_image(self, image: str, path: str, dest: Path) -> None:
+        container = self.client.api.create_container(image, command=["true"], network_disabled=True)
+        cid = container["Id"]
+        try:
+            stream, _ = self.client.api.get_archive(cid, path)
+            with tempfile.TemporaryFile() as f:
+                for chunk in stream:
+                    f.write(chunk)
+                f.seek(0)
+                with tarfile.open(fileobj=f) as tar:
+                    tar.extractall(dest, filter="data")
+        finally:
+            self.remove_container(cid)
 
 
 _CLI_CACHE: dict[str, tuple[str, str] | None] = {}
@@ -204,14 +306,6 @@ def find_buildkit_cli() -> tuple[str, str] | None:
     return None
 
 
-class Builder:
-    kind = "?"
-    supports_secrets = False
-
-    def build(self, request: BuildRequest) -> str:
-        raise NotImplementedError
-
-
 class BuildKitBuilder(Builder):
     """`docker buildx build --load` or `DOCKER_BUILDKIT=1 docker build`, context on stdin."""
 
@@ -219,7 +313,7 @@ class BuildKitBuilder(Builder):
     supports_secrets = True
     STEP = re.compile(r"^#(\d+) (\[[^\]]*\] .*)$")
 
-    def __init__(self, engine: Engine, cli: str, mode: str):
+    def __init__(self, engine: DockerEngine, cli: str, mode: str):
         self.engine, self.cli, self.mode = engine, cli, mode
 
     def build(self, request: BuildRequest) -> str:
@@ -272,14 +366,10 @@ class ClassicBuilder(Builder):
 
     kind = "classic"
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: DockerEngine):
         self.engine = engine
 
     def build(self, request: BuildRequest) -> str:
-        import io
-
-        import docker
-
         if request.secrets:
             raise UserError("--ca-cert needs BuildKit (secrets keep the certificate out of the image); "
                             "use --builder buildkit with a BuildKit-capable docker CLI, or drop --ca-cert")
@@ -317,7 +407,3 @@ class ClassicBuilder(Builder):
 def _short(step: str, width: int = 160) -> str:
     step = " ".join(step.split())
     return step if len(step) <= width else step[:width - 3] + "..."
-
-
-def dumps(obj) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True)

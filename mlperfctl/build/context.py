@@ -10,7 +10,7 @@ import re
 import tarfile
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 EXCLUDE_DIRS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 EXCLUDE_SUFFIXES = (".pyc", ".pyo")

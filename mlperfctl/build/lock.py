@@ -20,8 +20,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
-from .matrix import Cell, LoadedMatrix
+from ..errors import UserError
+from ..matrix import Cell, LoadedMatrix
 
 LOCK_DIR = "locks"
 PYPI = "https://pypi.org/simple"
