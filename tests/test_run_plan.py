@@ -166,7 +166,7 @@ def test_unreadable_data_is_found_before_a_container_starts(tmp_path):
 
 
 def test_offline_samples_per_second_ignores_token_throughput(tmp_path):
-    from mlperfctl.submission_check import MLLog
+    from mlperfctl.submission import MLLog
 
     detail = tmp_path / "mlperf_log_detail.txt"
     records = {"generated_query_count": 1, "generated_samples_per_query": 128, "result_max_latency_ns": 4_000_000_000,

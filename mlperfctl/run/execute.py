@@ -15,12 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import engines, submission, sysinfo
+from .. import engines, submission
 from ..build import executor
 from ..errors import UserError
 from ..matrix import LoadedMatrix
 from ..options import BuildOptions, RunOptions
-from ..submission_check import MLLog
+from ..submission import MLLog, sysinfo
 from .container import (
     HARNESS_PATH,
     RUN_LABEL,

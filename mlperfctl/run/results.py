@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..options import RunOptions
-from ..submission_check import MLLog
+from ..submission import MLLog
 from .plan import RunPlan
 
 
