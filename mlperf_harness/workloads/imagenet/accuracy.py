@@ -1,12 +1,14 @@
-"""`accuracy-imagenet`: top-1 accuracy from LoadGen's mlperf_log_accuracy.json, as the reference script."""
+"""`accuracy --model resnet50` (alias `accuracy-imagenet`): top-1 accuracy from LoadGen's
+mlperf_log_accuracy.json, as the reference script."""
 
 import json
 from pathlib import Path
 
 import numpy as np
 
-from .errors import UsageError
-from .imagenet import parse_val_map
+from mlperf_harness.errors import UsageError
+
+from .dataset import parse_val_map
 
 DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 
@@ -48,3 +50,21 @@ def imagenet(accuracy_log: Path, val_map: Path, dtype: str = "float32") -> tuple
 def format_line(good: int, total: int) -> str:
     pct = 100.0 * good / total if total else 0.0
     return f"accuracy={pct:.3f}%, good={good}, total={total}"
+
+
+def command(a) -> int:
+    """`accuracy --model resnet50` and `accuracy-imagenet`: print the accuracy.txt line; --output writes it.
+    The labels come from --imagenet-val-file, else from DATASET_DIR/val_map.txt."""
+    val_file = getattr(a, "imagenet_val_file", None)
+    if val_file is None:
+        if getattr(a, "dataset_dir", None) is None:
+            raise UsageError(
+                "no labels to score against", "pass --dataset-dir (with val_map.txt) or --imagenet-val-file"
+            )
+        val_file = Path(a.dataset_dir) / "val_map.txt"
+    good, total = imagenet(Path(a.mlperf_accuracy_file), Path(val_file), a.dtype)
+    line = format_line(good, total)
+    print(line)
+    if a.output:
+        Path(a.output).write_text(line + "\n")
+    return 0

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import UsageError
+from mlperf_harness.errors import UsageError
 
 FEATURES = 2048
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"

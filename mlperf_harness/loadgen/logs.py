@@ -62,3 +62,12 @@ def only_too_short(detail: dict) -> bool:
         if "Need to process at least" in text or "more queries" in text:
             unmet.discard("early_stopping_met")
     return unmet <= SHORTENED
+
+
+def join_token_early_stopping(detail: dict) -> dict:
+    """With token latencies LoadGen reports early stopping for TTFT and TPOT apart; both are joined into the
+    one early_stopping_result the validity notes read. Other runs' details are returned as they are."""
+    parts = [str(detail[k]) for k in ("early_stopping_ttft_result", "early_stopping_tpot_result") if k in detail]
+    if parts and "early_stopping_result" not in detail:
+        detail["early_stopping_result"] = "\n".join(parts)
+    return detail

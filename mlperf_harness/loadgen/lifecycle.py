@@ -6,9 +6,11 @@ import shutil
 import time
 from pathlib import Path
 
-from . import __version__, logs, settings, sut
-from .errors import UsageError
-from .info import loadgen_version
+from .. import __version__
+from ..errors import UsageError
+from ..info import loadgen_version
+from . import logs, settings
+from .pool import run as run_test
 
 OWNED_OUTPUTS = ("result.json", "accuracy.txt", "mlperf_log_trace.json")
 CPU_BATCH = 8  # best ResNet50 throughput per sample with onnxruntime and torch on small CPUs
@@ -68,7 +70,7 @@ def prepare_output(out: Path, audit_config: Path | None) -> None:
         raise UsageError(f"audit config {audit_config} does not exist", "pass --audit-config to an audit.config file")
 
 
-def start_test(pool, dataset, rs, out: Path, audit_config: Path | None, total: int, perf_count: int) -> float:
+def start_test(pool, qsl, rs, out: Path, audit_config: Path | None, total: int, perf_count: int) -> float:
     """LoadGen with cwd = the output dir, so the only audit.config it can find is the one copied in here.
     Stops the worker pool, raises if any of its work failed, drops an empty trace; returns seconds."""
     import mlperf_loadgen as lg
@@ -87,7 +89,7 @@ def start_test(pool, dataset, rs, out: Path, audit_config: Path | None, total: i
     os.chdir(out)
     try:
         start = time.monotonic()
-        sut.run(pool, dataset, total, perf_count, test_settings, log)
+        run_test(pool, qsl, total, perf_count, test_settings, log)
         duration = time.monotonic() - start
     finally:
         pool.stop()

@@ -11,7 +11,7 @@ DATASET_DIR/validation/data/        the COCO images (only to make statistics; no
 import csv
 from pathlib import Path
 
-from ..errors import UsageError
+from mlperf_harness.errors import UsageError
 
 CAPTIONS = Path("captions/captions.tsv")
 LATENTS = Path("latents/latents.pt")

@@ -1,5 +1,6 @@
-"""`accuracy-coco`: CLIP score and FID of the images in mlperf_log_accuracy.json, as the reference's
-tools/accuracy_coco.py (qsl_idx i is row i of captions/captions.tsv; each response is a uint8 HWC RGB image).
+"""`accuracy --model sdxl` (alias `accuracy-coco`): CLIP score and FID of the images in
+mlperf_log_accuracy.json, as the reference's tools/accuracy_coco.py (qsl_idx i is row i of
+captions/captions.tsv; each response is a uint8 HWC RGB image).
 """
 
 import json
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
+from mlperf_harness.errors import UsageError
 
 # The closed-division window (submission checker accuracy-target and accuracy-upper-limit, v5.1 to v6.1).
 TARGETS = {"CLIP_SCORE": (31.68631873, 31.81331801), "FID_SCORE": (23.01085758, 23.95007626)}
@@ -161,9 +162,12 @@ def verdict_line(win: dict) -> str:
 
 
 def command(a) -> int:
-    """`accuracy-coco`: print the accuracy.txt lines and the window verdict; --output writes the lines."""
+    """`accuracy --model sdxl` and `accuracy-coco`: print the accuracy.txt lines and the window verdict;
+    --output writes the lines."""
     from .pipeline import quiet
 
+    if a.dataset_dir is None:
+        raise UsageError("sdxl scoring needs the captions", "pass --dataset-dir with the COCO-2014 subset")
     quiet()
     paths = {
         k: Path(v) if v else None

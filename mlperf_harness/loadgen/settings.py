@@ -4,7 +4,7 @@ generated user.conf, and TestSettings.FromConfig(user.conf, ..., conf_type=1) la
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 
 SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
 MODES = ("performance", "accuracy")
@@ -40,12 +40,14 @@ class RunSettings:
     execution_mode: str
     target_qps: float | None
     target_latency_ms: float | None
-    samples: int | None
+    performance_sample_count: int | None  # --performance-sample-count (alias --samples)
+    test_query_count: int | None = None  # --test-query-count: min query count in test/fast execution mode
 
 
 def user_conf(rs: RunSettings, test_min_queries: dict[str, int] | None = None) -> str:
     """The user.conf text. Keys name the model exactly so they win over mlperf.conf's model-specific keys.
-    test_min_queries replaces TEST_MIN_QUERIES for a model too slow for those (e.g. sdxl)."""
+    test_min_queries replaces TEST_MIN_QUERIES for a model too slow for those (e.g. sdxl); the run's
+    --test-query-count replaces both, and the fast mode's tenth of the round's count."""
     if rs.scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {rs.scenario!r}", f"use one of {', '.join(SCENARIOS)}")
     rules = official(rs.model, rs.scenario)
@@ -66,22 +68,34 @@ def user_conf(rs: RunSettings, test_min_queries: dict[str, int] | None = None) -
                 "drop it, or use --execution-mode test/fast",
             )
         lines.append(f"{key}.target_latency = {rs.target_latency_ms:g}")
-    if rs.samples is not None:
-        if rs.samples < 1:
-            raise UsageError(f"--samples {rs.samples} must be positive", "pass a performance sample count >= 1")
-        if rs.execution_mode == "valid" and rs.samples < rules.performance_sample_count:
+    count = rs.performance_sample_count
+    if count is not None:
+        if count < 1:
             raise UsageError(
-                f"--samples {rs.samples} is below the {rules.performance_sample_count} performance samples "
-                f"{rs.model} needs in a valid run",
-                "drop --samples, or use --execution-mode test/fast",
+                f"--performance-sample-count {count} must be positive", "pass a performance sample count >= 1"
             )
-        lines.append(f"{rs.model}.*.performance_sample_count_override = {rs.samples}")
+        if rs.execution_mode == "valid" and count < rules.performance_sample_count:
+            raise UsageError(
+                f"--performance-sample-count {count} is below the {rules.performance_sample_count} performance "
+                f"samples {rs.model} needs in a valid run",
+                "drop --performance-sample-count, or use --execution-mode test/fast",
+            )
+        lines.append(f"{rs.model}.*.performance_sample_count_override = {count}")
+    queries = rs.test_query_count
+    if queries is not None:
+        if queries < 1:
+            raise UsageError(f"--test-query-count {queries} must be positive", "pass a query count >= 1")
+        if rs.execution_mode == "valid":
+            raise UsageError(
+                "--test-query-count would change the min query count of a valid run",
+                "drop it, or use --execution-mode test/fast",
+            )
     if rs.execution_mode == "test":
         lines.append(f"{key}.min_duration = {TEST_MIN_DURATION_MS}")
-        lines.append(f"{key}.min_query_count = {(test_min_queries or TEST_MIN_QUERIES)[rs.scenario]}")
+        lines.append(f"{key}.min_query_count = {queries or (test_min_queries or TEST_MIN_QUERIES)[rs.scenario]}")
     elif rs.execution_mode == "fast":
         lines.append(f"{key}.min_duration = {rules.min_duration_ms // FAST_DIVISOR}")
-        lines.append(f"{key}.min_query_count = {max(1, rules.min_query_count // FAST_DIVISOR)}")
+        lines.append(f"{key}.min_query_count = {queries or max(1, rules.min_query_count // FAST_DIVISOR)}")
     elif rs.execution_mode != "valid":
         raise UsageError(f"unknown execution mode {rs.execution_mode!r}", f"use one of {', '.join(EXECUTION_MODES)}")
     return "\n".join(lines) + "\n"

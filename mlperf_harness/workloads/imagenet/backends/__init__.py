@@ -7,10 +7,9 @@ predict(batch NCHW float32) -> top-1 indices.
 
 from pathlib import Path
 
-from ..errors import UsageError
+from mlperf_harness.errors import UsageError
 
 BACKENDS = ("onnxruntime", "pytorch", "tensorrt")
-DEVICES = ("cpu", "cuda", "rocm")
 
 
 def check_model_file(path: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
+from mlperf_harness.errors import UsageError
+
 from . import rouge
 from .spec import GPTJ_GEN_LEN, Benchmark
 

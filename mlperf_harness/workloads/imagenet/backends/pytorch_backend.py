@@ -4,7 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
+from mlperf_harness.errors import UsageError
+
 from . import check_class_count, require_fp32
 
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UsageError
+from mlperf_harness.errors import UsageError
 
 OPENORCA_COLUMNS = ("tok_input", "output")
 CNNDM_FIELDS = ("instruction", "input", "output")

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import UsageError
+from mlperf_harness.errors import UsageError
 
 SIZE = 224
 RESIZE = 256  # the reference's resize_with_aspectratio: 224 / 0.875
@@ -125,6 +125,9 @@ class Dataset:
         self._preprocess_all(PREPROCESSORS[preprocessing], threads)
         self.loaded = np.empty((0, 3, SIZE, SIZE), np.float32)
         self.row = np.full(len(entries), -1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
     def _npy(self, i: int) -> Path:
         return self.cache / (self.entries[i].path.name + ".npy")
