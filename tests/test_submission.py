@@ -17,8 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from mlperfctl import submission, submission_check, sysinfo
+import mlperf_rules
+from mlperfctl import submission
 from mlperfctl.errors import UserError
+from mlperfctl.submission import MLLog, sysinfo
+from mlperfctl.submission import check as submission_check
+from mlperfctl.submission import writer as submission_writer
 
 DATA = Path(__file__).parent / "data"
 SYSTEM = "box_cpu"
@@ -109,11 +113,12 @@ def clean(tmp_path, runs):
 
 
 def test_fixture_logs_are_real_loadgen_6_0_17_with_v61_seeds(runs):
-    perf = submission_check.MLLog(runs["short"] / "mlperf_log_detail.txt")
+    perf = MLLog(runs["short"] / "mlperf_log_detail.txt")
     assert perf.get("result_validity") == "VALID" and perf.get("effective_min_duration_ms") == 200
-    assert tuple(perf.get(f"effective_{k}") for k in submission_check.SEED_KEYS) == submission_check.SEEDS["v6.1"]
+    seeds = mlperf_rules.get_round("v6.1").seeds.as_dict()
+    assert {k: perf.get(f"effective_{k}") for k in mlperf_rules.SEED_KEYS} == seeds
     assert perf.get("effective_samples_per_query") >= 24576 and perf.get("effective_performance_sample_count") == 1024
-    acc = submission_check.MLLog(runs["acc"] / "mlperf_log_detail.txt")
+    acc = MLLog(runs["acc"] / "mlperf_log_detail.txt")
     assert acc.get("effective_accuracy_sample_count") == 50000
     assert (runs["acc"] / "mlperf_log_accuracy.json").stat().st_size > 1_000_000
     assert (runs["acc"] / "accuracy.txt").read_text().startswith("accuracy=76.500%")
@@ -134,7 +139,7 @@ def test_v61_layout(tmp_path, runs):
     assert base / "systems" / "box_cpu.json" in placed and scen / "performance" in placed
     desc = json.loads((base / "systems" / "box_cpu.json").read_text())
     assert len(desc) == 35 and desc["division"] == "open" and desc["accelerators_per_node"] == "0"
-    assert set(json.loads((scen / "measurements.json").read_text())) == set(submission_check.MEASUREMENT_FIELDS)
+    assert set(json.loads((scen / "measurements.json").read_text())) == set(mlperf_rules.MEASUREMENT_FIELDS)
     assert json.loads((scen / "run.json").read_text())["accuracy"]["cell"] == "python-onnxruntime-cpu-resnet50"
     assert "mlperfctl run" in (scen / "README.md").read_text()
     assert "600000" in (scen / "user.conf").read_text()
@@ -177,7 +182,7 @@ def test_untruncated_tree_fails_then_truncate_makes_it_pass(tmp_path, runs):
     hash_line = (acc / "accuracy.txt").read_text().splitlines()[-1]
     assert hash_line == f"hash={hashlib.sha256(backup.read_bytes()).hexdigest()}"
     cut = (acc / "mlperf_log_accuracy.json").read_bytes()
-    assert len(cut) <= submission_check.MAX_ACCURACY_LOG_SIZE
+    assert len(cut) <= mlperf_rules.MAX_ACCURACY_LOG_SIZE
     assert cut == original[:4096] + b"\n\n...\n\n" + original[-4096:]
     assert messages(root) == []
     assert submission.truncate_accuracy_logs(root) == []  # idempotent: already hashed and small
@@ -311,7 +316,7 @@ def test_force_replaces_one_mode_and_keeps_the_tree_consistent(clean, runs):
     acc_before = snapshot(clean / SCEN / "accuracy")
     placed = write(clean, runs, perf="short", acc=None, force=True, ledger={"cell": "new", "exit_status": 0})
     assert clean / SCEN / "performance" in placed
-    detail = submission_check.MLLog(clean / SCEN / "performance" / "run_1" / "mlperf_log_detail.txt")
+    detail = MLLog(clean / SCEN / "performance" / "run_1" / "mlperf_log_detail.txt")
     assert detail.get("effective_min_duration_ms") == 200
     assert snapshot(clean / SCEN / "accuracy") == acc_before  # untouched, still truncated
     ledger = json.loads((clean / SCEN / "run.json").read_text())
@@ -324,7 +329,7 @@ def test_force_replaces_one_mode_and_keeps_the_tree_consistent(clean, runs):
 def test_injected_failure_leaves_the_tree_byte_identical(clean, runs, monkeypatch, fail_at):
     before = snapshot(clean)
     calls = []
-    real = submission._rename
+    real = submission_writer._rename
 
     def flaky(src, dst):
         calls.append(dst)
@@ -332,7 +337,7 @@ def test_injected_failure_leaves_the_tree_byte_identical(clean, runs, monkeypatc
             raise OSError("injected failure")
         real(src, dst)
 
-    monkeypatch.setattr(submission, "_rename", flaky)
+    monkeypatch.setattr(submission_writer, "_rename", flaky)
     other = json.loads(json.dumps(system_json()))
     other["cooling"] = "liquid"  # the system json, src and both results all get replaced
     rs = result_set(runs["short"], runs["acc"])
@@ -402,3 +407,100 @@ def test_cli_check_truncate_package(tmp_path, runs):
     assert r.returncode == 0 and Path(json.loads(r.stdout)["archive"]) == tmp_path / "sub.tar.gz"
     r = cli("check", str(root), "--version", "v9.9")
     assert r.returncode == 2 and r.stderr.startswith("error: unknown submission version 'v9.9'")
+
+
+def test_every_round_of_the_rulebook_can_be_checked(clean):
+    """A v6.1 tree read with the v6.0 rules differs only by the seeds; the v5.x/v4.x rules find their
+    layout's pieces missing, and the v4.x ones also want mlperf.conf beside user.conf."""
+    v60 = messages(clean, "v6.0")
+    assert len(v60) == 3 and all("rng_seed is" in p and "v6.0 requires" in p for p in v60)
+    for version in ("v5.1", "v5.0", "v4.1", "v4.0"):
+        problems = messages(clean, version)
+        assert "open/acme/code/resnet50: missing source directory (the implementation's code)" in problems
+        assert sum(f"{version} requires" in p for p in problems) == 3
+        assert any("mlperf.conf: missing file" in p for p in problems) == version.startswith("v4")
+    r = cli("check", str(clean), "--version", "v4.0")
+    assert r.returncode == 1 and "(v4.0)" in r.stdout
+
+
+def test_a_model_of_an_older_round_names_it(clean):
+    """gptj's newest closed round is v5.0: a v6.1 check says so instead of inventing rules."""
+    results = clean / BASE / "results" / SYSTEM
+    shutil.copytree(results / "resnet50", results / "gptj-99")
+    problems = messages(clean)
+    assert "open/acme/results/box_cpu/gptj-99: no rules known for model 'gptj-99' in v6.1 " \
+           "(its newest round is v5.0 (--version v5.0))" in problems
+
+
+def _closed_with_compliance(tmp_path, runs, verify_accuracy="TEST PASS\n"):
+    test01 = tmp_path / "TEST01"
+    (test01 / "performance" / "run_1").mkdir(parents=True)
+    shutil.copy(runs["valid"] / "mlperf_log_detail.txt", test01 / "performance" / "run_1")
+    (test01 / "verify_performance.txt").write_text("TEST PASS\n")
+    (test01 / "verify_accuracy.txt").write_text(verify_accuracy)
+    test04 = tmp_path / "TEST04"
+    shutil.copytree(test01, test04)
+    (test04 / "verify_accuracy.txt").unlink()
+    root = tmp_path / "sub"
+    write(root, runs, division="closed", compliance={"TEST01": test01, "TEST04": test04})
+    submission.truncate_accuracy_logs(root, tmp_path / "backup")
+    return root, Path("closed", "acme", "results", SYSTEM, "resnet50", "Offline")
+
+
+def test_closed_compliance_tests_pass_and_the_test01_fallback(tmp_path, runs):
+    root, scen = _closed_with_compliance(tmp_path, runs)
+    assert messages(root) == [f"{scen.parent}: missing required scenario(s) for edge: SingleStream, MultiStream"]
+    # the first-element comparison failed: the baseline and compliance scores must be within 1 % (resnet)
+    (root / scen / "TEST01" / "verify_accuracy.txt").write_text("num_perf_log_data_mismatch = 3\nTEST FAIL\n")
+    problems = messages(root)
+    assert any("TEST01/accuracy/baseline_accuracy.txt: missing" in p for p in problems), problems
+    acc = root / scen / "TEST01" / "accuracy"
+    acc.mkdir()
+    (acc / "baseline_accuracy.txt").write_text("accuracy=76.500%, good=3060, total=4000\n")
+    (acc / "compliance_accuracy.txt").write_text("accuracy=76.000%, good=3040, total=4000\n")
+    assert len(messages(root)) == 1
+    (acc / "compliance_accuracy.txt").write_text("accuracy=75.000%, good=3000, total=4000\n")
+    assert any("TEST01 fallback: acc differs by 2.000% (> 1%)" in p for p in messages(root))
+
+
+def _context(tmp_path, version="v6.1"):
+    from mlperfctl.submission.check import Context, Report
+
+    return Context(tmp_path, mlperf_rules.get_round(version), False, False, Report(tmp_path, version))
+
+
+def test_test06_needs_all_three_pass_lines(tmp_path):
+    from mlperfctl.submission.check import compliance
+
+    verify = tmp_path / "verify_accuracy.txt"
+    lines = ["First token check pass: Skipped", "EOS check pass: True", "Sample length check pass: True",
+             "TEST06 verification complete"]
+    verify.write_text("\n".join(lines) + "\n")
+    ctx = _context(tmp_path)
+    compliance._test06(ctx, verify)
+    assert ctx.report.problems == []
+    verify.write_text("\n".join(lines).replace("EOS check pass: True", "EOS check pass: False") + "\n")
+    compliance._test06(ctx, verify)
+    assert [p.message for p in ctx.report.problems] == [
+        "TEST06 did not pass (needs the first-token, EOS and sample-length pass lines)"]
+
+
+@pytest.mark.parametrize("version, scenario, ttft_ms, expected", [
+    ("v6.1", "Server", 1999, []),
+    ("v6.1", "Server", 2000, ["p99 TTFT 2000 ms is not below 2000 ms (Server)"]),
+    ("v6.1", "Interactive", 449, []),
+    ("v6.1", "Interactive", 451, ["p99 TTFT 451 ms is not below 450 ms (Interactive)"]),
+    ("v5.0", "Server", 1999, []),  # v5.0: one limit for every non-Offline scenario
+    ("v6.1", "Offline", 99999, []),
+])
+def test_llm_token_latency_limits(tmp_path, version, scenario, ttft_ms, expected):
+    from mlperfctl.submission.check import performance
+
+    detail = tmp_path / "mlperf_log_detail.txt"
+    detail.write_text("".join(f':::MLLOG {{"key": "{k}", "value": {v}}}\n' for k, v in (
+        ("result_first_token_99.00_percentile_latency_ns", ttft_ms * 1e6),
+        ("result_time_per_output_token_99.00_percentile_ns", 30e6), ("effective_target_latency_ns", 0))))
+    ctx = _context(tmp_path, version)
+    bench = ctx.round.benchmark("llama2-70b-99")
+    performance._check_latency(ctx, detail, MLLog(detail), scenario, bench or ctx.round.benchmark("llama2-70b-99.9"))
+    assert [p.message for p in ctx.report.problems] == expected

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from mlperfctl import sysinfo
 from mlperfctl.errors import UserError
+from mlperfctl.submission import sysinfo
 
 NVIDIA = """NVIDIA H100 80GB HBM3, 81559, 1980, 5, 16
 NVIDIA H100 80GB HBM3, 81559, 1980, 5, 16

@@ -9,17 +9,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .. import submission, submission_check, sysinfo
+import mlperf_rules
+
+from .. import submission
 from ..errors import UserError, choices
+from ..submission import check as submission_check
+from ..submission import sysinfo
 from .common import JsonOpt, err, out
 
 submission_app = typer.Typer(help="Check, truncate and package an MLPerf submission tree.", no_args_is_help=True)
 DirArg = Annotated[Path, typer.Argument(help="The submission root (the directory holding closed/ or open/).")]
-VersionOpt = Annotated[str, typer.Option("--version", help=f"Submission round {choices(submission.VERSIONS)}.")]
+VersionOpt = Annotated[str, typer.Option(
+    "--version", help=f"Submission round, whose rulebook applies {choices(mlperf_rules.versions())}.")]
 
 
 @submission_app.command("check")
-def check(directory: DirArg, version: VersionOpt = "v6.1", as_json: JsonOpt = False,
+def check(directory: DirArg, version: VersionOpt = mlperf_rules.LATEST, as_json: JsonOpt = False,
           skip_compliance: Annotated[bool, typer.Option(
               "--skip-compliance", help="Do not require the TEST0x compliance runs (closed division).")] = False,
           skip_dataset_size_check: Annotated[bool, typer.Option(

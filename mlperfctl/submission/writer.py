@@ -1,0 +1,295 @@
+"""Write harness results into an MLPerf Inference submission tree, atomically.
+
+Where each piece goes is the round's layout in the rulebook (mlperf_rules: Round.layout): v6.x puts
+everything of a scenario under results/<system>/<model>/<Scenario>/ (measurements.json, user.conf,
+README.md, run.json, TEST0x/) and the code under src/<model>/; v4.x/v5.x keep the scenario-level files
+in measurements/<system>/<model>/<Scenario>/, compliance in compliance/..., code in code/<model>/<impl>/.
+
+Everything is built in a staging directory inside the submission dir (same filesystem) and
+moved in with renames. Existing results are replaced only with force, and then moved aside until
+the new ones are in; any failure rolls back, leaving the tree byte-identical.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlperf_rules
+from mlperf_rules import Layout, Round
+
+from ..errors import UserError, choices
+
+DIVISIONS = ("closed", "open")  # the divisions mlperfctl writes
+MODES = ("performance", "accuracy")
+STAGING_PREFIX = ".mlperfctl-staging-"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
+@dataclass
+class ResultSet:
+    """One scenario's outputs from the harness."""
+
+    model: str
+    scenario: str
+    performance_dir: Path | None  # harness output of the performance run (LoadGen logs, user.conf, result.json)
+    accuracy_dir: Path | None  # harness output of the accuracy run (+ accuracy.txt, mlperf_log_accuracy.json)
+    measurements: dict
+    readme: str
+    ledger: dict
+    compliance: dict[str, Path] = field(default_factory=dict)  # TEST01 -> dir with the audit outputs
+
+
+def check_name(value: str, what: str) -> str:
+    """Directory names the checker accepts: no spaces, slashes or leading dots."""
+    if not _NAME.fullmatch(value or ""):
+        raise UserError(f"invalid {what} '{value}': use letters, digits and _ . + - (no spaces, no leading dot)")
+    return value
+
+
+def check_version(version: str) -> Round:
+    """The rulebook's round for `version` (UserError naming the rounds when there is none)."""
+    if version not in mlperf_rules.ROUNDS:
+        raise UserError(f"unknown submission version '{version}' {choices(mlperf_rules.versions())}")
+    return mlperf_rules.get_round(version)
+
+
+def measurements_for(model: str, precision: str, model_file_name: str, *, input_data_types: str | None = None,
+                     retraining: bool = False, weight_transformations: str | None = None) -> dict:
+    """The measurements json: how the model was run (all five fields non-empty)."""
+    if not (model and precision and model_file_name):
+        raise UserError("measurements need a model, a precision and the model file name")
+    if weight_transformations is None:
+        weight_transformations = "none" if precision == "fp32" else f"conversion to {precision}"
+    return {
+        "input_data_types": input_data_types or precision,
+        "retraining": "yes" if retraining else "no",
+        "starting_weights_filename": model_file_name,
+        "weight_data_types": precision,
+        "weight_transformations": weight_transformations,
+    }
+
+
+def _mode_dirs(rs: ResultSet) -> dict[str, Path]:
+    return {m: d for m, d in (("performance", rs.performance_dir), ("accuracy", rs.accuracy_dir)) if d is not None}
+
+
+def existing_results(submission_dir: Path, *, division: str, submitter: str, system_name: str, model: str,
+                     scenarios, version: str = "v6.1", modes=MODES) -> list[Path]:
+    """The result directories (per mode) already in the tree for these scenarios."""
+    layout = check_version(version).layout
+    base = Path(submission_dir) / division / submitter
+    return [base / layout.mode_dir(system_name, model, s, m) for s in scenarios for m in modes
+            if (base / layout.mode_dir(system_name, model, s, m)).exists()]
+
+
+def refuse_existing(submission_dir: Path, *, division: str, submitter: str, system_name: str, model: str,
+                    scenarios, version: str = "v6.1", force: bool = False, modes=MODES) -> None:
+    """Preflight: raise UserError if results would be replaced without force (before any run starts)."""
+    found = existing_results(submission_dir, division=division, submitter=submitter, system_name=system_name,
+                             model=model, scenarios=scenarios, version=version, modes=modes)
+    if found and not force:
+        raise UserError(f"{found[0]} already exists ({len(found)} result(s) in the way); "
+                        "pass --force to replace them (the old ones are kept until the new ones are in)")
+
+
+def _copy_files(src: Path, dst: Path, names, what: str) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        f = src / name
+        if not f.is_file():
+            raise UserError(f"{what}: {f} is missing")
+        shutil.copy2(f, dst / name)
+
+
+def _json_file(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Same file bytes, or same directory tree with the same bytes."""
+    if a.is_file() and b.is_file():
+        return filecmp.cmp(a, b, shallow=False)
+    if not (a.is_dir() and b.is_dir()):
+        return False
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*"))
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*"))
+    return files_a == files_b and all((a / p).is_dir() or filecmp.cmp(a / p, b / p, shallow=False)
+                                      for p in files_a)
+
+
+def _rename(src: Path, dst: Path) -> None:
+    """The one primitive that changes the tree (tests inject failures here)."""
+    os.rename(src, dst)
+
+
+@dataclass
+class _Entry:
+    staged: Path  # in the staging dir
+    target: Path  # in the tree
+    guarded: bool  # a result (or source, or system json): replacing it needs force
+
+
+class _Transaction:
+    """Moves staged entries into the tree; undo() puts everything back as it was."""
+
+    def __init__(self, staging: Path):
+        self.aside = staging / "aside"
+        self.aside.mkdir()
+        self.done: list[tuple[str, Path, Path | None]] = []  # (kind, target, aside copy)
+
+    def _mkdirs(self, path: Path) -> None:
+        missing = []
+        while not path.exists():
+            missing.append(path)
+            path = path.parent
+        for d in reversed(missing):
+            d.mkdir()
+            self.done.append(("mkdir", d, None))
+
+    def place(self, entry: _Entry) -> None:
+        self._mkdirs(entry.target.parent)
+        old = None
+        if entry.target.exists():
+            old = self.aside / str(len(self.done))
+            _rename(entry.target, old)
+            self.done.append(("aside", entry.target, old))
+        _rename(entry.staged, entry.target)
+        self.done.append(("placed", entry.target, entry.staged))
+
+    def undo(self) -> None:
+        for kind, target, other in reversed(self.done):
+            if kind == "placed":
+                os.rename(target, other)
+            elif kind == "aside":
+                os.rename(other, target)
+            elif kind == "mkdir":
+                target.rmdir()
+        self.done.clear()
+
+
+def write_results(submission_dir: Path, *, division: str, submitter: str, system_name: str,
+                  system_json: dict, results: list[ResultSet], src_dir: Path | None,
+                  version: str = "v6.1", force: bool = False, implementation: str = "mlperfctl") -> list[Path]:
+    """Write `results` into the tree and return the paths placed (files and directories).
+
+    Refuses (UserError, nothing written) when a result for the same system/model/scenario/mode,
+    a different system json or a different source directory is in the way and force is False.
+    """
+    from .sysinfo import validate_system
+
+    layout = check_version(version).layout
+    if division not in DIVISIONS:
+        raise UserError(f"unknown division '{division}' {choices(DIVISIONS)}")
+    for value, what in ((submitter, "submitter"), (system_name, "system name"), (implementation, "implementation")):
+        check_name(value, what)
+    problems = validate_system(system_json, division=division, submitter=submitter)
+    if problems:
+        raise UserError(f"system description for {system_name}: " + "; ".join(problems))
+    if not results:
+        raise UserError("no results to write")
+    for rs in results:
+        check_name(rs.model, "model")
+        check_name(rs.scenario, "scenario")
+        if not _mode_dirs(rs):
+            raise UserError(f"{rs.model} {rs.scenario}: neither a performance nor an accuracy run to write")
+        if not rs.readme.strip():
+            raise UserError(f"{rs.model} {rs.scenario}: the README (how to reproduce) is empty")
+        empty = [k for k, v in rs.measurements.items() if not str(v).strip()]
+        if empty:
+            raise UserError(f"{rs.model} {rs.scenario}: measurements field(s) {', '.join(empty)} are empty")
+
+    submission_dir = Path(submission_dir)
+    created_root = not submission_dir.exists()
+    submission_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=submission_dir))
+    base = submission_dir / division / submitter
+    tx = _Transaction(staging)
+    try:
+        entries = _stage(layout, staging / "new", base, system_name, system_json, results, src_dir, implementation)
+        blocked = [e.target for e in entries if e.guarded and e.target.exists() and not _same(e.staged, e.target)]
+        if blocked and not force:
+            raise UserError(f"{blocked[0]} already exists ({len(blocked)} item(s) in the way); "
+                            "pass --force to replace (the old ones are kept until the new ones are in)")
+        placed = []
+        for e in entries:
+            if e.target.exists() and _same(e.staged, e.target):
+                continue
+            tx.place(e)
+            placed.append(e.target)
+    except BaseException:
+        tx.undo()
+        shutil.rmtree(staging, ignore_errors=True)
+        if created_root:
+            shutil.rmtree(submission_dir, ignore_errors=True)
+        raise
+    shutil.rmtree(staging)
+    return placed
+
+
+def _stage(layout: Layout, new: Path, base: Path, system: str, system_json: dict, results: list[ResultSet],
+           src_dir: Path | None, implementation: str) -> list[_Entry]:
+    """Build every entry in `new` (mirroring the tree) and return them in placing order."""
+    entries: list[_Entry] = []
+
+    def entry(rel: Path, guarded: bool) -> Path:
+        entries.append(_Entry(new / rel, base / rel, guarded))
+        return new / rel
+
+    _json_file(entry(Path("systems", f"{system}.json"), True), system_json)
+    models = sorted({rs.model for rs in results})
+    if src_dir is not None:
+        if not Path(src_dir).is_dir():
+            raise UserError(f"source directory {src_dir} does not exist")
+        for model in models:
+            shutil.copytree(src_dir, entry(layout.src_dir(model, implementation), True),
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+    for rs in results:
+        modes = _mode_dirs(rs)
+        for mode, src in modes.items():
+            dst = entry(layout.mode_dir(system, rs.model, rs.scenario, mode), True)
+            if mode == "performance":
+                _copy_files(src, dst / "run_1", layout.perf_files, f"{rs.model} {rs.scenario} performance")
+            else:
+                _copy_files(src, dst, layout.acc_files, f"{rs.model} {rs.scenario} accuracy")
+        for test, src in sorted(rs.compliance.items()):
+            shutil.copytree(src, entry(layout.compliance_dir(system, rs.model, rs.scenario, test), True))
+        meta = layout.meta_dir(system, rs.model, rs.scenario)
+        for name in layout.measurement_files:  # user.conf (and mlperf.conf for v4.x) come from the run
+            if name == "README.md":
+                continue
+            conf_src = next(d / name for d in modes.values())
+            if not conf_src.is_file():
+                raise UserError(f"{rs.model} {rs.scenario}: {conf_src} is missing (the {layout.family} layout "
+                                f"needs {name} beside the measurements)")
+            shutil.copy2(conf_src, _parent(entry(meta / name, False)))
+        _parent(entry(meta / "README.md", False)).write_text(rs.readme.rstrip() + "\n")
+        _json_file(entry(layout.measurements_file(system, rs.model, rs.scenario, implementation), False),
+                   rs.measurements)
+        ledger_path = base / meta / "run.json"
+        ledger = _read_json(ledger_path) if ledger_path.exists() else {}
+        ledger.update({mode: rs.ledger for mode in modes})
+        _json_file(entry(meta / "run.json", False), ledger)
+    return entries
+
+
+def _parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
