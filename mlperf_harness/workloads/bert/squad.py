@@ -8,7 +8,6 @@ The QSL is over features, in the reference's order (question by question, window
 """
 
 import hashlib
-import json
 import pickle
 import re
 from dataclasses import dataclass, field
@@ -17,10 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UsageError
+from .layout import DATASET, VOCAB, read_squad
 
-DATASET = "dev-v1.1.json"
-VOCAB = "vocab.txt"
-VERSION = "1.1"
 MAX_SEQ_LENGTH = 384
 DOC_STRIDE = 128
 MAX_QUERY_LENGTH = 64
@@ -114,15 +111,7 @@ def split_words(text: str) -> list[str]:
 
 def read_examples(path: Path) -> list[Example]:
     """Every question of a SQuAD v1.1 file, in file order."""
-    if not path.is_file():
-        raise UsageError(f"{path} does not exist", f"pass --dataset-dir with the SQuAD v1.1 {DATASET}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path} is not valid JSON ({e})", f"use the SQuAD v1.1 {DATASET}") from None
-    version = data.get("version") if isinstance(data, dict) else None
-    if version != VERSION:
-        raise UsageError(f"{path} is SQuAD version {version!r}, not {VERSION!r}", f"use the SQuAD v1.1 {DATASET}")
+    data = read_squad(path)
     examples = []
     try:
         for article in data["data"]:
