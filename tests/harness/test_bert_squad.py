@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from mlperf_harness import workloads
 from mlperf_harness.errors import UsageError
 from mlperf_harness.workloads.bert import squad
 
@@ -149,3 +150,30 @@ def test_missing_files_and_non_bert_vocab(tmp_path):
     with pytest.raises(UsageError) as e:
         squad.load(dataset, vocab, tmp_path / "cache")
     assert "not a BERT WordPiece vocabulary" in _one_line(e) and str(vocab) in str(e.value)
+
+
+def test_host_dataset_check_uses_the_standard_library_only(tmp_path):
+    """What the host runs before any container (Workload.dataset_check): a SQuAD file of another version is
+    one UsageError naming it, and nothing heavy is imported to find out."""
+    import subprocess
+    import sys
+
+    (tmp_path / squad.DATASET).write_text(json.dumps({"version": "v2.0", "data": []}))
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from mlperf_harness import workloads\n"
+        "from mlperf_harness.errors import UsageError\n"
+        "try:\n"
+        f"    workloads.get('bert-99.9').check_dataset(Path({str(tmp_path)!r}))\n"
+        "except UsageError as e:\n"
+        "    print(e)\n"
+        "print(sorted(m for m in ('numpy', 'tokenizers', 'torch', 'onnxruntime') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    error, imported = proc.stdout.strip().splitlines()
+    assert str(tmp_path / squad.DATASET) in error and "SQuAD version 'v2.0', not '1.1'" in error
+    assert imported == "[]"
+    (tmp_path / squad.DATASET).write_text(json.dumps({"version": "1.1", "data": []}))
+    workloads.get("bert-99").check_dataset(tmp_path)  # a v1.1 file passes the host's check
