@@ -13,6 +13,7 @@ runner.py) and its line below.
 from mlperf_harness.errors import UsageError
 
 from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
+from .bert import BERT
 from .imagenet import RESNET50
 from .llm import GPTJ, LLAMA2_70B
 from .sdxl import SDXL
@@ -26,6 +27,8 @@ WORKLOADS: dict[str, Workload] = {
     "gptj-99.9": GPTJ,
     "llama2-70b-99": LLAMA2_70B,
     "llama2-70b-99.9": LLAMA2_70B,
+    "bert-99": BERT,
+    "bert-99.9": BERT,
 }
 
 

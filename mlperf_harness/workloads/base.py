@@ -48,6 +48,9 @@ class Workload:
     demo_model_dir: str  # where it puts the model files (--model-path)
     runner_class: str  # "module:Class" of the family's Runner
     scorer: str  # "module:function" of the family's `accuracy` command: function(args) -> exit code
+    # "module:function(dataset_dir: Path)" raising UsageError for a dataset the harness would refuse, run by the
+    # host before any container starts; standard library only, like this module ("": no such check)
+    dataset_check: str = ""
 
     # -- what the host asks --------------------------------------------------------------------------------------
     def devices(self) -> tuple[str, ...]:
@@ -95,6 +98,11 @@ class Workload:
         values = {"model": model, "accuracy_log": accuracy_log, "dataset_dir": dataset_dir, "model_path": model_path}
         argv = [a.format_map(values) for a in self.accuracy_args]
         return argv + ["--output", output] if output else argv
+
+    def check_dataset(self, dataset_dir: Path) -> None:
+        """The family's own standard-library checks of the dataset (UsageError naming the file and the fix)."""
+        if self.dataset_check:
+            load(self.dataset_check)(dataset_dir)
 
     # -- what the harness does with it (heavy imports happen here) ---------------------------------------------
     def write_demo(self, out_dir: Path, count: int, seed: int) -> None:
