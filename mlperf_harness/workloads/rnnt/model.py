@@ -107,19 +107,19 @@ def build(cfg: Config):
 def read_state(path: Path) -> dict:
     """The checkpoint's state_dict with the reference's renaming (joint_net -> joint.net) and without the
     feature extractor's buffers."""
-    import pickle
-
     torch = _torch()
     if not path.is_file():
         raise UsageError(f"model file {path} does not exist", _FIX)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # The reference loads its checkpoint with full unpickling; the file is the user's own model file.
-        print(f"notice: {path} holds more than tensors; loading it with full unpickling, as the reference does")
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the same bad input
-        raise UsageError(f"{path} is not a torch checkpoint ({type(e).__name__}: {e})", _FIX) from None
+    except Exception:  # noqa: BLE001 - retried below; a file that neither way reads is the bad input
+        try:
+            # The reference unpickles its checkpoint fully; the file is the user's own model file.
+            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:  # noqa: BLE001
+            first = (str(e).splitlines() or [""])[0]
+            raise UsageError(f"{path} is not a torch checkpoint ({type(e).__name__}: {first})", _FIX) from None
+        print(f"notice: {path} holds more than tensors; it was loaded with full unpickling, as the reference does")
     state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise UsageError(f"{path} holds no 'state_dict'", _FIX)
@@ -147,6 +147,10 @@ def encode(model, feats, lengths):
     torch = _torch()
     x, _ = model.encoder.pre_rnn.lstm(feats)
     t, b, h = x.shape
+    # Alone, an utterance of odd length has its last frame stacked with zeros; in a batch the frame after its
+    # end holds the LSTM's output on padding: zero every frame past each utterance's end.
+    past_end = torch.arange(t, device=x.device)[:, None] >= lengths.to(x.device)[None, :]
+    x = x.masked_fill(past_end[:, :, None], 0.0)
     pad = (-t) % STACK_TIME
     if pad:
         x = torch.cat((x, x.new_zeros(pad, b, h)))
