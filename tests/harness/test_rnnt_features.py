@@ -114,3 +114,6 @@ def test_batch_is_the_utterances_padded():
         alone = fb.utterance(w)
         assert torch.equal(feats[: lengths[i], i], alone)
         assert feats[lengths[i] :, i].abs().sum().item() == 0.0
+    padded, same = fb.batch(waves, pad_to=16)
+    assert tuple(padded.shape) == (32, 3, 240) and torch.equal(same, lengths)
+    assert torch.equal(padded[:26], feats) and padded[26:].abs().sum().item() == 0.0

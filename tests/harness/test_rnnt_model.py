@@ -106,6 +106,7 @@ def test_batch_and_one_by_one_decoding_agree(tmp_path):
     alone = [model.greedy_decode(m, *fb.batch([w]))[0] for w in waves]
     assert batch == alone
     assert sum(map(len, batch)) > 10  # the comparison is about emitted labels, not empty outputs
+    assert model.greedy_decode(m, *fb.batch(waves, pad_to=16)) == batch
     enc, _ = model.encode(m, feats, lengths)
     for i, w in enumerate(waves):
         e, n = model.encode(m, *fb.batch([w]))

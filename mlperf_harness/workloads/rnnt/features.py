@@ -95,12 +95,14 @@ class FilterBank:
         std = x.std(dim=1, keepdim=True) + STD_GUARD
         return ((x - mean) / std).T.contiguous()
 
-    def batch(self, waves: list[np.ndarray]):
-        """(features (T, B, 240) float32, lengths (B,) int64), T the longest utterance's frame count."""
+    def batch(self, waves: list[np.ndarray], pad_to: int = 1):
+        """(features (T, B, 240) float32, lengths (B,) int64), T the longest utterance's frame count rounded up
+        to a multiple of pad_to (fewer distinct shapes for the LSTMs; the frames past each length are zeros)."""
         torch = self.torch
         feats = [self.utterance(w) for w in waves]
         lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.int64)
-        out = torch.zeros(int(lengths.max()), len(feats), FEATURES, dtype=torch.float32, device=self.device)
+        frames = -(-int(lengths.max()) // pad_to) * pad_to
+        out = torch.zeros(frames, len(feats), FEATURES, dtype=torch.float32, device=self.device)
         for i, f in enumerate(feats):
             out[: f.shape[0], i] = f
         return out, lengths
