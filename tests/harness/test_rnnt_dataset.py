@@ -5,10 +5,11 @@ import json
 
 import numpy as np
 import pytest
-import soundfile
 
-from mlperf_harness.errors import UsageError
-from mlperf_harness.workloads.rnnt import dataset
+soundfile = pytest.importorskip("soundfile", reason="soundfile is not installed (the `harness` extra)")
+
+from mlperf_harness.errors import UsageError  # noqa: E402 - after the importorskip above
+from mlperf_harness.workloads.rnnt import dataset  # noqa: E402 - after the importorskip above
 
 
 def _wav(path, samples, rate=16000, subtype="PCM_16"):

@@ -9,13 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_harness.workloads.rnnt import accuracy, demo
+pytest.importorskip("torch", reason="torch is not installed in this environment")
+pytest.importorskip("soundfile", reason="soundfile is not installed (the `harness` extra)")
+pytest.importorskip("mlperf_loadgen", reason="mlcommons-loadgen is not installed (the `harness` extra)")
+
+from mlperf_harness.workloads.rnnt import accuracy, demo  # noqa: E402 - after the importorskip above
 
 RUN = """
 import sys
 from argparse import Namespace
-from mlperf_harness.errors import UsageError
-from mlperf_harness.workloads.rnnt.run import run
+from mlperf_harness.errors import UsageError  # noqa: E402 - after the importorskip above
+from mlperf_harness.workloads.rnnt.run import run  # noqa: E402 - after the importorskip above
 a = Namespace(**{json_args})
 try:
     sys.exit(run(a))
