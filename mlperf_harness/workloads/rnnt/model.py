@@ -201,17 +201,19 @@ def greedy_decode(model, feats, lengths, max_symbols: int = MAX_SYMBOLS_PER_STEP
         start = torch.ones(b, dtype=torch.bool, device=device)
         g, next_state = _predict(model, last, state, start)
         out: list[list[int]] = [[] for _ in range(b)]
-        lengths_list = enc_lengths.tolist()
-        for t in range(max(lengths_list, default=0)):
-            active = enc_lengths.to(device) > t
+        enc_lengths = enc_lengths.to(device)
+        for t in range(int(enc_lengths.max()) if b else 0):
+            active = enc_lengths > t
             f = enc[:, t]
             for _ in range(max_symbols):
                 k = _joint(model, f, g).argmax(dim=1)
                 emit = active & (k != BLANK)
-                if not bool(emit.any()):
+                emitted = emit.tolist()
+                if not any(emitted):
                     break
-                for i in emit.nonzero()[:, 0].tolist():
-                    out[i].append(int(k[i]))
+                for i, (e, label) in enumerate(zip(emitted, k.tolist(), strict=True)):
+                    if e:
+                        out[i].append(label)
                 # emitters: their state becomes the one after their last label, and k is fed next
                 state = _pick(emit, next_state, state)
                 last = torch.where(emit, k, last)
