@@ -1,6 +1,9 @@
 """rnnt model: the checkpoint layout, the encoder's time stacking, greedy decoding on hand-set weights that
 force a known output, batch against one-by-one decoding, and bad checkpoints as one-line errors."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -197,3 +200,33 @@ def test_bad_checkpoints_are_one_line_errors(tmp_path):
     demo.write_checkpoint(path, TINY, 0)
     with pytest.raises(UsageError, match="no fp8 precision"):
         model.load(path, precision="fp8")
+
+
+REFERENCE_DATA = Path(__file__).parent.parent / "data" / "rnnt"
+
+
+def _reference_signal(n: int, f0: float) -> np.ndarray:
+    i = np.arange(n)
+    env = 0.5 - 0.5 * np.cos(2 * np.pi * i / n * 7)
+    chirp = 0.4 * np.sin(2 * np.pi * f0 * i / 16000 * (1 + 0.2 * np.sin(2 * np.pi * 3 * i / 16000)))
+    tone = 0.1 * np.sin(2 * np.pi * 3 * f0 * i / 16000)
+    return (env * (chirp + tone) + 0.01 * (((i * 7919) % 101) - 50) / 50).astype(np.float32)
+
+
+def test_decoding_matches_the_reference_implementation():
+    """tests/data/rnnt/reference_tiny.pt: an RNN-T built by the reference's own RNNT class (v4.0, sizes
+    12/8/10, seeded weights scaled so that it emits) and saved in its checkpoint layout, with the
+    FilterbankFeatures buffers (fb made by librosa); reference_tiny_labels.json: what the reference's
+    FilterbankFeatures + ScriptGreedyDecoder gave for _reference_signal(n, f0), keyed "n,f0"."""
+    path = REFERENCE_DATA / "reference_tiny.pt"
+    expected = json.loads((REFERENCE_DATA / "reference_tiny_labels.json").read_text())
+    raw = torch.load(path, weights_only=True)["state_dict"]
+    assert np.allclose(raw["audio_preprocessor.featurizer.fb"][0].numpy(), features.mel_filters(), atol=1e-8)
+    rec = model.Recognizer(path)
+    waves = []
+    for key, labels in expected.items():
+        n, f0 = key.split(",")
+        waves.append(_reference_signal(int(n), float(f0)))
+        assert rec.transcribe(waves[-1:]) == [labels], key
+    assert rec.transcribe(waves) == list(expected.values())
+    assert sum(map(len, expected.values())) > 1000
