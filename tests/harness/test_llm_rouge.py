@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mlperf_harness.errors import UsageError
-from mlperf_harness.llm import accuracy, rouge, spec
+from mlperf_harness.workloads.llm import accuracy, rouge, spec
 
 # the submission checker's patterns for these benchmarks (tools/submission/submission_checker.py ACC_PATTERN)
 CHECKER = {
