@@ -15,6 +15,7 @@ from mlperf_harness.errors import UsageError
 from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
 from .imagenet import RESNET50
 from .llm import GPTJ, LLAMA2_70B
+from .rnnt import RNNT
 from .sdxl import SDXL
 
 __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload", "declarations", "get", "names"]
@@ -26,6 +27,7 @@ WORKLOADS: dict[str, Workload] = {
     "gptj-99.9": GPTJ,
     "llama2-70b-99": LLAMA2_70B,
     "llama2-70b-99.9": LLAMA2_70B,
+    "rnnt": RNNT,
 }
 
 

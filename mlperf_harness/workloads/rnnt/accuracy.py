@@ -1,4 +1,4 @@
-"""`accuracy-librispeech`: the word error rate of the label ids in mlperf_log_accuracy.json against the
+"""`accuracy --model rnnt`: the word error rate of the label ids in mlperf_log_accuracy.json against the
 manifest's transcripts, printed as the reference's accuracy_eval.py prints it.
 
 Each response is the utterance's label ids as int64 (the reference's array('q')); qsl_idx i is the i-th
@@ -94,9 +94,16 @@ def line(wer: float) -> str:
 
 
 def command(a) -> int:
-    """`accuracy-librispeech`: print the line; --output writes it."""
-    manifest = Path(a.manifest) if a.manifest else None
-    result = score(Path(a.mlperf_accuracy_file), Path(a.dataset_dir), manifest, a.dtype)
+    """`accuracy --model rnnt`: print the line; --output writes it. --dataset-file names another manifest than
+    DATASET_DIR/dev-clean-wav.json (its wav paths still relative to --dataset-dir); --dtype int32 reads a log of
+    int32 label ids (default: int64, as the run writes)."""
+    if not a.dataset_dir:
+        raise UsageError("accuracy --model rnnt needs --dataset-dir", f"pass the folder holding {dataset.MANIFEST}")
+    manifest = Path(a.dataset_file) if getattr(a, "dataset_file", None) else None
+    dtype = getattr(a, "dtype", None) or "int64"
+    if dtype not in DTYPES:
+        raise UsageError(f"--dtype {dtype}: rnnt logs hold integer label ids", "pass --dtype int64 or int32")
+    result = score(Path(a.mlperf_accuracy_file), Path(a.dataset_dir), manifest, dtype)
     text = line(result["wer"])
     print(text)
     print(f"{result['edits']} word edits over {result['words']} reference words in {result['samples']} responses")
