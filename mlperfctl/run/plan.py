@@ -9,6 +9,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
+import mlperf_rules
+
 from ..errors import UserError, choices
 from ..matrix import SCENARIOS, Cell, LoadedMatrix
 from ..options import RunOptions
@@ -17,7 +19,7 @@ MODES = ("performance", "accuracy")
 EXECUTION_MODES = ("test", "fast", "valid")
 CATEGORIES = ("edge", "datacenter")
 DIVISIONS = ("open", "closed")
-VERSIONS = ("v6.1", "v5.1")
+VERSIONS = mlperf_rules.versions()  # every round of the rulebook (v6.1 ... v4.0)
 QPS_SCENARIOS = ("Offline", "Server")
 LATENCY_SCENARIOS = ("SingleStream", "MultiStream")
 # scenario -> (RunOptions field, flag): the CM names of the per-scenario targets

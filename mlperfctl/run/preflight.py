@@ -29,6 +29,8 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
     if missing:
         raise UserError(f"dataset dir {opts.dataset_dir} lacks {', '.join(missing)} "
                         f"(expected the {model.dataset.name} layout)")
+    if impl.kind == "builtin":
+        _check_dataset(p.cell.model, opts.dataset_dir, opts.count)
     model_path = opts.model_path
     if model_path is None:
         raise UserError(f"--model-path is required: the {p.model_file} file for {p.cell.backend}")
@@ -46,6 +48,19 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
             raise UserError(f"device rocm: {' and '.join(absent)} missing "
                             "(install the amdgpu driver, or pick --device cpu)")
     return model_path
+
+
+def _check_dataset(model: str, dataset_dir: Path, count: int | None) -> None:
+    """The workload's own dataset check (e.g. rnnt: every wav its manifest names), one line on failure."""
+    from mlperf_harness import workloads
+    from mlperf_harness.errors import UsageError
+
+    if model not in workloads.names():
+        return
+    try:
+        workloads.get(model).check_dataset(dataset_dir, count)
+    except UsageError as e:
+        raise UserError(str(e)) from None
 
 
 def unreadable(paths: list[Path], uid: int, gid: int) -> Path | None:

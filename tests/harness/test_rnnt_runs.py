@@ -14,7 +14,7 @@ pytest.importorskip("soundfile", reason="soundfile is not installed (the `harnes
 pytest.importorskip("mlperf_loadgen", reason="mlcommons-loadgen is not installed (the `harness` extra)")
 
 from mlperf_harness import workloads  # noqa: E402 - after the importorskip above
-from mlperf_harness.workloads.rnnt import accuracy  # noqa: E402
+from mlperf_harness.workloads.rnnt import accuracy, runner  # noqa: E402
 
 from .conftest import harness  # noqa: E402
 
@@ -60,6 +60,7 @@ def test_accuracy_run_writes_the_v40_checkers_line(rnnt_demo, tmp_path, scenario
     rnd = mlperf_rules.rules_round("rnnt")
     assert rnd.version == "v4.0"
     (wer,) = rnd.accuracy_targets("rnnt")
+    assert runner.TARGET == wer.target  # the harness's constant is the rulebook's bound
     value = mlperf_rules.accuracy_values(rnd, "rnnt", text)["WER"]
     assert value is not None and value < wer.target  # random weights: read, and below the target
     result = json.loads((tmp_path / "result.json").read_text())

@@ -39,4 +39,5 @@ RNNT = Workload(
     demo_model_dir="models/rnnt",
     runner_class=f"{_HERE}.runner:RnntRunner",
     scorer=f"{_HERE}.accuracy:command",
+    dataset_check=f"{_HERE}.dataset:check",  # the manifest and every wav it names, before any container
 )

@@ -7,6 +7,8 @@ Each manifest entry holds "transcript" (text), "original_duration" (seconds) and
 speed-perturbed version of the audio ("fname" relative to DATASET_DIR, "speed", "duration", "sample_rate",
 ...). As the reference: utterances whose original_duration is over 15 s are dropped, the speed-1 file is the
 audio, and the transcript is normalised and turned into label ids (qsl_idx i is the i-th kept entry).
+Standard library only but for the audio (numpy, soundfile, imported when read): the host checks the manifest
+with it before any container starts.
 """
 
 import json
@@ -15,8 +17,6 @@ import string
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from ...errors import UsageError
 
@@ -108,9 +108,15 @@ def read_manifest(dataset_dir: Path, manifest: Path | None = None, count: int | 
     return out
 
 
-def load_wav(path: Path) -> np.ndarray:
+def check(dataset_dir: Path, count: int | None = None) -> None:
+    """The declaration's dataset check: the manifest reads and every wav it keeps exists (UsageError if not)."""
+    read_manifest(Path(dataset_dir), count=count)
+
+
+def load_wav(path: Path):
     """The waveform as float32 in [-1, 1], channels averaged; it must be at SAMPLE_RATE (the reference
     would resample; LibriSpeech's wav files are all 16 kHz, so another rate means other files)."""
+    import numpy as np
     import soundfile
 
     try:
@@ -147,5 +153,5 @@ class Utterances:
     def unload(self, indices) -> None:
         """Nothing to free."""
 
-    def batch(self, indices: list[int]) -> list[np.ndarray]:
+    def batch(self, indices: list[int]) -> list:
         return [self.waves[i] for i in indices]

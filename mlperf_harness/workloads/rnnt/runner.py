@@ -13,13 +13,10 @@ from . import accuracy, dataset, model
 CPU_BATCH, GPU_BATCH = 8, 64
 
 
-def target() -> float:
-    """The closed-division bound on accuracy = (1 - WER) * 100 in the round whose rules apply to rnnt (v4.0:
-    (100 - 7.452) * 0.99), from the rulebook."""
-    import mlperf_rules
-
-    (wer,) = mlperf_rules.rules_round("rnnt").accuracy_targets("rnnt")
-    return wer.target
+# The closed-division bound on accuracy = (1 - WER) * 100 in rnnt's round, v4.0: (100 - 7.452) * 0.99. A constant
+# because the images hold the harness without the rulebook; tests/harness/test_rnnt_runs.py checks it against
+# mlperf_rules.rules_round("rnnt").
+TARGET = (100 - 7.452) * 0.99
 
 
 def torch_device(device: str) -> str:
@@ -105,7 +102,7 @@ class RnntRunner(Runner):
         text = accuracy.line(scores["wer"])
         (out / "accuracy.txt").write_text(text + "\n")
         print(text)
-        value, bound = (1 - scores["wer"]) * 100, target()
+        value, bound = (1 - scores["wer"]) * 100, TARGET
         result["metric"] = {"name": "WER", "value": round(scores["wer"] * 100, 6), "unit": "%"}
         result["accuracy"] = {
             "samples": scores["samples"],
