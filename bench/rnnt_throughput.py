@@ -4,7 +4,7 @@
    on the harness's batches:
    the batches are the ones the harness's worker got from LoadGen in the round's run (the cost of a batch
    depends on its longest utterance, so the same samples in another order cost another time);
-2. the harness's rnnt run() Offline (test execution mode) with its batching worker pool and LoadGen;
+2. the harness's `run --model rnnt` Offline (test execution mode) with its batching worker pool and LoadGen;
 3. their ratio (target >= 0.95).
 
 On the demo model by default (written to --workdir); --model-path and --dataset-dir run the reference
@@ -27,22 +27,24 @@ import numpy as np
 
 from mlperf_harness.workloads.rnnt import dataset, demo, model
 
-# The harness's run, recording the batches its worker gets (after the warm-up) for plain torch to replay.
+# The harness's run (the one run skeleton, worker pool and RnntRunner), recording the batches its worker gets
+# (after the warm-up) for plain torch to replay.
 RUN = """
 import json
-from argparse import Namespace
+import sys
 from pathlib import Path
+from mlperf_harness.cli import main
 from mlperf_harness.workloads.rnnt import dataset
-from mlperf_harness.workloads.rnnt.run import run
 seen = []
 batch = dataset.Utterances.batch
 def recorded(self, indices):
     seen.append([int(i) for i in indices])
     return batch(self, indices)
 dataset.Utterances.batch = recorded
-a = Namespace(**{args})
-run(a)
-Path(a.output_dir, "batches.json").write_text(json.dumps(seen[1:]))
+argv = {argv}
+code = main(argv)
+Path(argv[argv.index("--output-dir") + 1], "batches.json").write_text(json.dumps(seen[1:]))
+sys.exit(code)
 """
 
 
@@ -66,13 +68,15 @@ def random_batches(count: int, samples: int, batch: int) -> list[list[int]]:
 
 def harness_offline(data: Path, model_path: Path, out: Path, count, threads: int, batch: int, qps: float):
     """result.json of an Offline run and the batches its worker got."""
-    args = {
-        "model": "rnnt", "backend": "pytorch", "device": "cpu", "scenario": "Offline", "mode": "performance",
-        "execution_mode": "test", "dataset_dir": str(data), "model_path": str(model_path), "output_dir": str(out),
-        "cache_dir": None, "precision": "fp32", "target_qps": qps, "target_latency": None, "threads": threads,
-        "max_batchsize": batch, "count": count, "samples": None, "audit_config": None,
-    }  # fmt: skip
-    subprocess.run([sys.executable, "-c", RUN.format(args=repr(args))], check=True, capture_output=True)
+    argv = [
+        "run", "--model", "rnnt", "--backend", "pytorch", "--device", "cpu", "--scenario", "Offline",
+        "--mode", "performance", "--execution-mode", "test", "--dataset-dir", str(data),
+        "--model-path", str(model_path), "--output-dir", str(out), "--precision", "fp32",
+        "--target-qps", str(qps), "--threads", str(threads), "--max-batchsize", str(batch),
+    ]  # fmt: skip
+    if count:
+        argv += ["--count", str(count)]
+    subprocess.run([sys.executable, "-c", RUN.format(argv=repr(argv))], check=True, capture_output=True)
     return json.loads((out / "result.json").read_text()), json.loads((out / "batches.json").read_text())
 
 
