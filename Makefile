@@ -35,7 +35,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not engine"
 
 lint: $(STAMP)
-	$(BIN)/ruff check mlperfctl mlperf_harness tests bench
+	$(BIN)/ruff check mlperfctl mlperf_harness mlperf_rules tests bench
 	$(BIN)/mlperfctl matrix validate
 	$(BIN)/mlperfctl generate --check
 

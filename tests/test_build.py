@@ -31,6 +31,8 @@ def make_project(tmp: Path, matrix_text: str | None = None) -> Path:
     (tmp / "mlperf_harness").mkdir()
     (tmp / "mlperf_harness" / "__init__.py").write_text("")
     (tmp / "mlperf_harness" / "__main__.py").write_text("print('stand-in harness')\n")
+    (tmp / "mlperf_rules").mkdir()
+    (tmp / "mlperf_rules" / "__init__.py").write_text("ROUNDS = {}\n")
     return tmp
 
 

@@ -54,6 +54,8 @@ def tiny(tmp_path_factory, docker_client, local_base):
     (root / "mlperf_harness").mkdir()
     (root / "mlperf_harness" / "__init__.py").write_text("")
     (root / "mlperf_harness" / "__main__.py").write_text(f"print('stand-in {uuid.uuid4().hex}')\n")
+    (root / "mlperf_rules").mkdir()
+    (root / "mlperf_rules" / "__init__.py").write_text("ROUNDS = {}\n")
     r = cli("lock", "--json", cwd=root)
     assert r.returncode == 0, r.stderr
     assert all(x["locked"] for x in json.loads(r.stdout)), r.stdout

@@ -10,6 +10,8 @@ import shutil
 from dataclasses import dataclass, field
 
 import mlperf_rules
+from mlperf_harness import workloads
+from mlperf_harness.errors import UsageError
 
 from ..errors import UserError, choices
 from ..matrix import SCENARIOS, Cell, LoadedMatrix
@@ -19,7 +21,7 @@ MODES = ("performance", "accuracy")
 EXECUTION_MODES = ("test", "fast", "valid")
 CATEGORIES = ("edge", "datacenter")
 DIVISIONS = ("open", "closed")
-VERSIONS = mlperf_rules.versions()  # every round of the rulebook (v6.1 ... v4.0)
+VERSIONS = mlperf_rules.versions()  # the rounds the rulebook knows
 QPS_SCENARIOS = ("Offline", "Server")
 LATENCY_SCENARIOS = ("SingleStream", "MultiStream")
 # scenario -> (RunOptions field, flag): the CM names of the per-scenario targets
@@ -49,6 +51,7 @@ class RunPlan:
     modes: list[str]
     precision: str
     model_file: str
+    workload: workloads.Workload | None  # the harness's declaration (None: an external implementation's cell)
     targets: dict[str, Target] = field(default_factory=dict)  # scenarios without one: none given
 
 
@@ -128,11 +131,28 @@ def plan(lm: LoadedMatrix, opts: RunOptions) -> RunPlan:
         raise UserError(f"no cell {wanted} in the matrix (see `mlperfctl matrix explain` "
                         f"or `mlperfctl matrix list --model {opts.model}`)")
     cell = cells[0]  # matrix order: the first backend the model lists is the default
-    precision = opts.precision or model.precisions[0]
+    workload = harness_workload(lm, cell)
+    precision = opts.precision or workload.precisions(cell.device, cell.backend)[0]
     _one_of(precision, model.precisions, f"precision for {opts.model}")
+    try:
+        for scenario in scenarios:
+            workload.check(cell.model, cell.device, cell.backend, precision, scenario)
+        model_file = workload.model_file(cell.backend)
+    except UsageError as e:
+        raise UserError(str(e)) from None
     modes = list(MODES) if opts.mode == "all" else [opts.mode]
     targets = scenario_targets(opts, scenarios)
-    return RunPlan(cell, scenarios, modes, precision, model.model_files[cell.backend], targets)
+    return RunPlan(cell, scenarios, modes, precision, model_file, workload, targets)
+
+
+def harness_workload(lm: LoadedMatrix, cell: Cell) -> workloads.Workload:
+    """The harness's declaration for the cell's model: what it runs (backends, precisions, scenarios per
+    device), its dataset layout and model files. A model the harness does not implement is refused here."""
+    m = lm.matrix
+    if not m.models[cell.model].implemented or cell.model not in workloads.WORKLOADS:
+        done = ", ".join(n for n, x in m.models.items() if x.implemented)
+        raise UserError(f"{cell.model} is not implemented by the built-in harness yet (implemented: {done})")
+    return workloads.get(cell.model)
 
 
 def builtin(lm: LoadedMatrix) -> str:
