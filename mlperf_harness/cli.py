@@ -26,7 +26,11 @@ def _readable(root: Path) -> None:
 
 def _imagenet_options(p, alias: bool) -> None:
     p.add_argument("--imagenet-val-file", required=alias, help="the dataset's val_map.txt")
-    p.add_argument("--dtype", default="float32", choices=("float32", "int32", "int64"))
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "int32", "int64"),
+        help="the log's data type (default: resnet50 float32, rnnt int64)",
+    )
 
 
 def _coco_options(p) -> None:
@@ -75,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     acc.add_argument("--mlperf-accuracy-file", required=True)
     acc.add_argument("--dataset-dir", help="the dataset the run used")
     acc.add_argument("--model-path", help="LLMs: the checkpoint directory holding the tokenizer")
-    acc.add_argument("--dataset-file", help="LLMs: the dataset file itself, instead of --dataset-dir")
+    acc.add_argument(
+        "--dataset-file", help="LLMs: the dataset file itself, instead of --dataset-dir; rnnt: another manifest"
+    )
     _imagenet_options(acc, alias=False)
     _coco_options(acc)
     acc.add_argument("--output", help="also write the accuracy.txt lines to this file")

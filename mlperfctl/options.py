@@ -160,4 +160,15 @@ def run_options(environ: Mapping[str, str] | None = None, **flags) -> RunOptions
         values["cache_dir"] = cache_home / "mlperfctl" / "preprocessed"
     if "command_line" in values:
         values["command_line"] = tuple(values["command_line"])
+    if "version" not in values and "model" in values:
+        values["version"] = default_version(values["model"])
     return RunOptions(**values)
+
+
+def default_version(model: str) -> str:
+    """The submission round when --version is not given: the newest round in which the model is a closed
+    benchmark (rnnt: v4.0, gptj-99: v5.0), so that its rules and tree layout apply; else the latest round."""
+    import mlperf_rules
+
+    rnd = mlperf_rules.rules_round(model)
+    return rnd.version if rnd is not None else mlperf_rules.LATEST

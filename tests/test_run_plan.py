@@ -254,3 +254,39 @@ def test_bad_target_is_exit_2_before_any_engine(tmp_path):
                         f"unix://{tmp_path}/no-engine.sock"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert r.stderr.startswith("error: --server-target-qps is for Server")
+
+
+def test_version_defaults_to_the_models_newest_closed_round(loaded):
+    """No --version: the round whose rules apply to the model (rnnt was last closed in v4.0); any rulebook round
+    may be named; an unknown one is a one-line error listing them."""
+    from mlperfctl.options import run_options
+
+    assert run_options(model="rnnt", version=None).version == "v4.0"
+    assert run_options(model="gptj-99").version == "v5.0"
+    assert run_options(model="resnet50").version == "v6.1"
+    assert run_options(model="rnnt", version="v6.1").version == "v6.1"
+    p = run_plan.plan(loaded, opts(model="rnnt", version="v4.0"))
+    assert p.cell.id == "python-pytorch-cpu-rnnt" and p.precision == "fp32"
+    with pytest.raises(UserError) as e:
+        run_plan.plan(loaded, opts(version="v3.1"))
+    assert "unknown submission version 'v3.1'" in str(e.value) and "v4.0" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_preflight_runs_the_workloads_dataset_check(loaded, tmp_path):
+    """rnnt declares a dataset check: a manifest naming a missing wav is one line before any container."""
+    entry = {"transcript": "a b", "original_duration": 1.0,
+             "files": [{"fname": "dev-clean-wav/1/2/1-2-0000.wav", "speed": 1}]}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dev-clean-wav.json").write_text(json.dumps([entry]))
+    model = tmp_path / "DistributedDataParallel_1576581068.9962234-epoch-100.pt"
+    model.write_bytes(b"pt")
+    o = opts(model="rnnt", dataset_dir=tmp_path / "data", model_path=model)
+    with pytest.raises(UserError) as e:
+        preflight.preflight(loaded, run_plan.plan(loaded, o), o, set())
+    assert "entry 0 names" in str(e.value) and "1-2-0000.wav, which does not exist" in str(e.value)
+    assert "\n" not in str(e.value)
+    wav = tmp_path / "data" / "dev-clean-wav/1/2/1-2-0000.wav"
+    wav.parent.mkdir(parents=True)
+    wav.write_bytes(b"RIFF")
+    assert preflight.preflight(loaded, run_plan.plan(loaded, o), o, set()) == model

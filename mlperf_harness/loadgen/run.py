@@ -33,6 +33,7 @@ def run(a) -> int:
     r.threads, r.batch, r.workers = r.defaults()
     lifecycle.prepare_output(out, audit_config)
     (out / "user.conf").write_text(conf_text)
+    (out / "mlperf.conf").write_text(settings.mlperf_conf(r.loadgen_model, a.scenario))  # v4.x trees want it
     qsl = r.load(out)
     print(r.banner(), flush=True)
     total = len(qsl)

@@ -16,6 +16,7 @@ from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
 from .bert import BERT
 from .imagenet import RESNET50
 from .llm import GPTJ, LLAMA2_70B
+from .rnnt import RNNT
 from .sdxl import SDXL
 
 __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload", "declarations", "get", "names"]
@@ -29,6 +30,7 @@ WORKLOADS: dict[str, Workload] = {
     "llama2-70b-99.9": LLAMA2_70B,
     "bert-99": BERT,
     "bert-99.9": BERT,
+    "rnnt": RNNT,
 }
 
 

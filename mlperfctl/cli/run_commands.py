@@ -42,7 +42,9 @@ def run(
     submitter: Annotated[str, Opt(help="Your organisation's name.")] = "mlperfctl",
     system_name: Annotated[str | None, Opt(help="Default: derived from the host and device.")] = None,
     system_json: Annotated[Path | None, Opt(help="JSON file whose fields override the host probe.")] = None,
-    version: Annotated[str, Opt(help="Submission layout: v6.1 or v5.1.")] = "v6.1",
+    version: Annotated[str | None, Opt(help="Submission round (its rules and tree layout), v6.1 ... v4.0. "
+                                            "Default: the newest round in which the model is a closed "
+                                            "benchmark (rnnt: v4.0, gptj-99: v5.0).")] = None,
     target_qps: Annotated[float | None, Opt(help="Target QPS for Offline and Server (user.conf), unless "
                                                  "their own option is given.")] = None,
     target_latency: Annotated[float | None, Opt(help="Target latency (ms) for SingleStream and MultiStream, "

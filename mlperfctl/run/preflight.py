@@ -27,7 +27,7 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
         raise UserError(f"dataset dir {opts.dataset_dir} lacks {', '.join(missing)} "
                         f"(expected the {w.dataset_name} layout)")
     try:
-        w.check_dataset(opts.dataset_dir)
+        w.check_dataset(opts.dataset_dir, opts.count)  # the workload's own check (rnnt: every wav it names)
     except UsageError as e:
         raise UserError(str(e)) from None
     model_path = opts.model_path

@@ -25,6 +25,6 @@ def read_squad(path: Path) -> dict:
     return data
 
 
-def check_dataset(dataset_dir: Path) -> None:
-    """What the host checks in --dataset-dir: dev-v1.1.json is SQuAD v1.1."""
+def check_dataset(dataset_dir: Path, count: int | None = None) -> None:
+    """What the host checks in --dataset-dir: dev-v1.1.json is SQuAD v1.1 (count: not needed for that)."""
     read_squad(Path(dataset_dir) / DATASET)
