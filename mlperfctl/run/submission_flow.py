@@ -81,6 +81,8 @@ def check_options(opts: RunOptions, sopts: SubmissionOptions) -> Path:
         if path.exists() and not path.is_dir():
             raise UserError(f"{flag} {path} is a file, not a directory (pass a folder)")
         existing = next(p for p in (path, *path.parents) if p.exists())
+        if not existing.is_dir():
+            raise UserError(f"{flag} {path}: {existing} is a file, not a directory (pass a folder)")
         if not os.access(existing, os.W_OK | os.X_OK):
             raise UserError(f"{flag} {path}: {existing} is not writable (pass a folder you can write to)")
     if results_dir == sub or sub in results_dir.parents:
@@ -282,13 +284,9 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
                     model=p.cell.model, scenario=scenario, performance_dir=perf, accuracy_dir=acc,
                     measurements=submission.measurements_for(p.cell.model, p.precision, p.model_file),
                     readme=readme(p, opts, image, digest, scenario), ledger=run_json, compliance=comp))
-            try:
-                submission.write_results(
-                    opts.submission_dir, division=opts.division, submitter=opts.submitter,
-                    system_name=system_name, system_json=host, results=result_sets, src_dir=src,
-                    version=opts.version, force=opts.force or resuming, implementation=p.cell.implementation)
-            except OSError as e:
-                raise UserError(_write_failure(opts.submission_dir, e)) from None
+            write_tree(opts.submission_dir, division=opts.division, submitter=opts.submitter,
+                       system_name=system_name, system_json=host, results=result_sets, src_dir=src,
+                       version=opts.version, force=opts.force or resuming, implementation=p.cell.implementation)
         finally:
             shutil.rmtree(staging_root, ignore_errors=True)
         try:
@@ -323,10 +321,15 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _write_failure(submission_dir: Path, e: OSError) -> str:
-    why = "disk full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
-    return (f"writing the submission tree {submission_dir} failed ({why}): the tree is exactly as it was; the raw "
-            f"results and the ledger are kept: free the space and rerun the same command")
+def write_tree(submission_dir: Path, **kw) -> list[Path]:
+    """submission.write_results, with a failure of the file system (disk full, ...) said in one line: the
+    writer stages everything and undoes what it placed, so the tree is exactly as it was."""
+    try:
+        return submission.write_results(submission_dir, **kw)
+    except OSError as e:
+        why = "disk full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        raise UserError(f"writing the submission tree {submission_dir} failed ({why}): the tree is exactly as it "
+                        f"was; the raw results and the ledger are kept: fix it and rerun the same command") from None
 
 
 def _rows(p: RunPlan, rnd, opts: RunOptions, base: Path, tests, verdicts) -> list[dict]:
