@@ -141,6 +141,7 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
     current = eng.inspect_image(image.tag)
     digest = current.digests[0] if current and current.digests else None
     info = json.loads(eng.output(info_spec(image.tag, user)))
+    check_loadgen(opts.version, info.get("loadgen_version"), image.tag)
 
     cache_dir = opts.cache_dir
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -269,11 +270,12 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
                         compliance_dirs={t: base / scenario / t for t in tests}, scorer=scorer)
                     comp = {t: staging_root / scenario / t for t in verdicts[scenario]}
                 ran = {k: v for k, v in pieces.items() if k.startswith(f"{scenario}/")}
+                seeds = check_seeds(opts.version, perf) if perf is not None else {}
                 run_json = {
                     "cell": p.cell.id, "image": image.tag, "image_id": image.image_id, "image_digest": digest,
                     "command_line": reproduce_command(opts), "harness": info, "host": host,
-                    "loadgen": {"version": info.get("loadgen_version"), "rules_round": rnd.version,
-                                "seeds": rnd.seeds.as_dict()},
+                    "loadgen": {"version": info.get("loadgen_version"), "round": opts.version,
+                                "rules_round": rnd.version, "seeds": seeds},
                     "runs": [{"scenario": scenario, "piece": v["piece"], "mode": v["mode"], "test": v["test"],
                               "validity": v["validity"], "seconds": v["seconds"], "exit_code": v["exit_code"],
                               "reused": v["reused"]} for v in ran.values()],
@@ -319,6 +321,30 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
             shutil.rmtree(leftover, ignore_errors=True)
         for leftover in base.glob("*/.*.audit"):
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+def check_loadgen(version: str, loadgen_version: str | None, image: str) -> None:
+    """Refuse (one line, before any run) an image whose LoadGen does not carry the round's seeds."""
+    rnd = mlperf_rules.get_round(version)
+    if loadgen_version not in rnd.loadgen_versions:
+        has = mlperf_rules.round_for_loadgen(loadgen_version or "")
+        seeds = f"the seeds of {has.version}" if has else "no round's seeds"
+        other = has.version if has else mlperf_rules.LATEST
+        raise UserError(f"{image} has LoadGen {loadgen_version} ({seeds}); a {version} result needs LoadGen "
+                        f"{rnd.loadgen_pin} ({', '.join(rnd.loadgen_versions)}): build the image with the round's "
+                        f"LoadGen or pick --version {other}")
+
+
+def check_seeds(version: str, performance_dir: Path) -> dict:
+    """The seeds LoadGen ran with (its detail log); a result whose seeds are not the round's is refused."""
+    log = MLLog(Path(performance_dir) / "mlperf_log_detail.txt")
+    seeds = {k: log.get(f"effective_{k}") for k in mlperf_rules.SEED_KEYS}
+    want = mlperf_rules.get_round(version).seeds.as_dict()
+    wrong = [k for k in mlperf_rules.SEED_KEYS if seeds[k] != want[k]]
+    if wrong:
+        raise UserError(f"{performance_dir}: LoadGen ran with {wrong[0]}={seeds[wrong[0]]}, not {version}'s "
+                        f"{want[wrong[0]]}: the result is refused (run it with the round's LoadGen)")
+    return seeds
 
 
 def write_tree(submission_dir: Path, **kw) -> list[Path]:
