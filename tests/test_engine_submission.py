@@ -50,8 +50,22 @@ def files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-def no_run_containers(docker_client) -> bool:
-    return not docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
+def no_run_containers(docker_client, pid: int | None = None) -> bool:
+    """No run container left by our mlperfctl process (`pid`), or by any of this test's (other people's
+    runs share the engine: only ours are counted)."""
+    owner = f"{RUN_LABEL}={os.uname().nodename}:{pid}" if pid else RUN_LABEL
+    mine = docker_client.containers.list(all=True, filters={"label": owner})
+    return not [c for c in mine if pid or c.labels.get(RUN_LABEL, "").split(":")[-1] in OUR_PIDS]
+
+
+OUR_PIDS: set[str] = set()
+
+
+def run(cmd, **kw):
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    OUR_PIDS.add(str(proc.pid))
+    out, errs = proc.communicate()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, errs)
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +97,11 @@ def test_interrupted_submission_resumes_with_only_the_missing_pieces(resnet_demo
     assert proc.returncode == 2, out + errs
     assert "rerun the same command to resume" in errs and "Traceback" not in errs, errs[-2000:]
     assert not sub.exists() or not (sub / RES).exists()  # nothing half-written into the tree
-    assert no_run_containers(docker_client)
+    assert no_run_containers(docker_client, proc.pid)
     done = set(json.loads(ledger.read_text())["pieces"])
     assert len(done) in (2, 3)  # SIGINT may land while the third piece is being recorded
 
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env(), cwd=ROOT)
+    r = run(cmd, env=env(), cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     summary = json.loads(r.stdout)
     assert summary["pieces_reused"] == len(done) and summary["pieces_run"] == 4 - len(done), summary
@@ -104,7 +118,7 @@ def test_interrupted_submission_resumes_with_only_the_missing_pieces(resnet_demo
     assert Path(summary["archive"]).is_file()
 
     # a third run: everything from the ledger, no container
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env(), cwd=ROOT)
+    r = run(cmd, env=env(), cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout)["pieces_run"] == 0 and "▶" not in r.stderr
 
@@ -127,8 +141,8 @@ def test_generative_submission_has_its_compliance_folders(model, dataset, extra,
                                                           docker_client):
     data, models = _llm_or_sdxl(model, tmp_path, dataset)
     sub = tmp_path / "submission"
-    r = subprocess.run(submission_cmd(model, data, models, sub, "--threads", "1", "--count", "4", *extra),
-                       capture_output=True, text=True, cwd=ROOT, env=env(MLPERFCTL_WHEEL_DIR="/opt/wheels"))
+    r = run(submission_cmd(model, data, models, sub, "--threads", "1", "--count", "4", *extra), cwd=ROOT,
+            env=env(MLPERFCTL_WHEEL_DIR="/opt/wheels"))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     summary = json.loads(r.stdout)
     [row] = summary["scenarios"]
