@@ -154,6 +154,7 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
     pieces: dict[str, dict] = {}  # "<scenario>/<piece>" -> ledger entry (+ "reused")
     counts = {"ran": 0, "reused": 0}
     started = time.time()
+    interrupted = False
 
     def spec(command: list[str]):
         return container_spec(p, image=image.tag, dataset_dir=opts.dataset_dir, model_path=model_path,
@@ -310,6 +311,7 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
                 "check": {"ok": report.ok, "problems": [str(pr) for pr in report.problems]},
                 "archive": str(archive) if archive else None, "seconds": round(time.time() - started, 1)}
     except (KeyboardInterrupt, _Interrupted) as e:
+        interrupted = True
         raise UserError(f"interrupted ({e or 'SIGINT'}): containers removed, submission tree unchanged; "
                         f"{len([k for k in ledger.pieces if k.startswith(prefix)])} piece(s) in the ledger "
                         f"{ledger.path}: rerun the same command to resume") from None
@@ -317,6 +319,10 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
         for s, handler in previous.items():
             signal.signal(s, handler)
         eng.remove_containers(f"{RUN_LABEL}={owner}")
+        if interrupted:  # a signal during a create: the engine may finish creating the container after we listed
+            for pause in (1.0, 2.0):
+                time.sleep(pause)
+                eng.remove_containers(f"{RUN_LABEL}={owner}")
         for leftover in base.glob("*/.*.partial"):
             shutil.rmtree(leftover, ignore_errors=True)
         for leftover in base.glob("*/.*.audit"):
