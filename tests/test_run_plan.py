@@ -37,7 +37,15 @@ def test_defaults_pick_builtin_harness_and_first_backend(loaded):
 
 def test_scenario_all_follows_the_category(loaded):
     assert run_plan.plan(loaded, opts(scenario="all")).scenarios == ["SingleStream", "MultiStream", "Offline"]
-    assert run_plan.plan(loaded, opts(scenario="all", category="datacenter")).scenarios == ["Server", "Offline"]
+    # the round's rulebook, not the matrix: sdxl in v5.1's datacenter; resnet50 is edge-only from v5.1 on
+    assert run_plan.plan(loaded, opts(model="sdxl", version="v5.1", scenario="all",
+                                      category="datacenter")).scenarios == ["Server", "Offline"]
+    assert run_plan.plan(loaded, opts(model="sdxl", scenario="all")).scenarios == ["SingleStream", "Offline"]
+    with pytest.raises(UserError, match="resnet50 has no datacenter scenarios in v6.1"):
+        run_plan.plan(loaded, opts(scenario="all", category="datacenter"))
+    # llama2-70b-99.9: Offline required, and one of Server/Interactive (Server)
+    assert run_plan.plan(loaded, opts(model="llama2-70b-99.9", scenario="all",
+                                      category="datacenter")).scenarios == ["Offline", "Server"]
     with pytest.raises(UserError, match="no edge scenarios"):
         run_plan.plan(loaded, opts(model="llama2-70b-99", scenario="all"))
 
@@ -183,6 +191,9 @@ def test_offline_samples_per_second_ignores_token_throughput(tmp_path):
     assert results.offline_samples_per_second(MLLog(detail)) is None
 
 
+SDXL_DC = {"model": "sdxl", "version": "v5.1"}  # a model with datacenter scenarios in the rulebook
+
+
 def _targets(loaded, **kw):
     p = run_plan.plan(loaded, opts(**kw))
     return {s: (t.flag, t.value) for s, t in p.targets.items()}
@@ -192,7 +203,7 @@ def test_general_targets_apply_to_the_scenarios_they_fit(loaded):
     assert _targets(loaded, scenario="all", target_latency=5) == {
         "SingleStream": ("--target-latency", 5.0), "MultiStream": ("--target-latency", 5.0)}
     assert _targets(loaded, scenario="all", target_qps=100, target_latency=5)["Offline"] == ("--target-qps", 100.0)
-    assert _targets(loaded, scenario="all", category="datacenter", target_qps=100) == {
+    assert _targets(loaded, scenario="all", category="datacenter", target_qps=100, **SDXL_DC) == {
         "Server": ("--target-qps", 100.0), "Offline": ("--target-qps", 100.0)}
     assert _targets(loaded) == {}
 
@@ -201,7 +212,8 @@ def test_per_scenario_targets_win_over_the_general_ones(loaded):
     got = _targets(loaded, scenario="all", target_latency=5, multistream_target_latency=40, offline_target_qps=9)
     assert got == {"SingleStream": ("--target-latency", 5.0), "MultiStream": ("--target-latency", 40.0),
                    "Offline": ("--target-qps", 9.0)}
-    got = _targets(loaded, scenario="all", category="datacenter", target_qps=100, server_target_qps=30)
+    got = _targets(loaded, scenario="all", category="datacenter", target_qps=100, server_target_qps=30,
+                   **SDXL_DC)
     assert got == {"Server": ("--target-qps", 30.0), "Offline": ("--target-qps", 100.0)}
 
 
@@ -224,7 +236,7 @@ def test_each_scenario_gets_its_target_on_the_harness_command_line(loaded):
     # the general target fits none of the run's scenarios: refused here, not by the harness later
     ({"target_latency": 5}, "--target-latency applies to SingleStream and MultiStream, not Offline: use --target-qps"),
     ({"scenario": "SingleStream", "target_qps": 5}, "--target-qps applies to Offline and Server, not SingleStream"),
-    ({"scenario": "all", "category": "datacenter", "target_latency": 5},
+    ({"scenario": "all", "category": "datacenter", "target_latency": 5, "model": "sdxl", "version": "v5.1"},
      "--target-latency applies to SingleStream and MultiStream, not Server, Offline"),
     # a per-scenario target for a scenario the run does not include
     ({"scenario": "all", "server_target_qps": 5}, "--server-target-qps is for Server, which this run does not "

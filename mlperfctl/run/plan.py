@@ -16,6 +16,7 @@ from mlperf_harness.errors import UsageError
 from ..errors import UserError, choices
 from ..matrix import SCENARIOS, Cell, LoadedMatrix
 from ..options import RunOptions
+from .rulebook import required_scenarios
 
 MODES = ("performance", "accuracy")
 EXECUTION_MODES = ("test", "fast", "valid")
@@ -106,12 +107,8 @@ def plan(lm: LoadedMatrix, opts: RunOptions) -> RunPlan:
     _one_of(opts.division, DIVISIONS, "division")
     _one_of(opts.version, VERSIONS, "submission version")
     model = m.models[opts.model]
-    required = getattr(model.scenarios, opts.category)
     if opts.scenario == "all":
-        if not required:
-            raise UserError(f"{opts.model} has no {opts.category} scenarios "
-                            f"(try --category {'datacenter' if opts.category == 'edge' else 'edge'})")
-        scenarios = list(required)
+        scenarios = required_scenarios(opts.model, opts.version, opts.category)  # the round's rulebook
     else:
         _one_of(opts.scenario, SCENARIOS, "scenario")
         scenarios = [opts.scenario]
