@@ -16,7 +16,7 @@ from .. import matrix as matrix_mod
 from ..errors import UserError
 from ..options import build_options, run_options
 from ..run import execute as run_execute
-from .build_commands import CaOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt
+from .build_commands import CaOpt, EngineNameOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt
 from .common import BaseOpt, MatrixOpt, err, out
 
 Opt = typer.Option
@@ -70,7 +70,7 @@ def run(
     base_image: BaseOpt = None,
     ca_cert: CaOpt = None,
     registry: RegistryOpt = None,
-    engine_url: EngineOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None,
     wheel_dir: WheelDirOpt = None,
     matrix: MatrixOpt = None,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
@@ -90,7 +90,7 @@ def run(
         batch_size=batch_size, count=count, force=force, find_performance=find_performance,
         system_json=system_json, cache_dir=cache_dir)
     build_opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, registry=registry,
-                               engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)
+                               engine=engine, engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)
     console = err if as_json else out
 
     def log_line(tag: str, line: str) -> None:
