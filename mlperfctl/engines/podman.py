@@ -227,7 +227,7 @@ class PodmanBuilder(Builder):
                 with tarfile.open(fileobj=f) as tar:
                     tar.extractall(ctx, filter="tar")
             iid = Path(tmp, "iid")
-            cmd = [self.engine.binary, "build", "--network", "none", "--layers", "--iidfile", str(iid),
+            cmd = [self.engine.binary, "build", "--layers", "--iidfile", str(iid),
                    "-f", str(ctx / "Dockerfile")]
             if request.no_cache:
                 cmd.append("--no-cache")
