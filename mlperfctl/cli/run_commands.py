@@ -16,6 +16,7 @@ from .. import matrix as matrix_mod
 from ..errors import UserError
 from ..options import build_options, run_options
 from ..run import execute as run_execute
+from . import launch_commands
 from .build_commands import CaOpt, EngineNameOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt
 from .common import BaseOpt, MatrixOpt, err, out
 
@@ -74,6 +75,11 @@ def run(
     wheel_dir: WheelDirOpt = None,
     matrix: MatrixOpt = None,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
+    launcher: launch_commands.LauncherOpt = "local",
+    partition: launch_commands.PartitionOpt = None,
+    nodes: launch_commands.NodesOpt = 1,
+    bundle: launch_commands.BundleOpt = None,
+    no_wait: launch_commands.NoWaitOpt = False,
 ):
     """Run an MLPerf benchmark in its container and write the results into the submission tree."""
     lm = matrix_mod.load(matrix)
@@ -92,6 +98,10 @@ def run(
     build_opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, registry=registry,
                                engine=engine, engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)
     console = err if as_json else out
+    if launcher != "local":
+        launch_commands.launch(lm, opts, build_opts, launcher=launcher, partition=partition, nodes=nodes,
+                               bundle=bundle, no_wait=no_wait, as_json=as_json, console=console)
+        return
 
     def log_line(tag: str, line: str) -> None:
         console.print(f"[dim]{tag:>22} |[/dim] {escape(line)}", highlight=False)
