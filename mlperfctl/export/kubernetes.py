@@ -4,7 +4,7 @@
 | ----------------------------- | ---------------------------------------------------------------------- |
 | image                         | image (by digest when known), imagePullPolicy IfNotPresent             |
 | read-only mounts (data/model) | volumes (hostPath, or a PersistentVolumeClaim) mounted readOnly        |
-| read-write /results, /cache   | a results volume (PVC or hostPath) with a per-job subPath; cache emptyDir |
+| read-write /results, /cache   | a results volume (PVC or hostPath) with the cell as subPath; cache emptyDir |
 | user 10001, no root           | runAsNonRoot, runAsUser/runAsGroup/fsGroup 10001                       |
 | read_only_root, cap_drop ALL, | readOnlyRootFilesystem, capabilities.drop [ALL],                        |
 | no-new-privileges             | allowPrivilegeEscalation false, privileged false, seccomp RuntimeDefault |
@@ -66,7 +66,7 @@ def job_manifest(job: Job, *, namespace: str | None = None, node_selector: dict[
                                   "type": "DirectoryOrCreate"}})
     volumes.append({"name": RESULTS_VOLUME, **results})
     mounts.append({"name": RESULTS_VOLUME, "mountPath": "/results",
-                   "subPath": f"{job.cell}/{job.scenario}/{job.mode}"})
+                   "subPath": job.cell})   # the harness writes /results/<scenario>/<mode>
     volumes.append({"name": "cache", "emptyDir": {}})
     mounts.append({"name": "cache", "mountPath": "/cache"})
     for i, (path, options) in enumerate(spec.tmpfs):
@@ -116,7 +116,7 @@ def job_manifest(job: Job, *, namespace: str | None = None, node_selector: dict[
         meta["annotations"] = {"mlperfctl.io/image-note": "image by tag: no registry digest was known "
                                                           "(push it with `mlperfctl push` for a digest)"}
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-            "spec": {"backoffLimit": backoff_limit, "template": {"metadata": {"labels": labels}, "spec": pod}}}
+            "spec": {"backoffLimit": backoff_limit, "template": {"metadata": {"labels": dict(labels)}, "spec": pod}}}
 
 
 def network_policy(namespace: str | None = None) -> dict:
