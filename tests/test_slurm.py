@@ -115,3 +115,32 @@ def test_two_scenarios_as_slurm_jobs_land_in_one_checked_tree(tmp_path):
         res = sub / "open" / "lab" / "results" / "box_cpu" / "resnet50" / scenario
         assert (res / "performance" / "run_1" / "mlperf_log_summary.txt").is_file()
         assert json.loads((res / "run.json").read_text())["performance"]["exit_status"] == 0
+
+
+@pytest.mark.engine
+def test_ctrl_c_of_the_following_command_cancels_its_jobs(tmp_path):
+    if not _slurm_up():
+        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE"):
+            pytest.fail("Slurm is not running: sudo scripts/slurm-setup.sh")
+        pytest.skip("Slurm is not running (sudo scripts/slurm-setup.sh)")
+    script = tmp_path / "job.sbatch"
+    script.write_text(f"#!/bin/bash\n#SBATCH --output={tmp_path}/%j.out\nsleep 300\n")
+    code = ("import sys\nfrom pathlib import Path\nfrom rich.console import Console\n"
+            "from mlperfctl.errors import UserError\nfrom mlperfctl.launch import slurm\n"
+            "job = slurm._sbatch(Path(sys.argv[1])); print(job, flush=True)\n"
+            "try:\n    slurm.follow([job], console=Console(stderr=True), poll=0.5)\n"
+            "except UserError as e:\n    print(e, flush=True); sys.exit(2)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(script)], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    job = proc.stdout.readline().strip()
+    deadline = time.time() + 60
+    while slurm.job_state(job).get("JobState") != "RUNNING" and time.time() < deadline:
+        time.sleep(0.5)
+    proc.send_signal(2)
+    assert proc.wait(30) == 2
+    message = proc.stdout.read()
+    assert f"cancelled job(s) {job}" in message
+    deadline = time.time() + 30
+    while slurm.job_state(job).get("JobState") not in slurm.FINISHED and time.time() < deadline:
+        time.sleep(0.5)
+    assert slurm.job_state(job)["JobState"] == "CANCELLED"

@@ -1,8 +1,8 @@
 """What an Apptainer site needs for a cell: a definition file and the exact `apptainer exec` lines.
 
 The definition bootstraps from the built image in the local docker daemon (`Bootstrap:
-docker-daemon`) or from a docker-archive bundle (`Bootstrap: docker-archive`, e.g. `mlperfctl
-save` of the one cell, or `docker save`). Hardening as in the ContainerSpec, in Apptainer's terms:
+docker-daemon`) or from a docker-archive (`Bootstrap: docker-archive`: `docker save IMAGE -o FILE`
+or `podman save`; an `mlperfctl save` bundle wraps one and is not one). Hardening as in the ContainerSpec, in Apptainer's terms:
 the SIF is read-only (the read-only root), --containall (own /tmp, PID and IPC namespaces, no host
 environment or home), --no-home, --cleanenv, read-only binds for data and model (`:ro`), no setuid
 inside (Apptainer runs as the invoking user with no capabilities), --nv / --rocm for GPUs.
