@@ -83,7 +83,7 @@ def test_waiting_writer_gets_the_lock_when_the_holder_releases(tmp_path):
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
     assert holder.stdout.readline().strip() == "held"
     t0 = time.monotonic()
-    with pytest.raises(UserError, match="is held by .*:%d" % holder.pid):
+    with pytest.raises(UserError, match=f"is held by .*:{holder.pid}"):
         with writer.tree_lock(tmp_path, timeout=0.2):
             pass
     with writer.tree_lock(tmp_path, timeout=30):

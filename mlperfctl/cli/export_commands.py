@@ -102,8 +102,8 @@ def apptainer(
     dataset_dir: DataOpt = None, model_path: ModelPathOpt = None,
     results_dir: Annotated[Path, Opt(help="Host folder for the results.")] = Path("results"),
     cache_dir: Annotated[Path, Opt(help="Host folder for the preprocessed-data cache.")] = Path("cache"),
-    bundle: Annotated[Path | None, Opt(help="Bootstrap from this docker-archive (docker save / podman save of the image) "
-                                            "instead of the local docker daemon.")] = None,
+    bundle: Annotated[Path | None, Opt(help="Bootstrap from this docker-archive (docker save or podman "
+                                            "save of the image) instead of the local docker daemon.")] = None,
     target_qps: Annotated[float | None, Opt()] = None, target_latency: Annotated[float | None, Opt()] = None,
     image: ImageOpt = None, registry: RegistryOpt = None, engine: EngineNameOpt = None,
     engine_url: EngineOpt = None, base_image: BaseOpt = None, matrix: MatrixOpt = None,

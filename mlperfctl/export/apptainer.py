@@ -2,12 +2,13 @@
 
 The definition bootstraps from the built image in the local docker daemon (`Bootstrap:
 docker-daemon`) or from a docker-archive (`Bootstrap: docker-archive`: `docker save IMAGE -o FILE`
-or `podman save`; an `mlperfctl save` bundle wraps one and is not one). Hardening as in the ContainerSpec, in Apptainer's terms:
-the SIF is read-only (the read-only root), --containall (own /tmp, PID and IPC namespaces, no host
-environment or home), --no-home, --cleanenv, read-only binds for data and model (`:ro`), no setuid
-inside (Apptainer runs as the invoking user with no capabilities), --nv / --rocm for GPUs.
-Apptainer shares the host's network unless the site allows `--net --network none` (root or a
-configured network); the line leaves that to the site. Not installable here: content tests only."""
+or `podman save`; an `mlperfctl save` bundle wraps one and is not one). Hardening as in the
+ContainerSpec, in Apptainer's terms: the SIF is read-only (the read-only root), --containall
+(own /tmp, PID and IPC namespaces, no host environment or home), --no-home, --cleanenv,
+read-only binds for data and model (`:ro`), no setuid inside (Apptainer runs as the invoking
+user with no capabilities), --nv / --rocm for GPUs. Apptainer shares the host's network unless
+the site allows `--net --network none` (root or a configured network); the line leaves that to
+the site. Not installable here: content tests only."""
 
 from __future__ import annotations
 
