@@ -115,3 +115,25 @@ def test_engine_detection(monkeypatch):
     assert engines.detect("unix:///x.sock") == "docker"
     with pytest.raises(UserError, match="unknown engine 'rkt'"):
         engines.get("rkt")
+
+
+@pytest.mark.engine
+def test_two_no_cache_builds_normalise_to_one_image_id(engine):
+    """The project's normalisation (save, rewrite, load) makes the engine's builds reproducible."""
+    from mlperfctl.build import normalize
+
+    tag = f"mlperfctl-test/repro-{uuid.uuid4().hex[:8]}:1"
+    keep = len(engine.inspect_image(BASE).layers)
+    ids, raws = [], []
+    try:
+        for _ in range(2):
+            raw = engine.builder("auto").build(BuildRequest(
+                _context(f"FROM {BASE}\nRUN echo x > /x\n"), no_cache=True))
+            raws.append(raw)
+            ids.append(normalize.normalise_image(engine, raw, tag, 0, keep))
+            assert engine.inspect_image(tag).id == ids[-1]
+        assert raws[0] != raws[1]             # the raw builds differ (creation times, file mtimes) ...
+        assert ids[0] == ids[1]               # ... their normalised images do not
+    finally:
+        for ref in (tag, *raws, *ids):
+            engine.remove_image(ref, force=True)

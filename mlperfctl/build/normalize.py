@@ -97,6 +97,10 @@ def normalise_image(engine, image_id: str, tag: str, epoch: int, keep_layers: in
                 if i < keep_layers:
                     new_ids.append(diff_id)
                     layer_paths.append(f"{diff_id.split(':')[1]}/layer.tar")
+                    if getattr(engine, "load_needs_all_layers", False):  # podman: no layers taken from the store
+                        Path(layers_dir, diff_id.split(":")[1]).mkdir(exist_ok=True)
+                        with open(Path(layers_dir, diff_id.split(":")[1], "layer.tar"), "wb") as dst:
+                            shutil.copyfileobj(tar.extractfile(path), dst, 1 << 20)
                     continue
                 tmp_layer = Path(tmp, f"layer{i}.tar")
                 with open(tmp_layer, "wb") as dst:

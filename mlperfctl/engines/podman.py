@@ -54,6 +54,7 @@ class PodmanEngine(ContainerEngine):
     """podman through its CLI. `url` is the binary (default: `podman` on PATH, or MLPERFCTL_PODMAN)."""
 
     name = "podman"
+    load_needs_all_layers = True   # `podman load` of a docker-archive wants every layer's tarball
 
     def __init__(self, url: str | None = None):
         binary = url or os.environ.get("MLPERFCTL_PODMAN") or shutil.which("podman")
@@ -124,7 +125,10 @@ class PodmanEngine(ContainerEngine):
             path = Path(tmp, "images.tar")
             with open(path, "wb") as f:
                 shutil.copyfileobj(fileobj, f, 1 << 20)
-            r = self._run(["load", "-i", str(path)], what="podman load")
+            r = self._run(["load", "-i", str(path)], check=False)
+            if r.returncode != 0:   # podman tries each archive format; the docker-archive reason is the one
+                reasons = [ln.strip(" *") for ln in r.stderr.splitlines() if "docker-archive" in ln]
+                raise UserError(f"podman load failed: {(reasons or r.stderr.strip().splitlines() or ['?'])[-1]}")
         return [line.strip() for line in r.stdout.splitlines() if line.strip()]
 
     def import_rootfs(self, stream, ref: str, changes: list[str]) -> str:
