@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import io
 import os
+import pwd
 import shutil
+import subprocess
+import sys
+import sysconfig
 import tarfile
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -103,7 +109,9 @@ def test_podman_run_args_hardening():
     assert "type=bind,source=/r,target=/r " in joined + " " and "--privileged" not in joined
     assert args[-3:] == ["img", "run", "--x"]
     from mlperfctl.engines.base import GpuRequest
-    gpu = run_args(ContainerSpec(image="i", gpu=GpuRequest("nvidia")), cli="podman")
+    assert "--userns=keep-id" in run_args(spec, cli="/usr/bin/podman", rootless=True)
+    assert "--userns=keep-id" not in run_args(spec, cli="/usr/bin/podman", rootless=False)
+    gpu = run_args(ContainerSpec(image="i", gpu=GpuRequest("nvidia")), cli="/usr/bin/podman")
     assert "nvidia.com/gpu=all" in gpu
     assert "--gpus" in run_args(ContainerSpec(image="i", gpu=GpuRequest("nvidia")), cli="docker")
 
@@ -137,3 +145,52 @@ def test_two_no_cache_builds_normalise_to_one_image_id(engine):
     finally:
         for ref in (tag, *raws, *ids):
             engine.remove_image(ref, force=True)
+
+
+ROOTLESS_USER = "mlperfctl"   # made by scripts/podman-setup.sh rootless
+
+
+@pytest.fixture
+def public_tmp():
+    """A temporary folder the unprivileged user can reach (pytest's is root-only)."""
+    path = Path(tempfile.mkdtemp(prefix="mlperfctl-rootless-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.engine
+def test_rootless_podman_run_keeps_the_users_id(public_tmp):
+    """As the unprivileged user: --userns=keep-id, a read-only data mount, a writable results folder
+    that ends up owned by that user."""
+
+    try:
+        user = pwd.getpwnam(ROOTLESS_USER)
+    except KeyError:
+        pytest.skip(f"no user {ROOTLESS_USER} (sudo scripts/podman-setup.sh rootless)")
+    if os.getuid() != 0 or not shutil.which("podman"):
+        pytest.skip("needs root (to switch user) and podman")
+    python = shutil.which("python3", path="/usr/local/bin:/usr/bin")
+    if not python or subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                                    text=True).stdout.strip() != str(sys.version_info[:2]):
+        pytest.skip(f"no system python {sys.version_info[:2]} the user {ROOTLESS_USER} can run")
+    tmp_path = public_tmp
+    data, results = tmp_path / "data", tmp_path / "results"
+    data.mkdir()
+    (data / "x").write_text("payload\n")
+    results.mkdir()
+    os.chown(results, user.pw_uid, user.pw_gid)
+    os.chmod(tmp_path, 0o755)
+    root = Path(__file__).resolve().parent.parent
+    code = ("import os\nfrom mlperfctl import engines\nfrom mlperfctl.engines.base import ContainerSpec, Mount\n"
+            "e = engines.get('podman')\nassert e.rootless\n"
+            f"s = ContainerSpec(image='{BASE}', entrypoint=('sh', '-c'), argv=('id -u; cat /data/x; "
+            "touch /data/y || echo ro-mount; touch /results/z && echo wrote',), "
+            f"mounts=(Mount('{data}', '/data'), Mount('{results}', '/results', False)), "
+            "user=f'{os.getuid()}:{os.getgid()}')\nprint(e.output(s))\n")
+    env_path = os.pathsep.join([str(root), sysconfig.get_paths()["purelib"]])
+    r = subprocess.run(["su", "-", ROOTLESS_USER, "-c",
+                        f"cd /tmp && PYTHONPATH={env_path} {python} -c \"$0\"", code],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == [str(user.pw_uid), "payload", "ro-mount", "wrote"]
+    assert (results / "z").stat().st_uid == user.pw_uid and not (data / "y").exists()

@@ -5,6 +5,8 @@ Used by the podman engine to run containers, and by launchers that write a run o
 
 from __future__ import annotations
 
+import os
+
 from .base import ContainerSpec
 
 
@@ -12,6 +14,7 @@ def run_args(spec: ContainerSpec, *, cli: str = "podman", name: str | None = Non
              rootless: bool = False) -> list[str]:
     """`[cli, "run", ...options, image, *argv]` for the spec. Never privileged. `rootless` (podman)
     adds --userns=keep-id so files written to read-write mounts belong to the invoking user."""
+    podman = os.path.basename(cli) == "podman"
     args = [cli, "run", "--rm", "--init"]
     if name:
         args += ["--name", name]
@@ -26,7 +29,7 @@ def run_args(spec: ContainerSpec, *, cli: str = "podman", name: str | None = Non
         args += ["--tmpfs", f"{path}:{options}" if options else path]
     for m in spec.mounts:
         args += ["--mount", f"type=bind,source={m.source},target={m.target}" + (",readonly" if m.read_only else "")]
-    if rootless and cli == "podman":
+    if rootless and podman:
         args.append("--userns=keep-id")
     if spec.user:
         args += ["--user", spec.user]
@@ -36,7 +39,7 @@ def run_args(spec: ContainerSpec, *, cli: str = "podman", name: str | None = Non
         args += ["--device", f"{dev}:{dev}:rwm"]
     if spec.gpu is not None:
         if spec.gpu.vendor == "nvidia":
-            if cli == "podman":   # CDI (nvidia-ctk cdi generate)
+            if podman:   # CDI (nvidia-ctk cdi generate)
                 ids = ["all"] if spec.gpu.count < 0 else [str(i) for i in range(spec.gpu.count)]
                 for gpu_id in ids:
                     args += ["--device", f"nvidia.com/gpu={gpu_id}"]
