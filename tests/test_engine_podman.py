@@ -136,7 +136,7 @@ def test_two_no_cache_builds_normalise_to_one_image_id(engine):
     try:
         for _ in range(2):
             raw = engine.builder("auto").build(BuildRequest(
-                _context(f"FROM {BASE}\nRUN echo x > /x\n"), no_cache=True))
+                _context(f"FROM {BASE}\nRUN echo x > /x\nRUN echo y > /y\n"), no_cache=True))
             raws.append(raw)
             ids.append(normalize.normalise_image(engine, raw, tag, 0, keep))
             assert engine.inspect_image(tag).id == ids[-1]
