@@ -207,7 +207,7 @@ def test_options_precedence_defaults_matrix_environment_flags(tmp_path):
     lm = matrix_mod.load(make_project(tmp_path, text) / "matrix.yaml")
     # defaults, then the matrix
     opts = options.build_options(lm, environ={})
-    assert opts.registry == "matrix.example:5000/m" and opts.builder == "auto" and opts.engine == "docker"
+    assert opts.registry == "matrix.example:5000/m" and opts.builder == "auto" and opts.engine == "auto"
     assert opts.ca_certs == (tmp_path / "m.crt",) and opts.bases == {} and opts.engine_url is None
     # the environment over the matrix
     env = {"MLPERFCTL_BASE_IMAGE": "cpu=mlperfctl/debian:bookworm", "MLPERFCTL_REGISTRY": "env:5000/e",

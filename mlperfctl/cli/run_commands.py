@@ -17,7 +17,8 @@ from ..errors import UserError
 from ..options import build_options, run_options
 from ..run import execute as run_execute
 from ..run import submission_flow as flow
-from .build_commands import CaOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt
+from . import launch_commands
+from .build_commands import CaOpt, EngineNameOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt
 from .common import BaseOpt, MatrixOpt, err, out
 
 Opt = typer.Option
@@ -74,7 +75,7 @@ def run(
     base_image: BaseOpt = None,
     ca_cert: CaOpt = None,
     registry: RegistryOpt = None,
-    engine_url: EngineOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None,
     wheel_dir: WheelDirOpt = None,
     matrix: MatrixOpt = None,
     submission_flow: Annotated[bool, Opt(
@@ -89,6 +90,11 @@ def run(
         "--skip-dataset-size-check",
         help="--submission: the check accepts accuracy runs on a dataset subset.")] = False,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
+    launcher: launch_commands.LauncherOpt = "local",
+    partition: launch_commands.PartitionOpt = None,
+    nodes: launch_commands.NodesOpt = 1,
+    bundle: launch_commands.BundleOpt = None,
+    no_wait: launch_commands.NoWaitOpt = False,
 ):
     """Run an MLPerf benchmark in its container and write the results into the submission tree."""
     lm = matrix_mod.load(matrix)
@@ -106,8 +112,15 @@ def run(
         batch_size=batch_size, count=count, force=force, find_performance=find_performance,
         system_json=system_json, cache_dir=cache_dir)
     build_opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, registry=registry,
-                               engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)
+                               engine=engine, engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)
     console = err if as_json else out
+    if launcher != "local":
+        if submission_flow:
+            raise UserError(f"--submission with --launcher {launcher} is not supported yet: run --submission "
+                            f"locally, or submit each scenario with --launcher {launcher} and no --submission")
+        launch_commands.launch(lm, opts, build_opts, launcher=launcher, partition=partition, nodes=nodes,
+                               bundle=bundle, no_wait=no_wait, as_json=as_json, console=console)
+        return
 
     def log_line(tag: str, line: str) -> None:
         console.print(f"[dim]{tag:>22} |[/dim] {escape(line)}", highlight=False)
