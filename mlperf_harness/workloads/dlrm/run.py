@@ -20,6 +20,8 @@ MODELS = ("dlrm-v2-99", "dlrm-v2-99.9")
 SCENARIOS = ("Offline", "Server")
 CPU_BATCH = 8  # queries (about 2200 rows) per forward pass on a CPU
 GPU_BATCH = 64
+# test execution mode: a DLRM-DCNv2 query (about 270 rows) takes about 0.25 s on two cores
+TEST_MIN_QUERIES = {"Offline": 16, "Server": 8, "SingleStream": 8, "MultiStream": 4}
 
 
 def run(a) -> int:
@@ -38,7 +40,7 @@ def run(a) -> int:
     rs = settings.RunSettings(
         CONF_MODEL, a.scenario, a.mode, a.execution_mode, a.target_qps, a.target_latency, a.samples
     )
-    conf_text = settings.user_conf(rs)
+    conf_text = settings.user_conf(rs, TEST_MIN_QUERIES)
     rules = settings.official(CONF_MODEL, a.scenario)
     queries = dataset.Queries(Path(a.dataset_dir), a.count)
     threads = a.threads or cpu_count()

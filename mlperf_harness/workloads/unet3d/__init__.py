@@ -15,4 +15,5 @@ ROI = 128  # the window edge: the models take (N, 1, 128, 128, 128)
 OVERLAP = 0.5
 CLASSES = 3  # background, kidney, tumour
 CONF_MODEL = "3d-unet"  # the model's name in LoadGen's mlperf.conf
+PERFORMANCE_SAMPLE_COUNT = 43  # the rules' count (every inference case); LoadGen 6.0's mlperf.conf leaves it 0
 FILE_LIST = "preprocessed_files.pkl"

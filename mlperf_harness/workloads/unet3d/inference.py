@@ -28,26 +28,31 @@ def window_starts(shape, roi: int = ROI, overlap: float = OVERLAP) -> list[tuple
     return [(i, j, k) for i in axes[0] for j in axes[1] for k in axes[2]]
 
 
-def sliding_window(volume: np.ndarray, predict, roi: int = ROI, overlap: float = OVERLAP, batch: int = 1):
-    """volume (1, D, H, W) float32 -> (segmentation (D, H, W) uint8, windows run).
+def accumulate(volume: np.ndarray, predict, roi: int = ROI, overlap: float = OVERLAP, batch: int = 1):
+    """volume (1, D, H, W) float32 -> (Gaussian-weighted mean logits (CLASSES, D, H, W), windows run).
     predict maps (B, 1, roi, roi, roi) float32 to (B, CLASSES, roi, roi, roi) logits."""
     shape = volume.shape[1:]
-    if len(shape) != 3 or any(n < roi for n in shape):
-        raise ValueError(f"volume of shape {volume.shape} is smaller than the {roi}^3 window")
+    if volume.ndim != 4 or any(n < roi for n in shape):
+        raise ValueError(f"volume of shape {volume.shape} is not (1, D, H, W) with every edge >= {roi}")
     result = np.zeros((CLASSES, *shape), np.float32)
     norm = np.zeros(shape, np.float32)
     patch = gaussian_kernel(roi, 0.125 * roi)
     starts = window_starts(shape, roi, overlap)
     for b in range(0, len(starts), batch):
-        group = starts[b : b + batch]
-        boxes = [(slice(i, i + roi), slice(j, j + roi), slice(k, k + roi)) for i, j, k in group]
+        boxes = [(slice(i, i + roi), slice(j, j + roi), slice(k, k + roi)) for i, j, k in starts[b : b + batch]]
         x = np.stack([volume[(slice(None), *box)] for box in boxes])
         logits = predict(np.ascontiguousarray(x, dtype=np.float32))
         for box, out in zip(boxes, logits, strict=True):
             result[(slice(None), *box)] += out * patch
             norm[box] += patch
     result /= norm
-    return np.argmax(result, axis=0).astype(np.uint8), len(starts)
+    return result, len(starts)
+
+
+def sliding_window(volume: np.ndarray, predict, roi: int = ROI, overlap: float = OVERLAP, batch: int = 1):
+    """volume (1, D, H, W) -> (segmentation (D, H, W) uint8: argmax of accumulate()'s logits, windows run)."""
+    logits, windows = accumulate(volume, predict, roi, overlap, batch)
+    return np.argmax(logits, axis=0).astype(np.uint8), windows
 
 
 class OnnxUnet:

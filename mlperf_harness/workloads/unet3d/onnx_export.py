@@ -14,7 +14,7 @@ IR_VERSION = 8
 EPS = 1e-5  # torch's InstanceNorm3d default
 
 
-def build(state: dict[str, np.ndarray], batch: int | str = 1) -> onnx.ModelProto:
+def build(state: dict[str, np.ndarray], batch: int | str = 1, roi: int = ROI) -> onnx.ModelProto:
     nodes: list = []
     inits: list = []
 
@@ -85,8 +85,8 @@ def build(state: dict[str, np.ndarray], batch: int | str = 1) -> onnx.ModelProto
     graph = helper.make_graph(
         nodes,
         "3dunet_kits19",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 1, ROI, ROI, ROI])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, CLASSES, ROI, ROI, ROI])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 1, roi, roi, roi])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, CLASSES, roi, roi, roi])],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="mlperf_harness")

@@ -14,7 +14,7 @@ from pathlib import Path
 from ... import logs, settings
 from ...errors import UsageError
 from ...loadgen_run import check_positive, cpu_count, prepare_output, result_fields, start_test
-from . import CONF_MODEL, ROI, accuracy, dataset, inference
+from . import CONF_MODEL, PERFORMANCE_SAMPLE_COUNT, ROI, accuracy, dataset, inference
 from .sut import SegmentationPool
 
 MODELS = ("3d-unet-99", "3d-unet-99.9")
@@ -49,7 +49,7 @@ def run(a) -> int:
     prepare_output(out, audit_config)
     (out / "user.conf").write_text(conf_text)
     total = len(cases)
-    perf_count = min(total, a.samples or rules.performance_sample_count or total)
+    perf_count = min(total, a.samples or rules.performance_sample_count or PERFORMANCE_SAMPLE_COUNT)
     print(
         f"mlperf_harness: {a.model} {a.backend}/{a.device} {a.scenario} {a.mode} ({a.execution_mode}): {total} "
         f"cases, {perf_count} in memory, {ROI}^3 windows, threads={threads}, window batch={batch}",
