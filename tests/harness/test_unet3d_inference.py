@@ -92,3 +92,20 @@ def test_onnx_graph_matches_the_torch_model():
     got = sess.run(None, {"input": x})[0]
     assert got.shape == (1, 3, 64, 64, 64)
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the reference ships TorchScript
+def test_torchscript_and_checkpoint_backends_agree(tmp_path):
+    """The reference ships a TorchScript .ptc and a checkpoint .pth holding best_model_state_dict."""
+    import torch
+
+    from mlperf_harness.workloads.unet3d.model import seeded
+
+    model = seeded(2)
+    torch.jit.script(model).save(str(tmp_path / "3dunet_kits19_pytorch.ptc"))
+    torch.save({"best_model_state_dict": model.state_dict()}, tmp_path / "3dunet_kits19_pytorch_checkpoint.pth")
+    x = np.random.default_rng(3).normal(size=(1, 1, 64, 64, 64)).astype(np.float32)
+    ptc = inference.create("pytorch", "cpu", tmp_path / "3dunet_kits19_pytorch.ptc", 2).predict(x)
+    pth = inference.create("pytorch", "cpu", tmp_path / "3dunet_kits19_pytorch_checkpoint.pth", 2).predict(x)
+    assert ptc.shape == (1, 3, 64, 64, 64)
+    np.testing.assert_allclose(ptc, pth, rtol=1e-4, atol=1e-4)

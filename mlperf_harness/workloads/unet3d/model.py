@@ -71,8 +71,9 @@ class Unet3D(nn.Module):
             x = down(x)
             skips.append(x)
         x = self.bottleneck(x)
-        for up, skip in zip(self.upsample, reversed(skips), strict=True):
-            x = up(x, skip)
+        n = len(skips)
+        for i, up in enumerate(self.upsample):  # indexed, not zip(reversed(...)), so torch.jit.script takes it
+            x = up(x, skips[n - 1 - i])
         return self.output(x)
 
 
