@@ -1,0 +1,51 @@
+"""3d-unet under the real LoadGen with a stand-in model: only the performance-sample-count cases are in memory."""
+
+import argparse
+import json
+import pickle
+
+import numpy as np
+
+from mlperf_harness.workloads.unet3d import CLASSES, dataset, run
+
+
+class ConstantModel:
+    """Stands in for the 3D-UNet (seconds per window on a CPU): class 1 everywhere."""
+
+    name, version = "stand-in", "0"
+
+    def predict(self, x):
+        out = np.zeros((len(x), CLASSES, *x.shape[2:]), np.float32)
+        out[:, 1] = 1.0
+        return out
+
+
+def test_only_the_performance_samples_are_loaded(tmp_path, monkeypatch):
+    pre = tmp_path / "pre"
+    pre.mkdir()
+    names = [f"case_{k:05d}" for k in range(3)]
+    for n in names:
+        with open(pre / f"{n}.pkl", "wb") as f:
+            pickle.dump([np.zeros((1, 128, 128, 128), np.float32), np.ones((1, 128, 128, 128), np.uint8)], f)
+    with open(pre / "preprocessed_files.pkl", "wb") as f:
+        pickle.dump({"file_list": names, "cases": {n: {"image_shape": (1, 128, 128, 128)} for n in names}}, f)
+    peak = []
+    load = dataset.Cases.load
+
+    def counting_load(self, indices):
+        load(self, indices)
+        peak.append(len(self.loaded))
+
+    monkeypatch.setattr(dataset.Cases, "load", counting_load)
+    monkeypatch.setattr(run.inference, "create", lambda *a: ConstantModel())
+    a = argparse.Namespace(
+        model="3d-unet-99", backend="onnxruntime", device="cpu", scenario="Offline", mode="performance",
+        execution_mode="test", dataset_dir=str(pre), model_path="unused", output_dir=str(tmp_path / "out"),
+        precision="fp32", target_qps=None, target_latency=None, threads=1, max_batchsize=None, count=None,
+        samples=1, audit_config=None, cache_dir=None,
+    )  # fmt: skip
+    assert run.run(a) == 0
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["sample_count"] == 3 and result["performance_sample_count"] == 1
+    assert peak and max(peak) == 1  # LoadGen asked for one case at a time, never the whole set
+    assert result["metric"]["value"] > 0
