@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from mlperf_harness.loadgen_run import cpu_count
-from mlperf_harness.workloads.dlrm import dataset, demo, model, sut
+from mlperf_harness.loadgen.lifecycle import cpu_count
+from mlperf_harness.workloads.dlrm import dataset, demo, model, runner
 
 
 def main() -> int:
@@ -52,7 +52,7 @@ def main() -> int:
             return net.dense(dense, pooled)
 
     raw_call(*inputs[0])
-    sut.respond(net, queries, groups[0])  # warm-up
+    runner.respond(net, queries, groups[0])  # warm-up
     raw_t, harness_t = [], []
     for _ in range(a.rounds):  # the two paths alternate call by call, so load from other work hits both alike
         raw, harness = 0.0, 0.0
@@ -63,7 +63,7 @@ def main() -> int:
                     raw_call(dense, sparse)
                     raw += time.perf_counter() - t
                 else:
-                    sut.respond(net, queries, g)
+                    runner.respond(net, queries, g)
                     harness += time.perf_counter() - t
         raw_t.append(raw)
         harness_t.append(harness)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlperf_harness.loadgen_run import cpu_count
-from mlperf_harness.workloads.unet3d import ROI, dataset, demo, inference, sut
+from mlperf_harness.loadgen.lifecycle import cpu_count
+from mlperf_harness.workloads.unet3d import ROI, dataset, demo, inference, runner
 
 
 def main() -> int:
@@ -54,7 +54,7 @@ def main() -> int:
         raw_t.append(time.perf_counter() - t)
         t = time.perf_counter()
         for i in indices:
-            sut.respond(backend, cases, i)
+            runner.respond(backend, cases, i)
         harness_t.append(time.perf_counter() - t)
     raw, harness = min(raw_t), min(harness_t)
     print(
@@ -66,7 +66,7 @@ def main() -> int:
     if a.run:
         out = work / "run"
         cmd = [
-            sys.executable, "-m", "mlperf_harness.workloads.unet3d.run", "--model", "3d-unet-99", "--backend",
+            sys.executable, "-m", "mlperf_harness", "run", "--model", "3d-unet-99", "--backend",
             a.backend, "--device", "cpu", "--scenario", "Offline", "--mode", "accuracy", "--execution-mode", "test",
             "--dataset-dir", str(work / demo.PREPROCESSED_DIR), "--model-path", str(model_path),
             "--output-dir", str(out), "--count", str(a.cases),

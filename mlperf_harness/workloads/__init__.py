@@ -13,9 +13,11 @@ runner.py) and its line below.
 from mlperf_harness.errors import UsageError
 
 from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
+from .dlrm import DLRM_V2
 from .imagenet import RESNET50
 from .llm import GPTJ, LLAMA2_70B
 from .sdxl import SDXL
+from .unet3d import UNET3D
 
 __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload", "declarations", "get", "names"]
 
@@ -26,6 +28,10 @@ WORKLOADS: dict[str, Workload] = {
     "gptj-99.9": GPTJ,
     "llama2-70b-99": LLAMA2_70B,
     "llama2-70b-99.9": LLAMA2_70B,
+    "3d-unet-99": UNET3D,
+    "3d-unet-99.9": UNET3D,
+    "dlrm-v2-99": DLRM_V2,
+    "dlrm-v2-99.9": DLRM_V2,
 }
 
 

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+from mlperf_harness import cli
 from mlperf_harness.errors import UsageError
 from mlperf_harness.workloads.dlrm import accuracy
 
@@ -26,7 +27,10 @@ def test_known_auc(tmp_path, capsys):
     """labels 0,0,1,1 with scores 0.1,0.4,0.35,0.8: 3 of the 4 (positive, negative) pairs ordered -> AUC 0.75;
     rounded predictions 0,0,0,1 -> 3 of 4 right."""
     write_log(tmp_path / "acc.json", [[[0.1, 0], [0.4, 0]], [[0.35, 1], [0.8, 1]]], dup=True)
-    rc = accuracy.main(["--mlperf-accuracy-file", str(tmp_path / "acc.json"), "--output", str(tmp_path / "a.txt")])
+    rc = cli.main(
+        ["accuracy", "--model", "dlrm-v2-99", "--mlperf-accuracy-file", str(tmp_path / "acc.json"),
+         "--output", str(tmp_path / "a.txt")]
+    )  # fmt: skip
     assert rc == 0
     line = capsys.readouterr().out.strip()
     assert line == "AUC=75.000%, accuracy=75.000%, good=3, total=4, queries=2"

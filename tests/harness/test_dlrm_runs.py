@@ -14,7 +14,7 @@ CHECKER_AUC = r"^AUC=([\d\.]+).*"
 
 
 def run(*args) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "mlperf_harness.workloads.dlrm.run", *map(str, args)]
+    cmd = [sys.executable, "-m", "mlperf_harness", "run", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
@@ -62,10 +62,17 @@ def test_performance_run(dlrm_demo, tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = json.loads((out / "result.json").read_text())
     assert result["metric"]["value"] > 0 and result["framework"]["name"] == "pytorch"
+    assert result["peak_rss_mib"] > 0 and "dlrm-v2.Offline.min_query_count = 16" in (out / "user.conf").read_text()
 
 
 def test_wrong_backend_is_one_line_exit_2(dlrm_demo, tmp_path):
     proc = run(*args(dlrm_demo, tmp_path / "out", backend="onnxruntime"))
     assert proc.returncode == 2 and proc.stderr.strip() == (
-        "error: dlrm-v2 runs on the pytorch backend, not onnxruntime (pass --backend pytorch)"
+        "error: dlrm-v2-99 has no onnxruntime backend on cpu (use --backend pytorch)"
     )
+
+
+def test_single_stream_is_refused_by_the_declaration(dlrm_demo, tmp_path):
+    proc = run(*args(dlrm_demo, tmp_path / "out", scenario="SingleStream"))
+    assert proc.returncode == 2 and "dlrm-v2-99 has no SingleStream scenario" in proc.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything was written

@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+from mlperf_harness import cli
 from mlperf_harness.errors import UsageError
 from mlperf_harness.workloads.unet3d import accuracy
 
@@ -64,11 +65,14 @@ def test_accuracy_command_prints_the_reference_line(tmp_path, capsys):
     t2[0, 1, 1, :3] = 1
     write_preprocessed(tmp_path / "pre", [target, t2])
     write_log(tmp_path / "acc.json", [pred, t2.copy()], dup=True)
-    rc = accuracy.main(
+    rc = cli.main(
         [
-            "--log-file",
+            "accuracy",
+            "--model",
+            "3d-unet-99",
+            "--mlperf-accuracy-file",
             str(tmp_path / "acc.json"),
-            "--preprocessed-data-dir",
+            "--dataset-dir",
             str(tmp_path / "pre"),
             "--output",
             str(tmp_path / "accuracy.txt"),
@@ -91,7 +95,10 @@ def test_accuracy_rejects_a_log_of_the_wrong_size(tmp_path):
 
 
 def test_accuracy_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
-    rc = accuracy.main(["--log-file", str(tmp_path / "none.json"), "--preprocessed-data-dir", str(tmp_path)])
+    rc = cli.main(
+        ["accuracy", "--model", "3d-unet-99.9", "--mlperf-accuracy-file", str(tmp_path / "none.json"),
+         "--dataset-dir", str(tmp_path)]
+    )  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert len(err.splitlines()) == 1 and "preprocessed_files.pkl does not exist" in err

@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
+from mlperf_harness import cli
 from mlperf_harness.workloads.unet3d import PAD_VALUE, preprocess
 
 nib = pytest.importorskip("nibabel")
@@ -82,5 +83,8 @@ def test_missing_segmentation_names_the_file(tmp_path):
         tmp_path / "raw", "case_00002", np.zeros((4, 4, 4), np.float32), np.zeros((4, 4, 4), np.uint8), (1.6, 1.2, 1.2)
     )
     (tmp_path / "raw" / "case_00002" / "segmentation.nii.gz").unlink()
-    rc = preprocess.main(["--raw-data-dir", str(tmp_path / "raw"), "--results-dir", str(tmp_path / "out")])
+    rc = cli.main(
+        ["preprocess", "--model", "3d-unet-99", "--raw-data-dir", str(tmp_path / "raw"),
+         "--results-dir", str(tmp_path / "out")]
+    )  # fmt: skip
     assert rc == 2

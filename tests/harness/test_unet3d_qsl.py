@@ -6,7 +6,8 @@ import pickle
 
 import numpy as np
 
-from mlperf_harness.workloads.unet3d import CLASSES, dataset, run
+from mlperf_harness.loadgen import run
+from mlperf_harness.workloads.unet3d import CLASSES, dataset, inference
 
 
 class ConstantModel:
@@ -37,12 +38,12 @@ def test_only_the_performance_samples_are_loaded(tmp_path, monkeypatch):
         peak.append(len(self.loaded))
 
     monkeypatch.setattr(dataset.Cases, "load", counting_load)
-    monkeypatch.setattr(run.inference, "create", lambda *a: ConstantModel())
+    monkeypatch.setattr(inference, "create", lambda *a: ConstantModel())
     a = argparse.Namespace(
         model="3d-unet-99", backend="onnxruntime", device="cpu", scenario="Offline", mode="performance",
         execution_mode="test", dataset_dir=str(pre), model_path="unused", output_dir=str(tmp_path / "out"),
         precision="fp32", target_qps=None, target_latency=None, threads=1, max_batchsize=None, count=None,
-        samples=1, audit_config=None, cache_dir=None,
+        performance_sample_count=1, test_query_count=None, audit_config=None, cache_dir=None,
     )  # fmt: skip
     assert run.run(a) == 0
     result = json.loads((tmp_path / "out" / "result.json").read_text())

@@ -15,7 +15,7 @@ CHECKER_DICE = r"Accuracy\:\s*mean\s*=\s*([\d\.]+).*"
 
 
 def run(*args) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "mlperf_harness.workloads.unet3d.run", *map(str, args)]
+    cmd = [sys.executable, "-m", "mlperf_harness", "run", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True)
 
 

@@ -1,12 +1,10 @@
-"""`accuracy-dlrm`: ROC AUC of the logged click probabilities, as the reference's accuracy-dlrm.py.
+"""`accuracy --model dlrm-v2-99`: ROC AUC of the logged click probabilities, as the reference's accuracy-dlrm.py.
 
 Each accuracy-log entry is one aggregated query: float32 (prediction, label) pairs, one per row of the query.
 Prints "AUC=<pct>%, accuracy=<pct>%, good=<n>, total=<n>, queries=<n>" (AUC by scikit-learn's roc_auc_score).
 """
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,22 +60,10 @@ def format_line(s: dict) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="accuracy-dlrm", description=__doc__.splitlines()[0])
-    p.add_argument("--mlperf-accuracy-file", required=True)
-    p.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
-    p.add_argument("--output", help="also write the result line to this file")
-    a = p.parse_args(argv)
-    try:
-        line = format_line(score(Path(a.mlperf_accuracy_file), a.dtype))
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def command(a) -> int:
+    """`accuracy --model dlrm-v2-99|dlrm-v2-99.9`: print the reference's AUC line; --output writes it."""
+    line = format_line(score(Path(a.mlperf_accuracy_file), getattr(a, "dtype", "float32")))
     print(line)
     if a.output:
         Path(a.output).write_text(line + "\n")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,13 +1,11 @@
-"""`accuracy-kits19`: mean DICE of the logged segmentations against the preprocessed labels.
+"""`accuracy --model 3d-unet-99`: mean DICE of the logged segmentations against the preprocessed labels.
 
 Each accuracy-log entry is one case's uint8 segmentation (D*H*W bytes, the case's preprocessed shape). Per
 case, DICE = (2|P∩T| + 1e-6) / (|P| + |T| + 1e-6) for kidney (class 1) and tumour (class 2); the composite is
 their mean; the reported figures are the means over the cases, in the reference's line format.
 """
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +31,7 @@ def dice(prediction: np.ndarray, target: np.ndarray) -> tuple[float, float]:
 def read_log(accuracy_log: Path) -> dict[int, bytes]:
     """qsl_idx -> response bytes, first entry of each index (LoadGen may log a sample twice)."""
     if not accuracy_log.is_file():
-        raise UsageError(f"{accuracy_log} does not exist", "pass --log-file from an accuracy-mode run")
+        raise UsageError(f"{accuracy_log} does not exist", "pass --mlperf-accuracy-file from an accuracy-mode run")
     try:
         entries = json.loads(accuracy_log.read_text())
     except json.JSONDecodeError as e:
@@ -75,17 +73,12 @@ def format_line(s: dict) -> str:
     return f"Accuracy: mean = {s['mean']:.5f}, kidney = {s['kidney']:.4f}, tumor = {s['tumor']:.4f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="accuracy-kits19", description=__doc__.splitlines()[0])
-    p.add_argument("--log-file", required=True, help="mlperf_log_accuracy.json of an accuracy run")
-    p.add_argument("--preprocessed-data-dir", required=True, help="the preprocessed KiTS19 dir the run read")
-    p.add_argument("--output", help="also write the result line to this file")
-    a = p.parse_args(argv)
-    try:
-        s = score(Path(a.log_file), Path(a.preprocessed_data_dir))
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def command(a) -> int:
+    """`accuracy --model 3d-unet-99|3d-unet-99.9`: the per-case DICE and the reference's mean line; --output
+    writes the line. --dataset-dir is the preprocessed dir the run read (its labels)."""
+    if getattr(a, "dataset_dir", None) is None:
+        raise UsageError("3d-unet scoring needs the labels", "pass --dataset-dir with the preprocessed KiTS19 cases")
+    s = score(Path(a.mlperf_accuracy_file), Path(a.dataset_dir))
     for case, (k, t, c) in s["cases"].items():
         print(f"{case}: kidney = {k:.4f}, tumor = {t:.4f}, composite = {c:.4f}")
     line = format_line(s)
@@ -93,7 +86,3 @@ def main(argv: list[str] | None = None) -> int:
     if a.output:
         Path(a.output).write_text(line + "\n")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,9 +10,7 @@ scipy.ndimage.zoom), clip and standardise the intensities, edge-pad every axis u
 axis whose length exceeds a multiple of the 64 stride by less than 32 (else pad it with PAD_VALUE, label 0).
 """
 
-import argparse
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -133,21 +131,8 @@ def preprocess(raw_dir: Path, out_dir: Path, cases: list[str] | None = None, nif
     return info
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="preprocess-kits19", description=__doc__.splitlines()[0])
-    p.add_argument("--raw-data-dir", required=True, help="KiTS19 data dir holding case_XXXXX/imaging.nii.gz")
-    p.add_argument("--results-dir", required=True, help="where the preprocessed layout is written")
-    p.add_argument("--cases", nargs="*", help="case names (default: every case_* dir)")
-    p.add_argument("--no-nifti", action="store_true", help="skip the nifti/ copies")
-    a = p.parse_args(argv)
-    try:
-        info = preprocess(Path(a.raw_data_dir), Path(a.results_dir), a.cases, not a.no_nifti)
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def command(a) -> int:
+    """`preprocess --model 3d-unet-99 --raw-data-dir RAW --results-dir OUT [--cases ...] [--no-nifti]`."""
+    info = preprocess(Path(a.raw_data_dir), Path(a.results_dir), a.cases, not a.no_nifti)
     print(f"wrote {len(info['file_list'])} cases and {FILE_LIST} to {a.results_dir}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
