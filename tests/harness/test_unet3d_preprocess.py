@@ -88,3 +88,22 @@ def test_missing_segmentation_names_the_file(tmp_path):
          "--results-dir", str(tmp_path / "out")]
     )  # fmt: skip
     assert rc == 2
+
+
+def test_preprocess_command_writes_the_layout_run_reads(tmp_path, capsys):
+    """`python -m mlperf_harness preprocess --model 3d-unet-99`: the file list and one pickle per case, which the
+    QSL then reads; a model without a preprocessor is refused by the parser."""
+    from mlperf_harness.workloads.unet3d import dataset
+
+    image = np.full((40, 50, 60), SOFT, np.float32)
+    write_case(tmp_path / "raw", "case_00003", image, np.ones((40, 50, 60), np.uint8), (1.6, 1.2, 1.2))
+    argv = ["preprocess", "--model", "3d-unet-99.9", "--raw-data-dir", str(tmp_path / "raw"),
+            "--results-dir", str(tmp_path / "out"), "--no-nifti"]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert "wrote 1 cases and preprocessed_files.pkl" in capsys.readouterr().out
+    assert not (tmp_path / "out" / "nifti").exists()
+    cases = dataset.Cases(tmp_path / "out")
+    image, label = cases.read(0)
+    assert cases.names == ["case_00003"] and image.shape == label.shape == (1, 128, 128, 128)
+    assert cli.main([*argv[:2], "resnet50", *argv[3:]]) == 2
+    assert "invalid choice: 'resnet50'" in capsys.readouterr().err
