@@ -57,9 +57,12 @@ def test_offline_v5_1_run_in_its_container_writes_auc(demo, tmp_path, docker_cli
     assert perf["sample_count"] == 4 and perf["rows"] > 0 and perf["peak_rss_mib"] > 0
     res = sub / "open" / "lab" / "results" / "box_cpu" / MODEL / "Offline"
     for name in ("performance/run_1/mlperf_log_summary.txt", "performance/run_1/mlperf_log_detail.txt",
-                 "accuracy/mlperf_log_detail.txt", "accuracy/mlperf_log_accuracy.json", "accuracy/accuracy.txt",
-                 "user.conf", "run.json"):
+                 "accuracy/mlperf_log_detail.txt", "accuracy/mlperf_log_accuracy.json", "accuracy/accuracy.txt"):
         assert (res / name).is_file(), name
+    # the v5 tree: user.conf, run.json and the measurements json in measurements/<system>/<model>/<Scenario>/
+    meta = sub / "open" / "lab" / rules.layout.meta_dir("box_cpu", MODEL, "Offline")
+    assert rules.layout.family == "v5" and (meta / "user.conf").is_file() and (meta / "run.json").is_file()
+    assert list(meta.glob("box_cpu_*_Offline.json"))  # <system>_<impl>_<scenario>.json
     line = (res / "accuracy" / "accuracy.txt").read_text().splitlines()[0]
     (metric,) = rules.accuracy_targets(MODEL)
     assert metric.key == "AUC"
