@@ -14,10 +14,12 @@ from mlperf_harness.errors import UsageError
 
 from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
 from .bert import BERT
+from .dlrm import DLRM_V2
 from .imagenet import RESNET50
 from .llm import GPTJ, LLAMA2_70B
 from .rnnt import RNNT
 from .sdxl import SDXL
+from .unet3d import UNET3D
 
 __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload", "declarations", "get", "names"]
 
@@ -31,6 +33,10 @@ WORKLOADS: dict[str, Workload] = {
     "bert-99": BERT,
     "bert-99.9": BERT,
     "rnnt": RNNT,
+    "3d-unet-99": UNET3D,
+    "3d-unet-99.9": UNET3D,
+    "dlrm-v2-99": DLRM_V2,
+    "dlrm-v2-99.9": DLRM_V2,
 }
 
 
