@@ -137,8 +137,7 @@ def test_failing_step_reports_cell_and_log_tail(tiny, tmp_path):
     shutil.copytree(tiny, root)
     text = (root / "matrix.yaml").read_text().replace(
         "  plain:\n", "  broken:\n    task: test\n    implemented: true\n    precisions: [fp32]\n"
-        "    scenarios: {edge: [Offline], datacenter: [Offline]}\n    dataset: {name: none, files: []}\n"
-        "    model_files: {alpha: toy.onnx, beta: toy.onnx}\n"
+        "    backends: [alpha, beta]\n"
         "    packages: {mlperfctl-no-such-package: \"0.0.1\"}\n  plain:\n")
     (root / "matrix.yaml").write_text(text)
     data, r = build_json(root, "--backend", "alpha", "--model", "broken,toy", "--continue-on-error", expect=1)
@@ -299,8 +298,7 @@ def test_wheel_dir_installs_a_pin_the_index_cannot_serve(tiny, tmp_path, docker_
     text = text.replace("models:\n", "  gamma:\n    description: only in a local wheel\n    install:\n      cpu:\n"
                         "        packages: {mlperfctl-probe: \"1.0\"}\n"
                         "        index_url: https://index.invalid/simple\nmodels:\n", 1)
-    text = text.replace("model_files: {alpha: toy.onnx, beta: toy.onnx}",
-                        "model_files: {alpha: toy.onnx, beta: toy.onnx, gamma: toy.onnx}")
+    text = text.replace("backends: [alpha, beta]", "backends: [alpha, beta, gamma]")
     (root / "matrix.yaml").write_text(text)
     token = uuid.uuid4().hex
     make_wheel(tmp_path / "wheels", "mlperfctl_probe", "1.0+site", token)
