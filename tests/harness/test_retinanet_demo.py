@@ -123,3 +123,40 @@ def test_fp16_is_refused(demo_dir):
     with pytest.raises(UsageError) as e:
         backends.create("onnxruntime", "cpu", demo_dir / "models/resnext50_32x4d_fpn.onnx", 1, "fp16")
     assert "--precision fp16" in one_line(e)
+
+
+@pytest.mark.slow
+def test_loadgen_accuracy_run_scores(demo_dir, tmp_path):
+    """The real LoadGen in AccuracyOnly mode with a minimal SUT over the pieces (dataset, runner, response):
+    its mlperf_log_accuracy.json scores through the accuracy module, every sample once."""
+    import mlperf_loadgen as lg
+
+    ds_dir = demo_dir / "datasets/openimages"
+    entries = dataset.read_annotations(ds_dir)
+    ds = dataset.Dataset(entries, tmp_path / "cache", threads=2)
+    runner = backends.create("onnxruntime", "cpu", demo_dir / "models/resnext50_32x4d_fpn.onnx", 2)
+
+    def issue(samples):
+        indices = [s.index for s in samples]
+        payloads = [response(i, det) for i, det in zip(indices, runner.predict(ds.batch(indices)), strict=True)]
+        lg.QuerySamplesComplete(
+            [lg.QuerySampleResponse(s.id, p.ctypes.data, p.nbytes) for s, p in zip(samples, payloads, strict=True)]
+        )
+
+    settings = lg.TestSettings()
+    settings.scenario = lg.TestScenario.Offline
+    settings.mode = lg.TestMode.AccuracyOnly
+    settings.offline_expected_qps = 1
+    log = lg.LogSettings()
+    log.log_output.outdir = str(tmp_path)
+    log.enable_trace = False
+    sut = lg.ConstructSUT(issue, lambda: None)
+    qsl = lg.ConstructQSL(len(entries), len(entries), ds.load, ds.unload)
+    try:
+        lg.StartTestWithLogSettings(sut, qsl, settings, log)
+    finally:
+        lg.DestroyQSL(qsl)
+        lg.DestroySUT(sut)
+    s = accuracy.score(tmp_path / "mlperf_log_accuracy.json", ds_dir / "annotations/openimages-mlperf.json")
+    assert (s.images, s.detections, s.no_results) == (IMAGES, 300 * IMAGES, 0)
+    assert accuracy.format_line(s).startswith("mAP=")
