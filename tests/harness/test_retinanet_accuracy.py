@@ -163,3 +163,14 @@ def test_bad_inputs_are_one_line(annotations, tmp_path, case, needle):
     with pytest.raises(UsageError) as e:
         accuracy.score(log, ann)
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_evaluate_prints_the_table_and_the_line(annotations, tmp_path, capsys):
+    root = tmp_path / "openimages"
+    (root / "annotations").mkdir(parents=True)
+    annotations.rename(root / "annotations/openimages-mlperf.json")
+    log = write_log(tmp_path / "log.json", {0: [row(0, GT[0]["bbox"], 0.9, 5)], 1: []})
+    line = accuracy.evaluate(log, root)
+    out = capsys.readouterr().out
+    assert line.startswith("mAP=50.495%") and out.endswith(line + "\n")
+    assert "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.505" in out

@@ -108,3 +108,15 @@ def score(accuracy_log: Path, annotations: Path) -> Score:
 def format_line(s: Score) -> str:
     """The reference's result line (the checker reads `mAP=NN.NNN%`), with counts after it."""
     return f"mAP={100.0 * s.map:.3f}%, images={s.images}, detections={s.detections}, no_results={s.no_results}"
+
+
+def evaluate(accuracy_log: Path, openimages_dir: Path) -> str:
+    """The reference script's job for `--mlperf-accuracy-file LOG --openimages-dir DIR`: print COCOeval's table
+    and the mAP line (what accuracy.txt holds); returns the line."""
+    from . import ANNOTATIONS
+
+    s = score(accuracy_log, openimages_dir / ANNOTATIONS)
+    line = format_line(s)
+    print(s.summary.rstrip())
+    print(line)
+    return line
