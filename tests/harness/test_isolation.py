@@ -9,8 +9,12 @@ import mlperf_harness
 
 PACKAGE = Path(mlperf_harness.__file__).parent
 FRAMEWORKS = ("onnxruntime", "torch", "tensorrt")
-# nn.Modules, imported only by the pytorch backend and by sdxl scoring
-TORCH_ONLY = {PACKAGE / "models/resnet50_torch.py", PACKAGE / "sdxl/inception.py"}
+# nn.Modules, imported only by the pytorch backends and by sdxl scoring
+TORCH_ONLY = {
+    PACKAGE / "models/resnet50_torch.py",
+    PACKAGE / "sdxl/inception.py",
+    PACKAGE / "workloads/retinanet/model.py",
+}
 
 
 def imports(path: Path) -> list[tuple[str, bool]]:
