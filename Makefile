@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 
 engine:
 	bash scripts/engine-setup.sh
+	bash scripts/podman-setup.sh rootless
+	bash scripts/slurm-setup.sh
 
 generate: $(STAMP)
 	$(BIN)/mlperfctl generate

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlperf_harness import loadgen_run, settings, sut
+from mlperf_harness.loadgen import lifecycle, pool, settings
+from mlperf_harness.workloads.imagenet.runner import top1_answerer
 
 
 def harness_offline(work: Path, samples: int) -> dict:
@@ -79,11 +80,11 @@ def null_sut(work: Path, batch: int, samples: int) -> float:
     log = lg.LogSettings()
     log.log_output.outdir = str(out)
     log.enable_trace = False
-    pool = sut.WorkerPool(NullBackend(), NullDataset(), 1, batch)
+    workers = pool.WorkerPool(top1_answerer(NullBackend(), NullDataset(), batch), 1, batch)
     try:
-        sut.run(pool, NullDataset(), 1024, 1024, settings.test_settings(rs, out / "user.conf"), log)
+        pool.run(workers, NullDataset(), 1024, 1024, settings.test_settings(rs, out / "user.conf"), log)
     finally:
-        pool.stop()
+        workers.stop()
     text = (out / "mlperf_log_summary.txt").read_text()
     return float(text.split("Samples per second:")[1].split()[0])
 
@@ -102,7 +103,7 @@ def main() -> int:
                 check=True,
                 capture_output=True,
             )
-        threads, batch, workers = loadgen_run.defaults("onnxruntime", "cpu", None, None)
+        threads, batch, workers = lifecycle.defaults("onnxruntime", "cpu", None, None)
         print(f"defaults on this machine: threads={threads} batch={batch} workers={workers}")
         # Alternate the two so that each pair sees about the same load from anything else on the machine.
         harness, plain = [], []

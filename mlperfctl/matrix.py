@@ -207,9 +207,22 @@ class LoadedMatrix:
         return cell
 
     def select(self, filters: dict[str, list[str]] | None = None,
-               select: list[str] | None = None, skip: list[str] | None = None) -> list[Cell]:
-        """Valid cells matching every axis filter (names or globs) and select/skip id globs."""
+               select: list[str] | None = None, skip: list[str] | None = None,
+               external: bool | None = None) -> list[Cell]:
+        """Valid cells matching every axis filter (names or globs) and select/skip id globs.
+        Cells of external implementations (someone else's code, which `run` cannot drive yet and
+        whose source may have to be fetched) come only when asked for: an --implementation filter
+        that matches the name, or a select glob that starts with it (`reference-*`); external=True
+        takes them always, external=False never."""
         filters = {a: v for a, v in (filters or {}).items() if v}
+        if external is None:
+            asked = set()
+            for name in self.matrix.implementations:
+                if any(fnmatch.fnmatchcase(name, v) for v in filters.get("implementation", [])) \
+                        or any(g.split("-", 1)[0] == name for g in select or []):
+                    asked.add(name)
+        allowed = {n for n, i in self.matrix.implementations.items()
+                   if i.kind == "builtin" or external or (external is None and n in asked)}
         for axis, values in filters.items():
             names = self.matrix.names(axis)
             for v in values:
@@ -217,6 +230,8 @@ class LoadedMatrix:
                     raise UserError(f"unknown {axis} '{v}' {choices(names)}")
         picked = []
         for cell in self.matrix.cells():
+            if cell.implementation not in allowed:
+                continue
             if not all(any(fnmatch.fnmatchcase(getattr(cell, a), v) for v in vs)
                        for a, vs in filters.items()):
                 continue

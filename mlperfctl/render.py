@@ -7,8 +7,9 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, wheels
-from .lock import is_locked, stage_locks
+from . import __version__
+from .build import wheels
+from .build.lock import is_locked, stage_locks
 from .matrix import Cell, LoadedMatrix
 
 LABEL_PREFIX = "io.mlperfctl"

@@ -1,5 +1,6 @@
 """Build planning, content hashes, contexts, image normalisation: fast unit tests, no engine."""
 
+import dataclasses
 import io
 import json
 import os
@@ -12,8 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from mlperfctl import build, context, lock, normalize, render
 from mlperfctl import matrix as matrix_mod
+from mlperfctl import options, render
+from mlperfctl.build import context, lock, normalize
+from mlperfctl.build import plan as build_plan
+from mlperfctl.build import stages as build_stages
+from mlperfctl.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "data" / "tiny" / "matrix.yaml"
@@ -26,16 +31,18 @@ def make_project(tmp: Path, matrix_text: str | None = None) -> Path:
     (tmp / "mlperf_harness").mkdir()
     (tmp / "mlperf_harness" / "__init__.py").write_text("")
     (tmp / "mlperf_harness" / "__main__.py").write_text("print('stand-in harness')\n")
+    (tmp / "mlperf_rules").mkdir()
+    (tmp / "mlperf_rules" / "__init__.py").write_text("ROUNDS = {}\n")
     return tmp
 
 
 def plans_by_cell(lm, **kw):
-    return {p.cell.id: p for p in build.plan(lm, lm.matrix.cells(), build.BuildOptions(**kw))}
+    return {p.cell.id: p for p in build_plan.plan(lm, lm.matrix.cells(), options.BuildOptions(**kw))}
 
 
 def test_split_stages_drops_comments_and_keeps_order(loaded):
     text = render.render(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"))
-    stages = build.split_stages(text)
+    stages = build_stages.split_stages(text)
     assert [n for n, _ in stages] == ["device", "runtime", "framework", "implementation"]
     assert all(not ln.startswith("#") for _, body in stages for ln in body.splitlines())
     assert stages[0][1].startswith("FROM debian:bookworm-slim AS device")
@@ -173,21 +180,66 @@ def test_normalise_config_fixes_dates_and_builder_noise():
     assert normalize.config_bytes(out) == normalize.config_bytes(json.loads(normalize.config_bytes(out)))
 
 
-def test_classic_variant_has_no_mounts(loaded):
-    p = plans_by_cell(loaded)["python-onnxruntime-cpu-resnet50"]
-    text = build._classic(p.stages[1].dockerfile())
-    assert "--mount" not in text and "/run/secrets" not in text and "--no-cache-dir" in text
-    assert "--require-hashes -r /opt/mlperf/locks/cpu-runtime.txt" in text
+def test_classic_variant_comes_from_the_template(loaded):
+    """The classic builder's stage is the template rendered for it (no RUN --mount), FROM the
+    parent stage's image: the same stages, with no cache mount, secret or wheel mount."""
+    opts = options.BuildOptions()
+    cp = build_plan.plan(loaded, [loaded.parse_cell("python-onnxruntime-cpu-resnet50")], opts)[0]
+    for stage in cp.stages:
+        text = build_plan.classic_dockerfile(loaded, cp, stage, opts)
+        assert "--mount" not in text and "/run/secrets" not in text
+        if stage.parent:
+            assert text.startswith(f"FROM {stage.parent.tag} AS {stage.name}\n")
+    runtime = build_plan.classic_dockerfile(loaded, cp, cp.stages[1], opts)
+    assert "--no-cache-dir" in runtime and "--require-hashes -r /opt/mlperf/locks/cpu-runtime.txt" in runtime
+    buildkit = cp.stages[1].dockerfile()
+    assert "--mount=type=cache" in buildkit and "--no-cache-dir" not in buildkit
+    # the same instructions otherwise: what the BuildKit text runs, minus the mount flags and the secret
+    assert [ln.split()[0] for ln in runtime.splitlines() if ln[:1].isupper()] == \
+        [ln.split()[0] for ln in buildkit.splitlines() if ln[:1].isupper()]
 
 
-def test_options_from_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("MLPERFCTL_BASE_IMAGE", "cpu=mlperfctl/debian:bookworm,rocm=x/y:1")
-    monkeypatch.setenv("MLPERFCTL_CA_CERT", f"{tmp_path}/a.crt{os.pathsep}{tmp_path}/b.crt")
-    monkeypatch.setenv("MLPERFCTL_REGISTRY", "localhost:5000/lab")
-    opts = build.BuildOptions.from_env(no_cache=True, registry=None)
-    assert opts.bases == {"cpu": "mlperfctl/debian:bookworm", "rocm": "x/y:1"}
-    assert opts.ca_certs == [tmp_path / "a.crt", tmp_path / "b.crt"]
-    assert opts.registry == "localhost:5000/lab" and opts.no_cache is True and opts.builder == "auto"
+def test_options_precedence_defaults_matrix_environment_flags(tmp_path):
+    """One order for every setting: defaults < matrix.yaml < environment < flags."""
+    for name in ("a", "b", "c", "m"):
+        (tmp_path / f"{name}.crt").write_text("pem")
+    text = TINY.read_text() + "\nbuild:\n  registry: matrix.example:5000/m\n  ca_certs: [m.crt]\n"
+    lm = matrix_mod.load(make_project(tmp_path, text) / "matrix.yaml")
+    # defaults, then the matrix
+    opts = options.build_options(lm, environ={})
+    assert opts.registry == "matrix.example:5000/m" and opts.builder == "auto" and opts.engine == "docker"
+    assert opts.ca_certs == (tmp_path / "m.crt",) and opts.bases == {} and opts.engine_url is None
+    # the environment over the matrix
+    env = {"MLPERFCTL_BASE_IMAGE": "cpu=mlperfctl/debian:bookworm", "MLPERFCTL_REGISTRY": "env:5000/e",
+           "MLPERFCTL_CA_CERT": f"{tmp_path}/a.crt{os.pathsep}{tmp_path}/b.crt", "MLPERFCTL_BUILDER": "classic",
+           "MLPERFCTL_ENGINE_URL": "unix:///env.sock", "MLPERFCTL_WHEEL_DIR": f"{tmp_path}/w1"}
+    opts = options.build_options(lm, environ=env)
+    assert opts.registry == "env:5000/e" and opts.builder == "classic" and opts.engine_url == "unix:///env.sock"
+    assert opts.bases == {"cpu": "mlperfctl/debian:bookworm"} and opts.wheel_dirs == (tmp_path / "w1",)
+    assert opts.ca_certs == (tmp_path / "a.crt", tmp_path / "b.crt", tmp_path / "m.crt")  # the matrix's always
+    # flags over the environment (None: not given, the environment stays)
+    opts = options.build_options(lm, environ=env, registry="flag:5000/f", builder=None, ca_cert=[tmp_path / "c.crt"],
+                                 wheel_dir=[tmp_path / "w2"], engine_url="unix:///flag.sock", no_cache=True)
+    assert opts.registry == "flag:5000/f" and opts.builder == "classic" and opts.engine_url == "unix:///flag.sock"
+    assert opts.ca_certs == (tmp_path / "c.crt", tmp_path / "m.crt") and opts.wheel_dirs == (tmp_path / "w2",)
+    assert opts.no_cache is True
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.no_cache = False  # resolved once: nothing changes it later
+    # bad values: one line naming the setting
+    with pytest.raises(UserError, match=r"MLPERFCTL_BASE_IMAGE: unknown device 'gpu'"):
+        options.build_options(lm, environ={"MLPERFCTL_BASE_IMAGE": "gpu=x"})
+    with pytest.raises(UserError, match=r"unknown builder 'fast' \(choose: auto, buildkit, classic\)"):
+        options.build_options(lm, environ={"MLPERFCTL_BUILDER": "fast"})
+    with pytest.raises(UserError, match="none.crt: no such file"):
+        options.build_options(lm, environ={}, ca_cert=[tmp_path / "none.crt"])
+
+
+def test_run_options_cache_dir_from_environment_then_flag(tmp_path):
+    assert options.run_options({"XDG_CACHE_HOME": str(tmp_path)}, model="resnet50").cache_dir == \
+        tmp_path / "mlperfctl" / "preprocessed"
+    assert options.run_options({}, model="resnet50").cache_dir == Path.home() / ".cache" / "mlperfctl" / "preprocessed"
+    assert options.run_options({"XDG_CACHE_HOME": str(tmp_path)}, model="resnet50", cache_dir=tmp_path / "c",
+                               target_qps=None).cache_dir == tmp_path / "c"
 
 
 def test_lock_reports_unreachable_index(tmp_path, monkeypatch):
@@ -228,3 +280,79 @@ def test_committed_dockerfiles_are_the_buildkit_rendering(loaded, cell):
     assert text == render.render(loaded, loaded.parse_cell(cell), buildkit=True)
     assert "--mount=type=secret,id=ca-bundle" in text and "SOURCE_DATE_EPOCH=1767225600" in text
     assert "pip install --no-compile" in text
+
+
+EXTERNAL = """
+  ext:
+    kind: external
+    description: someone else's code
+    repo: {repo}
+    ref: v1
+    install: ["test -f run.sh"]
+    run: bash run.sh {{scenario}}
+"""
+
+
+def _git_repo(path: Path) -> Path:
+    """A real local repository with the tag v1 (git clone --branch takes tags)."""
+    path.mkdir()
+    (path / "run.sh").write_text("echo external\n")
+    git = ["git", "-C", str(path), "-c", "user.email=t@t", "-c", "user.name=t"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "one"], ["tag", "v1"]):
+        subprocess.run(git + args, check=True, capture_output=True)
+    return path
+
+
+def test_external_source_is_fetched_at_its_ref_or_explained_in_one_line(tmp_path):
+    from mlperfctl.build import external
+
+    repo = _git_repo(tmp_path / "upstream")
+    lm = matrix_mod.load(make_project(tmp_path / "p", TINY.read_text() + EXTERNAL.format(repo=repo))
+                         / "matrix.yaml")
+    cell = lm.parse_cell("ext-alpha-cpu-toy")
+    before = build_plan.plan(lm, [cell], options.BuildOptions())[0]
+    assert before.top.missing and "\n" not in before.top.missing
+    assert f"git clone --depth 1 --branch v1 {repo} {lm.root / 'external' / 'ext'}" in before.top.missing
+    assert external.fetch(lm, "ext") is None
+    assert (lm.root / "external" / "ext" / "run.sh").read_text() == "echo external\n"
+    assert not (lm.root / "external" / "ext" / ".git").exists()  # the source only: .git would change the hash
+    after = build_plan.plan(lm, [cell], options.BuildOptions())[0]
+    assert after.top.missing is None and after.hash != before.hash
+    assert external.fetch(lm, "ext") is None  # already there: nothing to do
+
+    gone = matrix_mod.load(make_project(tmp_path / "q", TINY.read_text() + EXTERNAL.format(
+        repo=tmp_path / "no-such-repo")) / "matrix.yaml")
+    why = external.fetch(gone, "ext")
+    assert why and "\n" not in why and "no-such-repo" in why
+    assert not (gone.root / "external").exists()  # a failed clone leaves nothing behind
+
+
+def test_filters_pick_external_cells_only_when_asked(tmp_path):
+    lm = matrix_mod.load(make_project(tmp_path, TINY.read_text() + EXTERNAL.format(repo="/x")) / "matrix.yaml")
+    ids = lambda cells: {c.implementation for c in cells}  # noqa: E731
+    assert ids(lm.select({"backend": ["alpha"], "model": ["toy"]})) == {"python"}
+    assert ids(lm.select({"implementation": ["ext"]})) == {"ext"}
+    assert ids(lm.select({"implementation": ["python", "ext"]})) == {"python", "ext"}
+    assert ids(lm.select(select=["ext-*"])) == {"ext"} and ids(lm.select(select=["*-toy"])) == {"python"}
+    assert ids(lm.select(external=True)) == {"python", "ext"} and ids(lm.select(external=False)) == {"python"}
+
+
+def test_only_the_engines_package_knows_docker():
+    """docker-py and docker's JSON shapes stay behind the engine interface (mlperfctl/engines)."""
+    import ast
+
+    package = ROOT / "mlperfctl"
+    shapes = ("RootFS", "RepoDigests", "StatusCode", "Runtimes", "DeviceRequest", "containers.run")
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.parts[0] == "engines":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            offenders += [f"{rel}:{node.lineno}: imports {n}" for n in names if n.split(".")[0] == "docker"]
+        offenders += [f"{rel}: reads docker's {s}" for s in shapes if s in path.read_text()]
+    assert offenders == []
+    assert "import docker" in (package / "engines" / "docker.py").read_text()  # the check looks at real code

@@ -14,10 +14,34 @@ def test_matrix_list_json_lists_every_cell(loaded):
     r = cli("matrix", "list", "--json")
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
-    assert [row["id"] for row in rows] == [c.id for c in loaded.matrix.cells()]
+    assert [row["id"] for row in rows] == [c.id for c in loaded.matrix.cells() if c.implementation == "python"]
     row = next(x for x in rows if x["id"] == "python-onnxruntime-cpu-resnet50")
     assert row | {} == row and row["model"] == "resnet50" and row["device"] == "cpu"
-    assert row["implemented"] is True
+    assert row["implemented"] is True and row["runnable"] == "builtin"
+
+
+def test_external_cells_are_marked_and_listed_only_when_asked():
+    """The filters of `build --device cpu --backend onnxruntime --model resnet50` pick only the
+    built-in cell; the MLCommons reference comes with --implementation and is marked external."""
+    filters = ["--device", "cpu", "--backend", "onnxruntime", "--model", "resnet50"]
+    r = cli("matrix", "list", "--json", *filters)
+    assert [x["id"] for x in json.loads(r.stdout)] == ["python-onnxruntime-cpu-resnet50"]
+    r = cli("matrix", "list", "--json", *filters, "--implementation", "python,reference")
+    rows = {x["id"]: x["runnable"] for x in json.loads(r.stdout)}
+    assert rows == {"python-onnxruntime-cpu-resnet50": "builtin", "reference-onnxruntime-cpu-resnet50": "external"}
+    r = cli("matrix", "list", *filters)
+    assert "external implementations shown with --implementation: reference" in " ".join(r.stdout.split())
+    r = cli("matrix", "list", "--select", "reference-*", "--device", "cpu")
+    assert r.returncode == 0 and "external:" in r.stdout and "build only" in r.stdout
+    r = cli("run", "--model", "resnet50", "--implementation", "reference", "--device", "cpu")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "cannot drive external implementations yet" in r.stderr
+
+
+def test_generate_renders_external_cells_too(tmp_path):
+    r = cli("generate", "--device", "cpu", "--model", "resnet50", "--output", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "reference-onnxruntime-cpu-resnet50" / "Dockerfile").exists()
 
 
 def test_matrix_list_filters():

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from mlperfctl import build
+from mlperfctl import engines
 from mlperfctl import matrix as matrix_mod
-from mlperfctl.engine import Engine
+from mlperfctl.build import executor
+from mlperfctl.build import plan as build_plan
+from mlperfctl.options import BuildOptions
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -52,6 +54,8 @@ def tiny(tmp_path_factory, docker_client, local_base):
     (root / "mlperf_harness").mkdir()
     (root / "mlperf_harness" / "__init__.py").write_text("")
     (root / "mlperf_harness" / "__main__.py").write_text(f"print('stand-in {uuid.uuid4().hex}')\n")
+    (root / "mlperf_rules").mkdir()
+    (root / "mlperf_rules" / "__init__.py").write_text("ROUNDS = {}\n")
     r = cli("lock", "--json", cwd=root)
     assert r.returncode == 0, r.stderr
     assert all(x["locked"] for x in json.loads(r.stdout)), r.stdout
@@ -60,11 +64,11 @@ def tiny(tmp_path_factory, docker_client, local_base):
 
 def test_build_shares_stages_then_noop(tiny, docker_client):
     lm = matrix_mod.load(tiny / "matrix.yaml")
-    engine = Engine()
-    plans = build.plan(lm, lm.matrix.cells(), build.BuildOptions(), engine)
+    engine = engines.get()
+    plans = build_plan.plan(lm, lm.matrix.cells(), BuildOptions(), engine)
     distinct = {s.hash: s for p in plans for s in p.stages}
     assert len(distinct) == 8  # device 1, runtime 1, framework 2, implementation 4
-    missing = [s for s in distinct.values() if engine.image(s.tag) is None]
+    missing = [s for s in distinct.values() if engine.inspect_image(s.tag) is None]
     assert sum(s.name == "implementation" for s in missing) == 4
 
     data, _ = build_json(tiny)
@@ -163,8 +167,8 @@ def test_bad_base_image_is_one_line_with_the_fix(tiny):
 
 def test_real_cell_onnxruntime_resnet50(loaded, local_base, docker_client):
     """One real build (lock-installed, CA as a BuildKit secret); run tests reuse the image."""
-    options = build.BuildOptions(bases={"cpu": local_base}, ca_certs=[Path(p) for p in CA_CERTS])
-    info = build.ensure_image(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"), options)
+    options = BuildOptions(bases={"cpu": local_base}, ca_certs=tuple(Path(p) for p in CA_CERTS))
+    info = executor.ensure_image(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"), options)
     assert info.state in ("built", "cached") and info.unlocked == []
     assert info.labels["io.mlperfctl.cell"] == "python-onnxruntime-cpu-resnet50"
     assert info.labels["org.opencontainers.image.base.name"] == local_base
@@ -174,7 +178,7 @@ def test_real_cell_onnxruntime_resnet50(loaded, local_base, docker_client):
     out = docker_client.containers.run(info.tag, ["-c", script], entrypoint="python3", remove=True,
                                        network_mode="none").decode().split(" ", 3)
     assert out[:3] == ["1.32.0", "2.4.6", "10001"] and out[3].strip() == "False []"
-    again = build.ensure_image(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"), options)
+    again = executor.ensure_image(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"), options)
     assert again.state == "cached" and again.image_id == info.image_id
 
 
@@ -230,7 +234,7 @@ def test_push_pull_and_use_pulled_image(tiny, registry, docker_client):
     # ensure_image (what `run` calls) pulls by itself when the registry has the image
     docker_client.images.remove(image_id, force=True)
     lm = matrix_mod.load(tiny / "matrix.yaml")
-    info = build.ensure_image(lm, lm.parse_cell(cell), build.BuildOptions(registry=f"{registry}/lab"))
+    info = executor.ensure_image(lm, lm.parse_cell(cell), BuildOptions(registry=f"{registry}/lab"))
     assert info.state == "pulled" and info.image_id == image_id and info.stages_built == []
 
 
@@ -238,21 +242,21 @@ def test_classic_builder_plumbing_and_normalisation(local_base):
     """The classic builder (podman's path) through docker-py: build, normalise twice to one ID,
     and a failing RUN named with its log tail. (Its pip installs cannot reach PyPI here: the
     proxy needs --ca-cert, which only BuildKit can keep out of the image.)"""
-    from mlperfctl import context, normalize
-    from mlperfctl.engine import BuildFailed, BuildRequest
+    from mlperfctl.build import context, normalize
+    from mlperfctl.engines.base import BuildFailed, BuildRequest
 
-    engine = Engine()
+    engine = engines.get()
     classic = engine.builder("classic")
     assert classic.kind == "classic"
     dockerfile = (f"FROM {local_base}\nRUN mkdir -p /opt/x && echo hi > /opt/x/a && date > /tmp/when && rm /tmp/when\n"
                   "WORKDIR /opt/x\n")
     ctx = context.tar_bytes(context.entries(Path("/"), [], {"Dockerfile": dockerfile.encode()}), 0)
-    keep = len(engine.image(local_base)["RootFS"]["Layers"])
+    keep = len(engine.inspect_image(local_base).layers)
     ids = []
     for i in range(2):
         raw = classic.build(BuildRequest(ctx, labels={"io.mlperfctl.test": "classic"}, no_cache=True))
         ids.append(normalize.normalise_image(engine, raw, f"mlperfctl/test-classic:{i}", 1767225600, keep))
-        engine.remove(raw)
+        engine.remove_image(raw)
     assert ids[0] == ids[1]
     with pytest.raises(BuildFailed) as failure:
         bad = f"FROM {local_base}\nRUN echo about to fail && exit 3\n"
@@ -260,7 +264,7 @@ def test_classic_builder_plumbing_and_normalisation(local_base):
     assert "RUN echo about to fail && exit 3" in failure.value.step
     assert any("about to fail" in ln for ln in failure.value.tail)
     for i in range(2):
-        engine.remove(f"mlperfctl/test-classic:{i}", force=True)
+        engine.remove_image(f"mlperfctl/test-classic:{i}", force=True)
     with pytest.raises(Exception, match="--ca-cert needs BuildKit"):
         classic.build(BuildRequest(ctx, secrets={"ca-bundle": "/dev/null"}))
 
@@ -308,3 +312,29 @@ def test_wheel_dir_installs_a_pin_the_index_cannot_serve(tiny, tmp_path, docker_
     out = docker_client.containers.run(cell["tag"], ["-c", script], entrypoint="python3", remove=True,
                                        network_mode="none")
     assert out.decode().split() == [token, "[]"]  # (Debian's own /usr/share/python-wheels aside)
+
+
+def test_external_source_fetched_or_skipped_without_failing_the_others(tiny, tmp_path):
+    """An external implementation's source: fetched at its ref when git can reach it, else the
+    cell is skipped with one line saying how to provide it, and the other cells still build."""
+    from tests.test_build import EXTERNAL, _git_repo
+
+    root = tmp_path / "ext-project"
+    shutil.copytree(tiny, root)
+    (root / "matrix.yaml").write_text((root / "matrix.yaml").read_text()
+                                      + EXTERNAL.format(repo=tmp_path / "unreachable"))
+    data, r = build_json(root, "--backend", "alpha", "--model", "toy", "--implementation", "python,ext")
+    states = {c["cell"]: c for c in data["cells"]}
+    assert states["python-alpha-cpu-toy"]["state"] in ("built", "cached", "pulled")  # pulled: the push test
+    skipped = states["ext-alpha-cpu-toy"]
+    assert skipped["state"] == "unavailable" and "\n" not in skipped["error"]
+    # the folder as the user named the project: here the matrix in the working directory
+    assert f"git clone --depth 1 --branch v1 {tmp_path / 'unreachable'} external/ext " in skipped["error"]
+    assert r.stderr.count("skipped ext-alpha-cpu-toy:") == 1
+    r = cli("build", "--select", "ext-alpha-cpu-toy", cwd=root)  # only the unavailable cell: exit 2
+    assert r.returncode == 2, r.stdout + r.stderr
+    # reachable: fetched at its ref and built (its install step checks the file is there)
+    _git_repo(tmp_path / "unreachable")
+    data, r = build_json(root, "--select", "ext-alpha-cpu-toy")
+    assert data["cells"][0]["state"] == "built" and "implementation" in data["cells"][0]["stages_built"], r.stderr
+    assert (root / "external" / "ext" / "run.sh").exists()

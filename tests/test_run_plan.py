@@ -1,17 +1,21 @@
 """`mlperfctl run` logic that needs no container: cell choice, preflight, the container spec."""
 
+import dataclasses
+import json
 import os
 
 import pytest
 
-from mlperfctl import run
 from mlperfctl.errors import UserError
+from mlperfctl.options import RunOptions
+from mlperfctl.run import container, preflight, results
+from mlperfctl.run import plan as run_plan
 
 
 def opts(**kw):
     kw.setdefault("model", "resnet50")
     kw.setdefault("device", "cpu")
-    return run.RunOptions(**kw)
+    return RunOptions(**kw)
 
 
 @pytest.fixture
@@ -24,18 +28,18 @@ def data(tmp_path):
 
 
 def test_defaults_pick_builtin_harness_and_first_backend(loaded):
-    p = run.plan(loaded, opts())
+    p = run_plan.plan(loaded, opts())
     assert p.cell.id == "python-onnxruntime-cpu-resnet50"
     assert p.scenarios == ["Offline"] and p.modes == ["performance", "accuracy"]
     assert p.precision == "fp32" and p.model_file == "resnet50_v1.onnx"
-    assert run.plan(loaded, opts(backend="pytorch")).model_file == "resnet50-19c8e357.pth"
+    assert run_plan.plan(loaded, opts(backend="pytorch")).model_file == "resnet50-19c8e357.pth"
 
 
 def test_scenario_all_follows_the_category(loaded):
-    assert run.plan(loaded, opts(scenario="all")).scenarios == ["SingleStream", "MultiStream", "Offline"]
-    assert run.plan(loaded, opts(scenario="all", category="datacenter")).scenarios == ["Server", "Offline"]
+    assert run_plan.plan(loaded, opts(scenario="all")).scenarios == ["SingleStream", "MultiStream", "Offline"]
+    assert run_plan.plan(loaded, opts(scenario="all", category="datacenter")).scenarios == ["Server", "Offline"]
     with pytest.raises(UserError, match="no edge scenarios"):
-        run.plan(loaded, opts(model="llama2-70b-99", scenario="all"))
+        run_plan.plan(loaded, opts(model="llama2-70b-99", scenario="all"))
 
 
 @pytest.mark.parametrize("kw,message", [
@@ -44,18 +48,18 @@ def test_scenario_all_follows_the_category(loaded):
     ({"execution_mode": "quick"}, "unknown execution mode 'quick'"),
     ({"model": "resnet"}, "unknown model 'resnet'"),
     ({"backend": "tensorrt"}, "no cell python-tensorrt-cpu-resnet50 in the matrix"),
-    ({"precision": "fp8"}, "unknown precision for resnet50 'fp8' (choose: fp16, fp32, int8)"),
+    ({"precision": "fp8"}, "unknown precision for resnet50 'fp8' (choose: fp32)"),
 ])
 def test_bad_options_are_one_line_errors(loaded, kw, message):
     with pytest.raises(UserError) as e:
-        run.plan(loaded, opts(**kw))
+        run_plan.plan(loaded, opts(**kw))
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
 def test_preflight_passes_and_resolves_model_dir(loaded, data):
     o = opts(dataset_dir=data / "imagenet", model_path=data / "models")
-    p = run.plan(loaded, o)
-    assert run.preflight(loaded, p, o, set()) == data / "models" / "resnet50_v1.onnx"
+    p = run_plan.plan(loaded, o)
+    assert preflight.preflight(loaded, p, o, set()) == data / "models" / "resnet50_v1.onnx"
 
 
 @pytest.mark.parametrize("case,message", [
@@ -63,70 +67,80 @@ def test_preflight_passes_and_resolves_model_dir(loaded, data):
     ("dataset-missing", "does not exist (pass --dataset-dir)"),
     ("layout", "lacks val_map.txt (expected the ImageNet 2012 validation layout)"),
     ("model-missing", "model file"),
-    ("not-implemented", "retinanet is not implemented by the built-in harness yet"),
 ])
 def test_preflight_failures(loaded, data, case, message):
     o = opts(dataset_dir=data / "imagenet", model_path=data / "models" / "resnet50_v1.onnx")
     if case == "no-dataset-option":
-        o.dataset_dir = None
+        o = dataclasses.replace(o, dataset_dir=None)
     elif case == "dataset-missing":
-        o.dataset_dir = data / "nope"
+        o = dataclasses.replace(o, dataset_dir=data / "nope")
     elif case == "layout":
         (data / "imagenet" / "val_map.txt").unlink()
     elif case == "model-missing":
-        o.model_path = data / "models" / "missing.onnx"
-    elif case == "not-implemented":
-        o.model, o.backend = "retinanet", "pytorch"
-    p = run.plan(loaded, o)
+        o = dataclasses.replace(o, model_path=data / "models" / "missing.onnx")
+    p = run_plan.plan(loaded, o)
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        run.preflight(loaded, p, o, set())
+        preflight.preflight(loaded, p, o, set())
+
+
+def test_unimplemented_model_is_refused_in_plan(loaded):
+    """A model the matrix marks unimplemented (or the harness does not serve) stops before any check of data."""
+    models = dict(loaded.matrix.models)
+    models["resnet50"] = models["resnet50"].model_copy(update={"implemented": False})
+    lm = dataclasses.replace(loaded, matrix=loaded.matrix.model_copy(update={"models": models}))
+    with pytest.raises(UserError, match="resnet50 is not implemented by the built-in harness yet"):
+        run_plan.plan(lm, opts())
 
 
 def test_preflight_cuda_needs_nvidia_runtime(loaded, data):
     o = opts(device="cuda", dataset_dir=data / "imagenet", model_path=data / "models")
-    p = run.plan(loaded, o)
+    p = run_plan.plan(loaded, o)
     with pytest.raises(UserError, match="no NVIDIA runtime or CDI device"):
-        run.preflight(loaded, p, o, {"runc"})
-    assert run.preflight(loaded, p, o, {"runc", "nvidia"}).name == "resnet50_v1.onnx"
+        preflight.preflight(loaded, p, o, {"runc"})
+    assert preflight.preflight(loaded, p, o, {"runc", "nvidia"}).name == "resnet50_v1.onnx"
 
 
 @pytest.mark.skipif(os.path.exists("/dev/kfd"), reason="this host has a ROCm device")
 def test_preflight_rocm_needs_kfd(loaded, data):
     o = opts(device="rocm", dataset_dir=data / "imagenet", model_path=data / "models")
     with pytest.raises(UserError, match="device rocm: /dev/kfd"):
-        run.preflight(loaded, run.plan(loaded, o), o, set())
+        preflight.preflight(loaded, run_plan.plan(loaded, o), o, set())
 
 
 def test_container_spec_is_safe(loaded, data, tmp_path):
-    p = run.plan(loaded, opts())
-    spec = run.container_spec(p, image="img", dataset_dir=data / "imagenet",
+    p = run_plan.plan(loaded, opts())
+    spec = container.container_spec(p, image="img", dataset_dir=data / "imagenet",
                               model_path=data / "models" / "resnet50_v1.onnx", results_dir=tmp_path,
                               cache_dir=tmp_path, command=["info"], user=(1000, 1000), owner="h:1")
-    mounts = {m["Target"]: m for m in spec["mounts"]}
-    assert mounts["/data"]["ReadOnly"] and mounts["/model/resnet50_v1.onnx"]["ReadOnly"]
-    assert not mounts["/results"]["ReadOnly"]
-    assert spec["network_mode"] == "none" and spec["privileged"] is False
-    assert spec["cap_drop"] == ["ALL"] and "no-new-privileges" in spec["security_opt"]
-    assert spec["read_only"] is True and spec["user"] == "1000:1000"
-    assert "device_requests" not in spec and "devices" not in spec
+    mounts = {m.target: m for m in spec.mounts}
+    assert mounts["/data"].read_only and mounts["/model/resnet50_v1.onnx"].read_only
+    assert not mounts["/results"].read_only and not mounts["/cache"].read_only
+    assert mounts["/data"].source == str((data / "imagenet").resolve())
+    assert spec.network == "none" and spec.cap_drop == ("ALL",) and "no-new-privileges" in spec.security_opt
+    assert spec.read_only_root is True and spec.user == "1000:1000" and dict(spec.tmpfs)["/tmp"].startswith("rw")
+    assert spec.gpu is None and spec.devices == ()
+    d = spec.to_dict()  # a plain value a cluster launcher can write out
+    assert json.loads(json.dumps(d)) == d and d["mounts"][0] == {"source": mounts["/data"].source,
+                                                                  "target": "/data", "read_only": True}
+    assert d["labels"] == {"io.mlperfctl.run": "h:1", "io.mlperfctl.cell": "python-onnxruntime-cpu-resnet50"}
 
 
 def test_container_spec_for_gpus(loaded, data, tmp_path):
     for device in ("cuda", "rocm"):
-        p = run.plan(loaded, opts(device=device))
-        spec = run.container_spec(p, image="img", dataset_dir=data, model_path=data / "models",
+        p = run_plan.plan(loaded, opts(device=device))
+        spec = container.container_spec(p, image="img", dataset_dir=data, model_path=data / "models",
                                   results_dir=tmp_path, cache_dir=tmp_path, command=[], user=(1, 1),
                                   owner="h:1")
         if device == "cuda":
-            assert spec["device_requests"][0]["Capabilities"] == [["gpu"]]
+            assert spec.gpu is not None and spec.gpu.vendor == "nvidia" and spec.gpu.count == -1
         else:
-            assert spec["devices"] == ["/dev/kfd:/dev/kfd:rwm", "/dev/dri:/dev/dri:rwm"]
-        assert spec["privileged"] is False
+            assert spec.devices == ("/dev/kfd", "/dev/dri") and spec.gpu is None
+        assert spec.cap_drop == ("ALL",) and spec.network == "none"
 
 
 def test_harness_args_pass_settings(loaded):
     o = opts(target_qps=250.0, threads=2, batch_size=8, count=100)
-    args = run.harness_args(run.plan(loaded, o), o, "Offline", "performance", "/model/x.onnx")
+    args = container.harness_args(run_plan.plan(loaded, o), o, "Offline", "performance", "/model/x.onnx")
     joined = " ".join(args)
     assert "--scenario Offline --mode performance --execution-mode test" in joined
     assert "--target-qps 250.0" in joined and "--max-batchsize 8" in joined
@@ -135,13 +149,13 @@ def test_harness_args_pass_settings(loaded):
 
 
 def test_root_runs_as_the_image_user():
-    uid, gid = run.container_user()
+    uid, gid = container.container_user()
     assert uid != 0 and gid != 0
 
 
 def test_reproduce_command_is_shell_quoted():
     o = opts(command_line=["/x/bin/mlperfctl", "run", "--model", "resnet50", "--submitter", "A B"])
-    assert run.reproduce_command(o) == "mlperfctl run --model resnet50 --submitter 'A B'"
+    assert results.reproduce_command(o) == "mlperfctl run --model resnet50 --submitter 'A B'"
 
 
 def test_unreadable_data_is_found_before_a_container_starts(tmp_path):
@@ -150,20 +164,93 @@ def test_unreadable_data_is_found_before_a_container_starts(tmp_path):
     (data / "sub" / "a.bin").write_bytes(b"x")
     (data / "sub" / "a.bin").chmod(0o600)
     other = (10001, 10001)
-    assert run.unreadable([data], *other) == data / "sub" / "a.bin"
+    assert preflight.unreadable([data], *other) == data / "sub" / "a.bin"
     (data / "sub" / "a.bin").chmod(0o644)
-    assert run.unreadable([data], *other) is None
+    assert preflight.unreadable([data], *other) is None
     (data / "sub").chmod(0o700)
-    assert run.unreadable([data], *other) == data / "sub"
+    assert preflight.unreadable([data], *other) == data / "sub"
 
 
 def test_offline_samples_per_second_ignores_token_throughput(tmp_path):
-    from mlperfctl.submission_check import MLLog
+    from mlperfctl.submission import MLLog
 
     detail = tmp_path / "mlperf_log_detail.txt"
     records = {"generated_query_count": 1, "generated_samples_per_query": 128, "result_max_latency_ns": 4_000_000_000,
                "result_samples_per_second": 700.0}  # LLM runs log tokens per second here
     detail.write_text("".join(f':::MLLOG {{"key": "{k}", "value": {v}}}\n' for k, v in records.items()))
-    assert run.offline_samples_per_second(MLLog(detail)) == 32.0
+    assert results.offline_samples_per_second(MLLog(detail)) == 32.0
     detail.write_text("")
-    assert run.offline_samples_per_second(MLLog(detail)) is None
+    assert results.offline_samples_per_second(MLLog(detail)) is None
+
+
+def _targets(loaded, **kw):
+    p = run_plan.plan(loaded, opts(**kw))
+    return {s: (t.flag, t.value) for s, t in p.targets.items()}
+
+
+def test_general_targets_apply_to_the_scenarios_they_fit(loaded):
+    assert _targets(loaded, scenario="all", target_latency=5) == {
+        "SingleStream": ("--target-latency", 5.0), "MultiStream": ("--target-latency", 5.0)}
+    assert _targets(loaded, scenario="all", target_qps=100, target_latency=5)["Offline"] == ("--target-qps", 100.0)
+    assert _targets(loaded, scenario="all", category="datacenter", target_qps=100) == {
+        "Server": ("--target-qps", 100.0), "Offline": ("--target-qps", 100.0)}
+    assert _targets(loaded) == {}
+
+
+def test_per_scenario_targets_win_over_the_general_ones(loaded):
+    got = _targets(loaded, scenario="all", target_latency=5, multistream_target_latency=40, offline_target_qps=9)
+    assert got == {"SingleStream": ("--target-latency", 5.0), "MultiStream": ("--target-latency", 40.0),
+                   "Offline": ("--target-qps", 9.0)}
+    got = _targets(loaded, scenario="all", category="datacenter", target_qps=100, server_target_qps=30)
+    assert got == {"Server": ("--target-qps", 30.0), "Offline": ("--target-qps", 100.0)}
+
+
+def test_each_scenario_gets_its_target_on_the_harness_command_line(loaded):
+    o = opts(scenario="all", target_latency=5, offline_target_qps=9, performance_sample_count=64,
+             test_query_count=100)
+    p = run_plan.plan(loaded, o)
+    offline = container.harness_args(p, o, "Offline", "performance", "/model/x.onnx")
+    single = container.harness_args(p, o, "SingleStream", "performance", "/model/x.onnx")
+    assert offline[offline.index("--target-qps") + 1] == "9.0" and "--target-latency" not in offline
+    assert single[single.index("--target-latency") + 1] == "5.0" and "--target-qps" not in single
+    for args in (offline, single):
+        assert args[args.index("--performance-sample-count") + 1] == "64"
+        assert args[args.index("--test-query-count") + 1] == "100"
+    measured = container.harness_args(p, o, "Offline", "performance", "/m", target=run_plan.Target("--target-qps", 3))
+    assert measured[measured.index("--target-qps") + 1] == "3"
+
+
+@pytest.mark.parametrize("kw,message", [
+    # the general target fits none of the run's scenarios: refused here, not by the harness later
+    ({"target_latency": 5}, "--target-latency applies to SingleStream and MultiStream, not Offline: use --target-qps"),
+    ({"scenario": "SingleStream", "target_qps": 5}, "--target-qps applies to Offline and Server, not SingleStream"),
+    ({"scenario": "all", "category": "datacenter", "target_latency": 5},
+     "--target-latency applies to SingleStream and MultiStream, not Server, Offline"),
+    # a per-scenario target for a scenario the run does not include
+    ({"scenario": "all", "server_target_qps": 5}, "--server-target-qps is for Server, which this run does not "
+                                                  "include (SingleStream, MultiStream, Offline)"),
+    ({"multistream_target_latency": 5}, "--multistream-target-latency is for MultiStream"),
+    # positive values only
+    ({"target_qps": 0}, "--target-qps 0: must be positive"),
+    ({"scenario": "all", "singlestream_target_latency": -1}, "--singlestream-target-latency -1: must be positive"),
+    ({"performance_sample_count": 0}, "--performance-sample-count 0: must be positive"),
+    ({"test_query_count": -5}, "--test-query-count -5: must be positive"),
+    # external implementations: not driven by run yet
+    ({"implementation": "reference"}, "reference is an external implementation: `mlperfctl run` cannot drive"),
+    ({"implementation": "nope"}, "unknown implementation 'nope' (choose: python, reference)"),
+])
+def test_bad_target_and_count_combinations_are_refused_in_plan(loaded, kw, message):
+    with pytest.raises(UserError) as e:
+        run_plan.plan(loaded, opts(**kw))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_target_is_exit_2_before_any_engine(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "run", "--model", "resnet50", "--scenario", "all",
+                        "--device", "cpu", "--server-target-qps", "5", "--engine-url",
+                        f"unix://{tmp_path}/no-engine.sock"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert r.stderr.startswith("error: --server-target-qps is for Server")

@@ -4,9 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from mlperfctl import build, render, wheels
 from mlperfctl import matrix as matrix_mod
+from mlperfctl import render
+from mlperfctl.build import plan as build_plan
+from mlperfctl.build import wheels
 from mlperfctl.errors import UserError
+from mlperfctl.options import BuildOptions
 from tests.test_build import make_project
 from tests.wheelmaker import make_wheel
 
@@ -62,7 +65,7 @@ def test_wheel_content_enters_the_stage_hash(tmp_path):
     cell = lm.parse_cell("python-alpha-cpu-toy")
 
     def framework_hash(**kw):
-        p = build.plan(lm, [cell], build.BuildOptions(**kw))[0]
+        p = build_plan.plan(lm, [cell], BuildOptions(**kw))[0]
         return next(s for s in p.stages if s.name == "framework")
 
     plain = framework_hash()

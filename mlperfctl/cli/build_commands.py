@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -11,19 +12,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .. import bundle as bundle_mod
-from .. import lock as lock_mod
+from .. import engines
 from .. import matrix as matrix_mod
-from ..build import (
-    Builder,
-    BuildOptions,
-    ImageInfo,
-    Reporter,
-    format_failure,
-    image_repo,
-)
-from ..engine import Engine
+from ..build import bundle as bundle_mod
+from ..build import lock as lock_mod
+from ..build.executor import FAILED_STATES, Executor, ImageInfo, Reporter, format_failure
+from ..build.stages import image_repo
 from ..errors import UserError
+from ..options import build_options
 from .common import (
     BackendOpt,
     BaseOpt,
@@ -36,43 +32,28 @@ from .common import (
     SkipOpt,
     err,
     out,
-    parse_bases,
     select_cells,
 )
 
 CaOpt = Annotated[list[Path] | None, typer.Option(
     "--ca-cert", help="Extra CA certificate (PEM) for a TLS-intercepting proxy: used during the build "
-                      "only (BuildKit secret). Repeatable; default from MLPERFCTL_CA_CERT (':'-separated).")]
+                      "only (BuildKit secret). Repeatable; default from MLPERFCTL_CA_CERT (':'-separated), "
+                      "plus matrix.yaml's build.ca_certs.")]
 CaInImageOpt = Annotated[bool, typer.Option(
     "--ca-in-image", help="Also install the --ca-cert certificates into the image.")]
 RegistryOpt = Annotated[str | None, typer.Option(
-    "--registry", envvar="MLPERFCTL_REGISTRY", help="Registry prefix for push/pull, e.g. localhost:5000/lab.")]
+    "--registry", help="Registry prefix for push/pull, e.g. localhost:5000/lab (default: MLPERFCTL_REGISTRY, "
+                       "then matrix.yaml's build.registry).")]
 EngineOpt = Annotated[str | None, typer.Option(
-    "--engine-url", envvar="MLPERFCTL_ENGINE_URL",
-    help="Engine socket, e.g. unix:///run/podman/podman.sock (default: DOCKER_HOST or the docker socket).")]
+    "--engine-url",
+    help="Engine socket, e.g. unix:///run/podman/podman.sock (default: MLPERFCTL_ENGINE_URL, DOCKER_HOST, "
+         "else the docker socket).")]
 WheelDirOpt = Annotated[list[Path] | None, typer.Option(
     "--wheel-dir", help="A folder of wheels the build may use for exact pins it cannot download (e.g. "
                         "torch's CPU build when download.pytorch.org is out of reach). Repeatable; default "
                         "from MLPERFCTL_WHEEL_DIR (':'-separated), which every command reads.")]
-BuilderOpt = Annotated[str, typer.Option(
-    "--builder", envvar="MLPERFCTL_BUILDER", help="auto (BuildKit when offered), buildkit or classic.")]
-
-
-def options_from(lm, base_image, ca_cert, ca_in_image=False, registry=None, engine_url=None, builder="auto",
-                 wheel_dir=None, **kw) -> BuildOptions:
-    """CLI flags over environment defaults (MLPERFCTL_BASE_IMAGE, MLPERFCTL_CA_CERT, ...)."""
-    opts = BuildOptions.from_env(registry=registry, engine_url=engine_url, builder=builder, **kw)
-    if wheel_dir:
-        opts.wheel_dirs = list(wheel_dir)
-    env_bases = parse_bases(lm, [f"{d}={i}" for d, i in opts.bases.items()])
-    opts.bases = {**env_bases, **parse_bases(lm, base_image)}
-    if ca_cert:
-        opts.ca_certs = list(ca_cert)
-    opts.ca_in_image = ca_in_image
-    for f in opts.ca_certs:
-        if not Path(f).is_file():
-            raise UserError(f"--ca-cert {f}: no such file (give a PEM certificate)")
-    return opts
+BuilderOpt = Annotated[str | None, typer.Option(
+    "--builder", help="auto (BuildKit when offered), buildkit or classic (default: MLPERFCTL_BUILDER, else auto).")]
 
 
 class RichReporter(Reporter):
@@ -111,6 +92,8 @@ class RichReporter(Reporter):
             self.status = None
         if info.state == "failed":
             err.print(f"[red]error:[/] {escape(format_failure(info))}", highlight=False)
+        elif info.state == "unavailable":
+            err.print(f"[yellow]skipped {escape(info.cell)}:[/] {escape(info.error or '')}", highlight=False)
         elif not self.quiet:
             err.print(f"[bold]{info.cell}[/]: {info.state} ({info.seconds:.1f}s)", highlight=False)
 
@@ -129,11 +112,14 @@ def _summary(results: list[ImageInfo], seconds: float) -> None:
     table = Table(title=f"{len(results)} cells in {seconds:.1f}s")
     for col in ("cell", "tag", "size", "seconds", "result"):
         table.add_column(col)
-    colour = {"built": "green", "cached": "blue", "pulled": "blue", "failed": "red", "skipped": "yellow"}
+    colour = {"built": "green", "cached": "blue", "pulled": "blue", "failed": "red", "skipped": "yellow",
+              "unavailable": "yellow"}
     for r in results:
         result = f"[{colour.get(r.state, 'white')}]{r.state}[/]"
         if r.state == "built":
             result += f" ({', '.join(r.stages_built)})"
+        if r.state == "unavailable":
+            result += " (external source not here: see the line above)"
         if r.unlocked:
             result += f" [yellow]unlocked: {', '.join(r.unlocked)}[/]"
         table.add_row(r.cell, r.tag.rsplit(":", 1)[-1], _size(r.size), f"{r.seconds:.1f}", result)
@@ -144,7 +130,7 @@ def build(
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
     base_image: BaseOpt = None, ca_cert: CaOpt = None, ca_in_image: CaInImageOpt = False,
-    registry: RegistryOpt = None, engine_url: EngineOpt = None, builder: BuilderOpt = "auto",
+    registry: RegistryOpt = None, engine_url: EngineOpt = None, builder: BuilderOpt = None,
     wheel_dir: WheelDirOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every stage from scratch.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Push each cell's image to --registry.")] = False,
@@ -158,11 +144,12 @@ def build(
     started = time.monotonic()
     lm = matrix_mod.load(matrix)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
-    opts = options_from(lm, base_image, ca_cert, ca_in_image, registry, engine_url, builder, wheel_dir,
-                        no_cache=no_cache, push=push, continue_on_error=continue_on_error, log_dir=log_dir)
+    opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, ca_in_image=ca_in_image, registry=registry,
+                         engine_url=engine_url, builder=builder, wheel_dir=wheel_dir, no_cache=no_cache, push=push,
+                         continue_on_error=continue_on_error, log_dir=log_dir)
     if push and not opts.registry:
         raise UserError("--push needs a registry: --registry HOST[:PORT][/PREFIX] (or MLPERFCTL_REGISTRY)")
-    b = Builder(lm, opts, Engine(opts.engine_url), RichReporter(quiet=as_json))
+    b = Executor(lm, opts, engines.get(opts.engine, opts.engine_url), RichReporter(quiet=as_json))
     try:
         results = b.build_all(b.plans_for_build(cells))
     finally:
@@ -173,8 +160,10 @@ def build(
                           "cells": [r.as_dict() for r in results]}, indent=2))
     else:
         _summary(results, seconds)
-    if any(r.state in ("failed", "skipped") for r in results):
+    if any(r.state in FAILED_STATES for r in results):
         raise typer.Exit(1)
+    if results and all(r.state == "unavailable" for r in results):
+        raise typer.Exit(2)  # nothing could be built: each cell's line says how to provide its source
 
 
 def lock(
@@ -205,42 +194,43 @@ def lock(
 def verify(
     cell: Annotated[str, typer.Argument(help="The cell to rebuild from scratch and compare.")],
     matrix: MatrixOpt = None, base_image: BaseOpt = None, ca_cert: CaOpt = None,
-    engine_url: EngineOpt = None, builder: BuilderOpt = "auto", wheel_dir: WheelDirOpt = None,
+    engine_url: EngineOpt = None, builder: BuilderOpt = None, wheel_dir: WheelDirOpt = None,
     as_json: JsonOpt = False,
 ):
     """Rebuild a cell with --no-cache and report whether its image ID is identical."""
     lm = matrix_mod.load(matrix)
     c = lm.parse_cell(cell)
-    opts = options_from(lm, base_image, ca_cert, engine_url=engine_url, builder=builder, wheel_dir=wheel_dir)
-    engine = Engine(opts.engine_url)
-    b = Builder(lm, opts, engine, RichReporter(quiet=as_json))
+    opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, engine_url=engine_url, builder=builder,
+                         wheel_dir=wheel_dir)
+    engine = engines.get(opts.engine, opts.engine_url)
+    b = Executor(lm, opts, engine, RichReporter(quiet=as_json))
     try:
         cp = b.plans([c])[0]
-        before = engine.image(cp.tag)
+        before = engine.inspect_image(cp.tag)
         if before is None:
             raise UserError(f"{c.id} is not built yet: run `mlperfctl build --select {c.id}` first")
-        opts.no_cache = True
+        b.options = dataclasses.replace(opts, no_cache=True)
         info = b.build_all([cp])[0]
     finally:
         b.close()
     if info.state == "failed":
         raise typer.Exit(1)
-    after = engine.image(cp.tag)
-    old_layers, new_layers = before["RootFS"]["Layers"], after["RootFS"]["Layers"]
+    after = engine.inspect_image(cp.tag)
+    old_layers, new_layers = before.layers, after.layers
     differing = [{"index": i, "before": a, "after": bb}
                  for i, (a, bb) in enumerate(zip(old_layers, new_layers, strict=False)) if a != bb]
     if len(old_layers) != len(new_layers):
         differing.append({"index": min(len(old_layers), len(new_layers)), "before": f"{len(old_layers)} layers",
                           "after": f"{len(new_layers)} layers"})
-    same = before["Id"] == after["Id"]
-    report = {"cell": c.id, "identical": same, "before": before["Id"], "after": after["Id"],
+    same = before.id == after.id
+    report = {"cell": c.id, "identical": same, "before": before.id, "after": after.id,
               "differing_layers": differing, "config_differs": same is False and not differing}
     if as_json:
         print(json.dumps(report, indent=2))
     elif same:
-        out.print(f"{c.id}: identical: {after['Id']}", highlight=False)
+        out.print(f"{c.id}: identical: {after.id}", highlight=False)
     else:
-        out.print(f"{c.id}: DIFFERENT: {before['Id']} → {after['Id']}", highlight=False)
+        out.print(f"{c.id}: DIFFERENT: {before.id} → {after.id}", highlight=False)
         for d in differing:
             out.print(f"  layer {d['index']}: {d['before']} → {d['after']}", highlight=False)
         if not differing:
@@ -257,8 +247,8 @@ def images(
     """List cells with their image state (built, outdated, missing, pulled), tag and size."""
     lm = matrix_mod.load(matrix)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
-    opts = options_from(lm, base_image, None, engine_url=engine_url)
-    engine = Engine(opts.engine_url)
+    opts = build_options(lm, base_image=base_image, engine_url=engine_url)
+    engine = engines.get(opts.engine, opts.engine_url)
     rows = bundle_mod.image_states(lm, cells, opts, engine)
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -280,8 +270,8 @@ def push(
     """Push the selected cells' current images to --registry."""
     lm = matrix_mod.load(matrix)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
-    opts = options_from(lm, base_image, None, registry=registry, engine_url=engine_url)
-    b = Builder(lm, opts, Engine(opts.engine_url))
+    opts = build_options(lm, base_image=base_image, registry=registry, engine_url=engine_url)
+    b = Executor(lm, opts, engines.get(opts.engine, opts.engine_url))
     try:
         for cp in b.plans(cells):
             out.print(f"{cp.cell.id}: pushed {b.push(cp)}", highlight=False)
@@ -296,11 +286,11 @@ def pull(
 ):
     """Pull cells' current images from --registry (run then uses them without building)."""
     lm = matrix_mod.load(matrix)
-    opts = options_from(lm, base_image, None, registry=registry, engine_url=engine_url)
+    opts = build_options(lm, base_image=base_image, registry=registry, engine_url=engine_url)
     if not opts.registry:
         raise UserError("pull needs a registry: --registry HOST[:PORT][/PREFIX] (or MLPERFCTL_REGISTRY)")
-    engine = Engine(opts.engine_url)
-    b = Builder(lm, opts, engine)
+    engine = engines.get(opts.engine, opts.engine_url)
+    b = Executor(lm, opts, engine)
     try:
         for cp in b.plans([lm.parse_cell(c) for c in cells]):
             remote = f"{image_repo(cp.cell.id, opts.registry)}:{cp.hash[:16]}"
@@ -320,8 +310,8 @@ def save(
     """Write one bundle: the cells' image tars and a manifest of digests and cell keys."""
     lm = matrix_mod.load(matrix)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
-    opts = options_from(lm, base_image, None, engine_url=engine_url)
-    manifest = bundle_mod.save(lm, cells, opts, Engine(opts.engine_url), output)
+    opts = build_options(lm, base_image=base_image, engine_url=engine_url)
+    manifest = bundle_mod.save(lm, cells, opts, engines.get(opts.engine, opts.engine_url), output)
     out.print(f"wrote {output}: {len(manifest['images'])} images, {_size(output.stat().st_size)}",
               highlight=False)
 
@@ -331,7 +321,8 @@ def load(
     engine_url: EngineOpt = None,
 ):
     """Load a bundle and check every image ID against its manifest."""
-    loaded = bundle_mod.load(bundle, Engine(engine_url))
+    opts = build_options(None, engine_url=engine_url)
+    loaded = bundle_mod.load(bundle, engines.get(opts.engine, opts.engine_url))
     for item in loaded:
         out.print(f"{item['cell']}: loaded {item['tag']} ({item['image_id'][:19]})", highlight=False)
 
@@ -348,8 +339,9 @@ def base_bootstrap(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if the image exists.")] = False,
 ):
     """Build a Debian base image locally (debootstrap --variant=minbase + import); needs root."""
-    engine = Engine(engine_url)
-    if engine.image(tag) and not force:
+    opts = build_options(None, engine_url=engine_url)
+    engine = engines.get(opts.engine, opts.engine_url)
+    if engine.inspect_image(tag) and not force:
         out.print(f"{tag} exists (use --force to make it again)", highlight=False)
         return
     image_id = bundle_mod.bootstrap_base(engine, tag, suite, mirror, log=lambda t: err.print(t, highlight=False))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ..errors import UserError, choices
+from ..errors import UserError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -37,33 +37,29 @@ def split(values: list[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
-def select_cells(lm, implementation, backend, device, model, select, skip):
+def select_cells(lm, implementation, backend, device, model, select, skip, external: bool = False):
+    """The cells the filters select; external implementations only when asked for by name (or
+    always, with external=True: rendering Dockerfiles needs no external source)."""
     cells = lm.select(
         {"implementation": split(implementation), "backend": split(backend),
          "device": split(device), "model": split(model)},
-        select=split(select), skip=split(skip))
+        select=split(select), skip=split(skip), external=external or None)
     if not cells:
+        others = sorted({c.implementation for c in lm.select(
+            {"implementation": split(implementation), "backend": split(backend), "device": split(device),
+             "model": split(model)}, select=split(select), skip=split(skip), external=True)})
+        if others:
+            raise UserError(f"only cells of external implementations match these filters: ask for them with "
+                            f"--implementation {','.join(others)}")
         raise UserError("no cell matches these filters (see `mlperfctl matrix list`)")
     return cells
 
 
-def parse_bases(lm, values: list[str] | None) -> dict[str, str]:
-    """`cpu=IMAGE` pairs into {device: image}, checking the device names."""
-    bases = {}
-    for item in values or []:
-        device, sep, image = item.partition("=")
-        devices = lm.matrix.names("device")
-        if not sep or not image.strip():
-            raise UserError(f"--base-image '{item}' must be DEVICE=IMAGE, e.g. cpu=debian:bookworm-slim")
-        if device not in devices:
-            raise UserError(f"--base-image: unknown device '{device}' {choices(devices)}")
-        bases[device] = image.strip()
-    return bases
-
-
 def cell_row(lm, cell) -> dict:
     model = lm.matrix.models[cell.model]
+    kind = lm.matrix.implementations[cell.implementation].kind
     return {"id": cell.id, **cell.keys(), "implemented": model.implemented,
+            "runnable": kind,  # builtin: `mlperfctl run` drives it; external: build only, for now
             "precisions": model.precisions,
             "scenarios": model.scenarios.model_dump()}
 

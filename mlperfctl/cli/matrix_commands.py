@@ -11,6 +11,7 @@ from rich.table import Table
 
 from .. import matrix as matrix_mod
 from .. import render
+from ..options import parse_bases
 from .common import (
     BackendOpt,
     BaseOpt,
@@ -24,7 +25,6 @@ from .common import (
     cell_row,
     err,
     out,
-    parse_bases,
     select_cells,
 )
 
@@ -44,12 +44,18 @@ def matrix_list(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"{len(rows)} cells in {lm.path.name}")
-    for col in ("cell", "implementation", "backend", "device", "model", "harness"):
+    hidden = sorted({c.implementation for c in select_cells(lm, implementation, backend, device, model, select,
+                                                            skip, external=True)} - {c.implementation for c in cells})
+    note = f" (external implementations shown with --implementation: {', '.join(hidden)})" if hidden else ""
+    table = Table(title=f"{len(rows)} cells in {lm.path.name}{note}")
+    for col in ("cell", "implementation", "backend", "device", "model", "runnable"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["id"], r["implementation"], r["backend"], r["device"], r["model"],
-                      "runs" if r["implemented"] else "[yellow]not yet[/]")
+        if r["runnable"] == "external":
+            runnable = "[yellow]external: build only[/]"
+        else:
+            runnable = "builtin" if r["implemented"] else "[yellow]builtin: not yet[/]"
+        table.add_row(r["id"], r["implementation"], r["backend"], r["device"], r["model"], runnable)
     out.print(table)
 
 
@@ -112,7 +118,7 @@ def generate(
 ):
     """Render images/<cell>/Dockerfile for the selected cells."""
     lm = matrix_mod.load(matrix)
-    cells = select_cells(lm, implementation, backend, device, model, select, skip)
+    cells = select_cells(lm, implementation, backend, device, model, select, skip, external=True)
     bases = parse_bases(lm, base_image)
     out_dir = output or lm.root / "images"
     if check:

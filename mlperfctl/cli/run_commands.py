@@ -13,9 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import matrix as matrix_mod
-from .. import run as run_mod
 from ..errors import UserError
-from .build_commands import CaOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt, options_from
+from ..options import build_options, run_options
+from ..run import execute as run_execute
+from .build_commands import CaOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt
 from .common import BaseOpt, MatrixOpt, err, out
 
 Opt = typer.Option
@@ -42,8 +43,20 @@ def run(
     system_name: Annotated[str | None, Opt(help="Default: derived from the host and device.")] = None,
     system_json: Annotated[Path | None, Opt(help="JSON file whose fields override the host probe.")] = None,
     version: Annotated[str, Opt(help="Submission layout: v6.1 or v5.1.")] = "v6.1",
-    target_qps: Annotated[float | None, Opt(help="Offline/Server target QPS for user.conf.")] = None,
-    target_latency: Annotated[float | None, Opt(help="SingleStream/MultiStream target latency (ms).")] = None,
+    target_qps: Annotated[float | None, Opt(help="Target QPS for Offline and Server (user.conf), unless "
+                                                 "their own option is given.")] = None,
+    target_latency: Annotated[float | None, Opt(help="Target latency (ms) for SingleStream and MultiStream, "
+                                                     "unless their own option is given.")] = None,
+    offline_target_qps: Annotated[float | None, Opt(help="Offline's target QPS (wins over --target-qps).")] = None,
+    server_target_qps: Annotated[float | None, Opt(help="Server's target QPS (wins over --target-qps).")] = None,
+    singlestream_target_latency: Annotated[float | None, Opt(
+        help="SingleStream's target latency in ms (wins over --target-latency).")] = None,
+    multistream_target_latency: Annotated[float | None, Opt(
+        help="MultiStream's target latency in ms (wins over --target-latency).")] = None,
+    performance_sample_count: Annotated[int | None, Opt(
+        help="LoadGen's performance sample count (samples held in memory), passed to the harness.")] = None,
+    test_query_count: Annotated[int | None, Opt(
+        help="LoadGen's test query count, passed to the harness.")] = None,
     threads: Annotated[int | None, Opt(help="Inference threads (default: the harness's choice).")] = None,
     batch_size: Annotated[int | None, Opt(help="Maximum batch size.")] = None,
     count: Annotated[int | None, Opt(help="Use only this many dataset samples.")] = None,
@@ -51,7 +64,7 @@ def run(
                                                "~/.cache/mlperfctl/preprocessed).")] = None,
     find_performance: Annotated[bool, Opt(
         "--find-performance", help="Measure the target QPS with a short Offline run first (automatic for "
-                                   "Server without --target-qps).")] = False,
+                                   "Server without a target QPS).")] = False,
     force: Annotated[bool, Opt(help="Replace an existing result (the old one is kept until the new "
                                     "one is in).")] = False,
     base_image: BaseOpt = None,
@@ -64,23 +77,27 @@ def run(
 ):
     """Run an MLPerf benchmark in its container and write the results into the submission tree."""
     lm = matrix_mod.load(matrix)
-    opts = run_mod.RunOptions(
+    opts = run_options(
         model=model, scenario=scenario, mode=mode, execution_mode=execution_mode,
         implementation=implementation, backend=backend, device=device, precision=precision,
         dataset_dir=dataset_dir, model_path=model_path, submission_dir=submission_dir,
         division=division, category=category, submitter=submitter, system_name=system_name,
-        version=version, target_qps=target_qps, target_latency=target_latency, threads=threads,
+        version=version, target_qps=target_qps, target_latency=target_latency,
+        offline_target_qps=offline_target_qps, server_target_qps=server_target_qps,
+        singlestream_target_latency=singlestream_target_latency,
+        multistream_target_latency=multistream_target_latency,
+        performance_sample_count=performance_sample_count, test_query_count=test_query_count, threads=threads,
         batch_size=batch_size, count=count, force=force, find_performance=find_performance,
         system_json=system_json, cache_dir=cache_dir)
-    build_options = options_from(lm, base_image, ca_cert, registry=registry, engine_url=engine_url,
-                                 wheel_dir=wheel_dir, quiet=as_json)
+    build_opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, registry=registry,
+                               engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)
     console = err if as_json else out
 
     def log_line(tag: str, line: str) -> None:
         console.print(f"[dim]{tag:>22} |[/dim] {escape(line)}", highlight=False)
 
-    summary = run_mod.execute(lm, opts, build_options, console=console, log_line=log_line,
-                              reporter=RichReporter(quiet=as_json))
+    summary = run_execute.execute(lm, opts, build_opts, console=console, log_line=log_line,
+                                  reporter=RichReporter(quiet=as_json))
     if as_json:
         print(json.dumps(summary, indent=2))
         return

@@ -28,8 +28,12 @@ def _sha256(path: Path) -> str:
 
 
 def accuracy_dirs(root: Path) -> list[Path]:
-    """Every results/<system>/<model>/<Scenario>/accuracy directory under a submission root."""
-    return sorted(p for p in Path(root).glob("*/*/results/*/*/*/accuracy") if p.is_dir())
+    """Every results/<system>/<model>/<Scenario>/accuracy directory under a submission root, and the
+    TEST01/accuracy directories of compliance (v6.x: in the scenario directory, v4.x/v5.x: under
+    compliance/), which the official truncation step processes too."""
+    patterns = ("*/*/results/*/*/*/accuracy", "*/*/results/*/*/*/TEST01/accuracy",
+                "*/*/compliance/*/*/*/TEST01/accuracy")
+    return sorted(p for pattern in patterns for p in Path(root).glob(pattern) if p.is_dir())
 
 
 def truncate_accuracy_logs(root: Path, backup: Path | None = None) -> list[dict]:

@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from mlperf_harness import backends
+from mlperf_harness.workloads.imagenet import backends
 
 from .conftest import harness
 

@@ -5,7 +5,7 @@ import hashlib
 import onnx
 import pytest
 
-from mlperf_harness.demo import onnx_model, weights
+from mlperf_harness.workloads.imagenet.demo import onnx_model, weights
 
 from .conftest import DEMO_IMAGES
 

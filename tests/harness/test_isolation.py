@@ -11,8 +11,8 @@ PACKAGE = Path(mlperf_harness.__file__).parent
 FRAMEWORKS = ("onnxruntime", "torch", "tensorrt")
 # nn.Modules, imported only by the pytorch backends and by sdxl scoring
 TORCH_ONLY = {
-    PACKAGE / "models/resnet50_torch.py",
-    PACKAGE / "sdxl/inception.py",
+    PACKAGE / "workloads/imagenet/models/resnet50_torch.py",
+    PACKAGE / "workloads/sdxl/inception.py",
     PACKAGE / "workloads/retinanet/model.py",
 }
 
@@ -49,12 +49,32 @@ def test_works_with_no_framework_installed():
     code = (
         "import sys\n"
         f"for m in {FRAMEWORKS!r}: sys.modules[m] = None\n"
-        "import mlperf_harness.run, mlperf_harness.sut, mlperf_harness.demo\n"
-        "import mlperf_harness.backends.onnxruntime_backend, mlperf_harness.backends.pytorch_backend\n"
-        "import mlperf_harness.backends.tensorrt_backend\n"
+        "import mlperf_harness.loadgen.run, mlperf_harness.loadgen.pool, mlperf_harness.workloads.imagenet.demo\n"
+        "import mlperf_harness.workloads.imagenet.runner, mlperf_harness.workloads.sdxl.runner\n"
+        "import mlperf_harness.workloads.llm.runner\n"
+        "from mlperf_harness.workloads.imagenet.backends import onnxruntime_backend, pytorch_backend\n"
+        "from mlperf_harness.workloads.imagenet.backends import tensorrt_backend\n"
         "from mlperf_harness.cli import main\n"
         "sys.exit(main(['info']))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert '"frameworks": {}' in proc.stdout
+
+
+def test_declarations_import_with_the_standard_library_only():
+    """The host imports the registry and every declaration for preflight and planning: nothing heavy may load."""
+    code = (
+        "import sys\n"
+        "import mlperf_harness.workloads as w\n"
+        "for d in w.declarations():\n"
+        "    for dev in d.devices():\n"
+        "        for b in d.backends(dev):\n"
+        "            d.supports(dev, b, 'fp32'); d.precisions(dev, b); d.model_file(b)\n"
+        "    d.accuracy_argv(d.names[0], 'log.json', '/data', '/model'); d.dataset_files; d.dataset_name\n"
+        "print(sorted(m for m in ('numpy', 'torch', 'mlperf_loadgen', 'onnxruntime', 'tensorrt', 'cv2', 'pandas',\n"
+        "                         'transformers', 'diffusers') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout

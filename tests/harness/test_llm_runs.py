@@ -157,7 +157,7 @@ def test_gptj_dataset_file_missing(tmp_path):
 
 @pytest.mark.slow
 def test_left_padded_batch_generates_what_single_prompts_do(llama_demo):
-    from mlperf_harness.llm import datasets, generate, spec
+    from mlperf_harness.workloads.llm import datasets, generate, spec
 
     bench = spec.BENCHMARKS[LLAMA]
     model = llama_demo / "models" / bench.model_dir
@@ -173,14 +173,16 @@ def test_left_padded_batch_generates_what_single_prompts_do(llama_demo):
 
 
 def test_offline_batches_group_prompts_by_length():
-    from mlperf_harness.llm import datasets, sut
+    from mlperf_harness.loadgen.pool import WorkerPool
+    from mlperf_harness.workloads.llm import datasets
+    from mlperf_harness.workloads.llm.runner import length_batches
 
     samples = datasets.Samples([[1] * n for n in (5, 1, 9, 3, 7)], [""] * 5)
-    pool = sut.Pool(None, samples, 0, 2, batch_offline=True, first_tokens=False)
+    pool = WorkerPool(None, 0, 2, split=length_batches(samples.input_ids, 2, batch_offline=True), combine=False)
     pool.issue([10, 11, 12, 13, 14], [0, 1, 2, 3, 4])
     batches = [pool.queue.get_nowait() for _ in range(3)]
-    assert batches == [[(12, 2), (14, 4)], [(10, 0), (13, 3)], [(11, 1)]]
+    assert batches == [([12, 14], [2, 4]), ([10, 13], [0, 3]), ([11], [1])]
     assert pool.queue.empty()
-    single = sut.Pool(None, samples, 0, 2, batch_offline=False, first_tokens=False)
+    single = WorkerPool(None, 0, 2, split=length_batches(samples.input_ids, 2, batch_offline=False), combine=False)
     single.issue([20], [3])
-    assert single.queue.get_nowait() == [(20, 3)]
+    assert single.queue.get_nowait() == ([20], [3])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlperf_harness import logs
+from mlperf_harness.loadgen import logs
 
 from .conftest import DEMO_IMAGES, harness
 
@@ -108,3 +108,27 @@ def test_cache_is_reused(run_args, tmp_path):
     assert f"({DEMO_IMAGES} newly preprocessed)" in first.stdout
     assert "(0 newly preprocessed)" in second.stdout
     assert len(list((tmp_path / "cache").glob("imagenet-vgg-*/*.npy"))) == DEMO_IMAGES
+
+
+def test_performance_sample_count_and_test_query_count_reach_loadgen(run_args, tmp_path):
+    proc = harness(*run_args(scenario="SingleStream", performance_sample_count=8, test_query_count=20))
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out"
+    conf = (out / "user.conf").read_text()
+    assert "resnet50.*.performance_sample_count_override = 8" in conf
+    assert "resnet50.SingleStream.min_query_count = 20" in conf
+    detail = logs.read_detail(out / "mlperf_log_detail.txt")
+    assert (detail["effective_min_query_count"], detail["effective_performance_sample_count"]) == (20, 8)
+    assert json.loads((out / "result.json").read_text())["performance_sample_count"] == 8
+
+
+def test_samples_is_an_alias_of_performance_sample_count(run_args, tmp_path):
+    proc = harness(*run_args(mode="accuracy", samples=4))
+    assert proc.returncode == 0, proc.stderr
+    assert "resnet50.*.performance_sample_count_override = 4" in (tmp_path / "out/user.conf").read_text()
+
+
+def test_test_query_count_is_refused_in_a_valid_run(run_args):
+    from .test_bad_inputs import assert_bad_input
+
+    assert_bad_input(harness(*run_args(execution_mode="valid", test_query_count=5)), "--test-query-count", "valid")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mlperf_harness.errors import UsageError
-from mlperf_harness.sdxl import accuracy
+from mlperf_harness.workloads.sdxl import accuracy
 
 
 def test_fid_of_identical_statistics_is_zero():
@@ -84,7 +84,7 @@ def test_window(clip, fid, ok):
 @pytest.mark.slow
 def test_full_width_inception_gives_2048_features():
     torch = pytest.importorskip("torch")
-    from mlperf_harness.sdxl.inception import FIDInception
+    from mlperf_harness.workloads.sdxl.inception import FIDInception
 
     model = FIDInception().eval()
     with torch.no_grad():
@@ -93,7 +93,7 @@ def test_full_width_inception_gives_2048_features():
 
 def test_inception_load_rejects_a_foreign_state_dict(tmp_path):
     torch = pytest.importorskip("torch")
-    from mlperf_harness.sdxl import inception
+    from mlperf_harness.workloads.sdxl import inception
 
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "w.pth")
     with pytest.raises(UsageError, match="not an FID Inception-v3 state dict"):
@@ -102,7 +102,7 @@ def test_inception_load_rejects_a_foreign_state_dict(tmp_path):
 
 def test_clip_score_is_100_times_cosine(sdxl_demo):
     torch = pytest.importorskip("torch")
-    from mlperf_harness.sdxl.clip import ClipScorer
+    from mlperf_harness.workloads.sdxl.clip import ClipScorer
 
     scorer = ClipScorer(sdxl_demo / "datasets/coco2014/clip")
 
@@ -119,7 +119,7 @@ def test_clip_score_is_100_times_cosine(sdxl_demo):
 
 def test_clip_preprocessing_normalizes_and_center_crops(sdxl_demo):
     pytest.importorskip("torch")
-    from mlperf_harness.sdxl.clip import OPENAI_MEAN, OPENAI_STD, ClipScorer
+    from mlperf_harness.workloads.sdxl.clip import OPENAI_MEAN, OPENAI_STD, ClipScorer
 
     scorer = ClipScorer(sdxl_demo / "datasets/coco2014/clip")
     x = scorer.pixels(np.full((40, 80, 3), 255, np.uint8))

@@ -57,7 +57,7 @@ def test_unsupported_choices(copies, capsys, tmp_path, over, message):
 def test_model_path_layouts(copies):
     """The reference's checkpoint_pipe/ + checkpoint_scheduler/ layout, and a plain diffusers pipeline dir."""
     from mlperf_harness.errors import UsageError
-    from mlperf_harness.sdxl.pipeline import locate
+    from mlperf_harness.workloads.sdxl.pipeline import locate
 
     _, model = copies
     assert locate(model) == (model / "checkpoint_pipe", model / "checkpoint_scheduler")

@@ -1,0 +1,62 @@
+"""`run`: the one run skeleton every workload goes through, from arguments to result.json.
+
+Check the arguments against the workload's declaration, write user.conf, read the inputs, prepare the output
+dir, load the model and the QSL, warm up, answer LoadGen from the worker pool, then write result.json (and in
+accuracy mode score the accuracy log into accuracy.txt). What differs per workload are the hooks of its
+Runner (mlperf_harness.workloads.base)."""
+
+import json
+import sys
+from pathlib import Path
+
+from .. import workloads
+from . import lifecycle, logs, settings
+from .pool import WorkerPool
+
+
+def run(a) -> int:
+    workload = workloads.get(a.model)
+    workload.check(a.model, a.device, a.backend, a.precision, a.scenario)
+    for name, value in (("--threads", a.threads), ("--max-batchsize", a.max_batchsize), ("--count", a.count)):
+        lifecycle.check_positive(name, value)
+    r = workload.runner(a)
+    r.check()
+    out = Path(a.output_dir).resolve()
+    audit_config = Path(a.audit_config).resolve() if a.audit_config else None
+    rs = settings.RunSettings(
+        r.loadgen_model, a.scenario, a.mode, a.execution_mode, a.target_qps, a.target_latency,
+        a.performance_sample_count, a.test_query_count,
+    )  # fmt: skip
+    conf_text = r.user_conf(settings.user_conf(rs, r.test_min_queries))
+    rules = settings.official(r.loadgen_model, a.scenario)
+    r.prepare()
+    r.threads, r.batch, r.workers = r.defaults()
+    lifecycle.prepare_output(out, audit_config)
+    (out / "user.conf").write_text(conf_text)
+    qsl = r.load(out)
+    print(r.banner(), flush=True)
+    total = len(qsl)
+    perf_count = min(total, a.performance_sample_count or rules.performance_sample_count)
+    r.warm_up()
+    pool = WorkerPool(r.answerer, r.workers, r.batch, split=r.splitter(), combine=r.combine, what=r.what)
+    duration = lifecycle.start_test(pool, qsl, rs, out, audit_config, total, perf_count)
+    facts = r.facts({
+        "sample_count": total,
+        "performance_sample_count": perf_count,
+        "threads": r.threads,
+        "batch_size": r.batch,
+        "workers": r.workers,
+        "duration_s": round(duration, 3),
+        "compliance_audit": audit_config is not None,
+    })  # fmt: skip
+    detail = logs.join_token_early_stopping(logs.read_detail(out / "mlperf_log_detail.txt"))
+    perf = a.mode == "performance"
+    metric = r.metric(detail) if perf else None
+    result = lifecycle.result_fields(a, detail, metric, r.framework(), facts, rules)
+    if perf:
+        r.performance(detail, result)
+    else:
+        r.score(out, result)
+    (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out / 'result.json'}", file=sys.stderr)
+    return 0

@@ -1,0 +1,45 @@
+"""The workloads the harness runs, one folder per family, and the one registry: model name -> Workload.
+
+Standard library only: the host (mlperfctl) imports this for preflight and planning. API:
+  get(model) -> Workload      (UsageError listing the names when unknown)
+  names() -> tuple of every model name;  declarations() -> each Workload once
+A Workload (base.py) declares names, family, dataset_name, dataset_files, model_files / model_file(backend),
+devices(), backends(device), precisions(device, backend), supports(device, backend, precision), scenarios,
+accuracy_argv(...), demo_dataset_dir, demo_model_dir, check(model, device, backend, precision, scenario).
+A new benchmark: a declaration in its family's __init__.py (a new family: a folder with __init__.py and
+runner.py) and its line below.
+"""
+
+from mlperf_harness.errors import UsageError
+
+from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
+from .imagenet import RESNET50
+from .llm import GPTJ, LLAMA2_70B
+from .sdxl import SDXL
+
+__all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload", "declarations", "get", "names"]
+
+WORKLOADS: dict[str, Workload] = {
+    "resnet50": RESNET50,
+    "sdxl": SDXL,
+    "gptj-99": GPTJ,
+    "gptj-99.9": GPTJ,
+    "llama2-70b-99": LLAMA2_70B,
+    "llama2-70b-99.9": LLAMA2_70B,
+}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(WORKLOADS)
+
+
+def declarations() -> tuple[Workload, ...]:
+    """Each Workload once, in registry order."""
+    return tuple(dict.fromkeys(WORKLOADS.values()))
+
+
+def get(model: str) -> Workload:
+    try:
+        return WORKLOADS[model]
+    except KeyError:
+        raise UsageError(f"unknown model {model!r}", f"use one of {', '.join(WORKLOADS)}") from None

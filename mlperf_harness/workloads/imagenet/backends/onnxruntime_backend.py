@@ -1,0 +1,60 @@
+"""ONNX Runtime on the CPU, CUDA or ROCm execution provider; never a silent CPU fallback."""
+
+from pathlib import Path
+
+import numpy as np
+
+from mlperf_harness.errors import UsageError
+
+from . import check_class_count, check_input_shape, require_fp32
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "rocm": "ROCMExecutionProvider"}
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+    preprocessing = "vgg"
+
+    def __init__(self, model_path: Path, device: str, threads: int, precision: str):
+        import onnxruntime as ort
+
+        require_fp32(self.name, precision)
+        provider = PROVIDERS[device]
+        available = ort.get_available_providers()
+        if provider not in available:
+            raise UsageError(
+                f"onnxruntime {ort.__version__} here has no {provider} (available: {', '.join(available)})",
+                f"run in an image built for --device {device}, or pick --device from what is available",
+            )
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(model_path), opts, providers=[provider])
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise UsageError(
+                f"onnxruntime cannot load {model_path}: {str(e).splitlines()[0]}", "pass a valid ONNX model"
+            ) from None
+        if self.session.get_providers()[0] != provider:
+            raise UsageError(
+                f"onnxruntime could not start {provider} (session uses {self.session.get_providers()})",
+                "check the GPU driver and runtime libraries in this image",
+            )
+        inp = self.session.get_inputs()[0]
+        check_input_shape(inp.shape, model_path)
+        self.input_name = inp.name
+        outputs = self.session.get_outputs()
+        scores = next((o for o in outputs if len(o.shape) == 2), None)
+        if scores is None:
+            raise UsageError(f"{model_path} has no [N, classes] output", "pass an ImageNet classifier")
+        self.label_offset = check_class_count(scores.shape[1], model_path)
+        argmax = next((o for o in outputs if len(o.shape) == 1 and o.type == "tensor(int64)"), None)
+        self.output_name = (argmax or scores).name
+        self.needs_argmax = argmax is None
+        self.version = ort.__version__
+        self.threads = threads
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        out = self.session.run([self.output_name], {self.input_name: batch})[0]
+        return out.argmax(axis=1) if self.needs_argmax else out

@@ -1,0 +1,161 @@
+"""ImageNet validation set as the MLPerf reference reads it: val_map.txt, preprocessing, and an .npy cache."""
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mlperf_harness.errors import UsageError
+
+SIZE = 224
+RESIZE = 256  # the reference's resize_with_aspectratio: 224 / 0.875
+VGG_MEANS = np.array([123.68, 116.78, 103.94], dtype=np.float32)
+TORCH_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+TORCH_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+CACHE_FORMAT = 1  # bump when a preprocessing function changes
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: Path
+    label: int
+
+
+def parse_val_map(val_map: Path) -> list[tuple[str, int]]:
+    """(file name, label) per `<file> <label>` line of the official val_map.txt."""
+    pairs = []
+    for n, line in enumerate(val_map.read_text().splitlines(), start=1):
+        cols = line.split()
+        if not cols:
+            continue
+        if len(cols) != 2 or not cols[1].isdigit():
+            raise UsageError(f"{val_map}:{n}: expected '<file> <label>', got {line!r}", "fix val_map.txt")
+        pairs.append((cols[0], int(cols[1])))
+    return pairs
+
+
+def read_val_map(dataset_dir: Path, count: int | None) -> list[Entry]:
+    """The first `count` entries of val_map.txt (all by default); every listed image must exist."""
+    val_map = dataset_dir / "val_map.txt"
+    if not val_map.is_file():
+        raise UsageError(
+            f"no val_map.txt in {dataset_dir}",
+            "point --dataset-dir at the ImageNet validation directory, or make a demo one with "
+            "`python -m mlperf_harness demo-data DIR`",
+        )
+    entries = [Entry(dataset_dir / name, label) for name, label in parse_val_map(val_map)]
+    missing = [e.path.name for e in entries if not e.path.is_file()]
+    if missing:
+        raise UsageError(
+            f"{len(missing)} of {len(entries)} images listed in val_map.txt are missing from {dataset_dir} "
+            f"(first: {missing[0]})",
+            "complete the dataset or trim val_map.txt",
+        )
+    if not entries:
+        raise UsageError(f"{val_map} lists no images", "fill val_map.txt with '<file> <label>' lines")
+    if count is not None:
+        if not 0 < count <= len(entries):
+            raise UsageError(f"--count {count} is outside 1..{len(entries)}", f"the dataset has {len(entries)} images")
+        entries = entries[:count]
+    return entries
+
+
+def _load_rgb(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise UsageError(f"{path} is not a readable image", "replace or remove it from val_map.txt")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def preprocess_vgg(path: Path) -> np.ndarray:
+    """Reference pre_process_vgg: shorter side to 256 with INTER_AREA, centre crop 224, minus means, CHW."""
+    img = _load_rgb(path)
+    h, w = img.shape[:2]
+    if h > w:
+        size = (RESIZE, int(RESIZE * h / w))
+    else:
+        size = (int(RESIZE * w / h), RESIZE)
+    img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    h, w = img.shape[:2]
+    top, left = int((h - SIZE) / 2), int((w - SIZE) / 2)
+    img = img[top : top + SIZE, left : left + SIZE].astype(np.float32) - VGG_MEANS
+    return np.ascontiguousarray(img.transpose(2, 0, 1))
+
+
+def preprocess_pytorch(path: Path) -> np.ndarray:
+    """Reference pre_process_imagenet_pytorch without PIL/torchvision: antialiased bilinear resize of the
+    shorter side to 256 rounded to uint8 (what PIL does), centre crop 224, /255, ImageNet mean/std, CHW."""
+    import torch
+    import torch.nn.functional as F
+
+    img = _load_rgb(path)
+    h, w = img.shape[:2]
+    size = (RESIZE, int(RESIZE * w / h)) if h <= w else (int(RESIZE * h / w), RESIZE)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float()
+    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).round_().clamp_(0, 255)
+    h, w = size
+    top, left = int(round((h - SIZE) / 2.0)), int(round((w - SIZE) / 2.0))
+    img = x[0, :, top : top + SIZE, left : left + SIZE].numpy() / np.float32(255.0)
+    return np.ascontiguousarray((img - TORCH_MEAN[:, None, None]) / TORCH_STD[:, None, None], dtype=np.float32)
+
+
+PREPROCESSORS = {"vgg": preprocess_vgg, "pytorch": preprocess_pytorch}
+
+
+def cache_dir_for(cache_root: Path, entries: list[Entry], preprocessing: str) -> Path:
+    """A directory keyed by preprocessing, format and the images' names, sizes and mtimes."""
+    h = hashlib.sha256(f"{preprocessing}:{CACHE_FORMAT}:{SIZE}".encode())
+    for e in entries:
+        st = e.path.stat()
+        h.update(f"{e.path.resolve()}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return cache_root / f"imagenet-{preprocessing}-{h.hexdigest()[:16]}"
+
+
+class Dataset:
+    """Preprocessed samples on disk, loaded on LoadGen's request into one contiguous array."""
+
+    def __init__(self, entries: list[Entry], preprocessing: str, cache_root: Path, threads: int):
+        self.entries = entries
+        self.labels = np.array([e.label for e in entries], dtype=np.int64)
+        self.cache = cache_dir_for(cache_root, entries, preprocessing)
+        self._preprocess_all(PREPROCESSORS[preprocessing], threads)
+        self.loaded = np.empty((0, 3, SIZE, SIZE), np.float32)
+        self.row = np.full(len(entries), -1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _npy(self, i: int) -> Path:
+        return self.cache / (self.entries[i].path.name + ".npy")
+
+    def _preprocess_all(self, fn, threads: int) -> None:
+        self.cache.mkdir(parents=True, exist_ok=True)
+        todo = [i for i in range(len(self.entries)) if not self._npy(i).is_file()]
+
+        def one(i: int) -> None:
+            tmp = self._npy(i).with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, fn(self.entries[i].path))
+            tmp.replace(self._npy(i))
+
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            list(pool.map(one, todo))
+        self.preprocessed = len(todo)
+
+    def load(self, indices: list[int]) -> None:
+        self.loaded = np.empty((len(indices), 3, SIZE, SIZE), np.float32)
+        self.row[:] = -1
+        for r, i in enumerate(indices):
+            self.loaded[r] = np.load(self._npy(i))
+            self.row[i] = r
+
+    def unload(self, indices: list[int]) -> None:
+        self.loaded = np.empty((0, 3, SIZE, SIZE), np.float32)
+        self.row[:] = -1
+
+    def batch(self, indices) -> np.ndarray:
+        return self.loaded[self.row[indices]]

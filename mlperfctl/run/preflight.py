@@ -1,0 +1,66 @@
+"""Everything about a run that can be checked on the host before a container starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import UserError
+from ..matrix import LoadedMatrix
+from ..options import RunOptions
+from .plan import RunPlan
+
+
+def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: set[str]) -> Path:
+    """Check data, model, device and implementation before any container starts.
+    Returns the model path to mount."""
+    w = p.workload
+    if opts.dataset_dir is None:
+        raise UserError(f"--dataset-dir is required: the {w.dataset_name} folder "
+                        f"(for demo data: mlperfctl demo-data DIR --model {p.cell.model})")
+    if not opts.dataset_dir.is_dir():
+        raise UserError(f"dataset dir {opts.dataset_dir} does not exist (pass --dataset-dir)")
+    missing = [f for f in w.dataset_files if not (opts.dataset_dir / f).exists()]
+    if missing:
+        raise UserError(f"dataset dir {opts.dataset_dir} lacks {', '.join(missing)} "
+                        f"(expected the {w.dataset_name} layout)")
+    model_path = opts.model_path
+    if model_path is None:
+        raise UserError(f"--model-path is required: the {p.model_file} file for {p.cell.backend}")
+    if model_path.is_dir() and (model_path / p.model_file).exists():
+        model_path = model_path / p.model_file
+    if not model_path.exists():
+        raise UserError(f"model file {model_path} does not exist "
+                        f"(pass --model-path to {p.model_file})")
+    if p.cell.device == "cuda" and "nvidia" not in engine_runtimes and not _cdi_gpus():
+        raise UserError("device cuda: the container engine has no NVIDIA runtime or CDI device "
+                        "(install the NVIDIA Container Toolkit and run `nvidia-ctk runtime configure`)")
+    if p.cell.device == "rocm":
+        absent = [d for d in ("/dev/kfd", "/dev/dri") if not os.path.exists(d)]
+        if absent:
+            raise UserError(f"device rocm: {' and '.join(absent)} missing "
+                            "(install the amdgpu driver, or pick --device cpu)")
+    return model_path
+
+
+def unreadable(paths: list[Path], uid: int, gid: int) -> Path | None:
+    """The first file or folder under `paths` that uid:gid could not read (folders: also enter)."""
+    def ok(path: Path) -> bool:
+        st = path.stat()
+        need = 0o5 if path.is_dir() else 0o4
+        if st.st_uid == uid:
+            return (st.st_mode >> 6) & need == need
+        if st.st_gid == gid:
+            return (st.st_mode >> 3) & need == need
+        return st.st_mode & need == need
+
+    for top in paths:
+        for path in [top, *(top.rglob("*") if top.is_dir() else [])]:
+            if not ok(path):
+                return path
+    return None
+
+
+def _cdi_gpus() -> bool:
+    return any(Path(d).glob("nvidia*.yaml") or Path(d).glob("nvidia*.json")
+               for d in ("/etc/cdi", "/var/run/cdi") if Path(d).is_dir())
