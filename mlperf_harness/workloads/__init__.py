@@ -15,12 +15,14 @@ from mlperf_harness.errors import UsageError
 from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
 from .imagenet import RESNET50
 from .llm import GPTJ, LLAMA2_70B
+from .retinanet import RETINANET
 from .sdxl import SDXL
 
 __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload", "declarations", "get", "names"]
 
 WORKLOADS: dict[str, Workload] = {
     "resnet50": RESNET50,
+    "retinanet": RETINANET,
     "sdxl": SDXL,
     "gptj-99": GPTJ,
     "gptj-99.9": GPTJ,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlperf_harness.errors import UsageError
+
 from ..errors import UserError
 from ..matrix import LoadedMatrix
 from ..options import RunOptions
@@ -24,6 +26,10 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
     if missing:
         raise UserError(f"dataset dir {opts.dataset_dir} lacks {', '.join(missing)} "
                         f"(expected the {w.dataset_name} layout)")
+    try:
+        w.check_dataset(opts.dataset_dir, opts.count)
+    except UsageError as e:
+        raise UserError(str(e)) from None
     model_path = opts.model_path
     if model_path is None:
         raise UserError(f"--model-path is required: the {p.model_file} file for {p.cell.backend}")

@@ -14,16 +14,24 @@ from .test_bad_inputs import assert_bad_input
 
 
 def test_registry_names_and_declarations_agree():
-    assert workloads.names() == ("resnet50", "sdxl", "gptj-99", "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9")
+    assert workloads.names() == (
+        "resnet50",
+        "retinanet",
+        "sdxl",
+        "gptj-99",
+        "gptj-99.9",
+        "llama2-70b-99",
+        "llama2-70b-99.9",
+    )
     for name in workloads.names():
         assert name in workloads.get(name).names
     served = [n for d in workloads.declarations() for n in d.names]
     assert sorted(served) == sorted(workloads.names())
-    assert {d.family for d in workloads.declarations()} == {"imagenet", "sdxl", "llm"}
+    assert {d.family for d in workloads.declarations()} == {"imagenet", "retinanet", "sdxl", "llm"}
 
 
 def test_unknown_model_lists_the_choices():
-    with pytest.raises(UsageError, match=r"unknown model 'resnet'.*resnet50, sdxl, gptj-99"):
+    with pytest.raises(UsageError, match=r"unknown model 'resnet'.*resnet50, retinanet, sdxl, gptj-99"):
         workloads.get("resnet")
 
 

@@ -2,8 +2,13 @@
 
 The figures below are those of the MLCommons reference (vision/classification_and_detection: the
 openimages-800-retinanet(-onnx) datasets, PostProcessOpenImagesRetinanet and accuracy-openimages.py) and of
-the MLPerf training RetinaNet whose checkpoint it runs.
+the MLPerf training RetinaNet whose checkpoint it runs. Standard library only (the host imports the
+declaration below); the runner, dataset, backends and scorer are imported by the hooks that use them.
 """
+
+from ..base import Workload
+
+_HERE = __name__
 
 SIZE = 800  # the network input is SIZE x SIZE; boxes come back in that pixel space
 NUM_CLASSES = 264  # OpenImages MLPerf categories 0..263; the model's label is the category id
@@ -21,3 +26,30 @@ ONNX_INPUT = "images"  # float32 [1, 3, 800, 800], RGB in 0..1
 ONNX_OUTPUTS = ("boxes", "scores", "labels")  # [D, 4] x1,y1,x2,y2 pixels; [D] float32; [D] int64
 ANNOTATIONS = "annotations/openimages-mlperf.json"
 IMAGES = "validation/data"
+
+RETINANET = Workload(
+    names=("retinanet",),
+    family="retinanet",
+    loadgen_model="retinanet",
+    dataset_name="OpenImages MLPerf subset",
+    dataset_files=(ANNOTATIONS, IMAGES),
+    model_files={"onnxruntime": ONNX_FILE, "pytorch": PTH_FILE},
+    # both backends refuse anything but fp32 (backends.create)
+    support={device: {"onnxruntime": ("fp32",), "pytorch": ("fp32",)} for device in ("cpu", "cuda", "rocm")},
+    scenarios=("Offline", "Server", "SingleStream", "MultiStream"),
+    accuracy_args=(
+        "accuracy",
+        "--model",
+        "{model}",
+        "--mlperf-accuracy-file",
+        "{accuracy_log}",
+        "--dataset-dir",
+        "{dataset_dir}",
+    ),
+    demo_writer=f"{_HERE}.demo:write",
+    demo_dataset_dir="datasets/openimages",
+    demo_model_dir="models",
+    runner_class=f"{_HERE}.runner:RetinaNetRunner",
+    scorer=f"{_HERE}.accuracy:command",
+    dataset_check=f"{_HERE}.annotations:check_dataset",
+)

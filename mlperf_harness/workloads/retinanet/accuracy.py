@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UsageError
-from .dataset import read_json
+from .annotations import read_json
 
 
 @dataclass
@@ -120,3 +120,18 @@ def evaluate(accuracy_log: Path, openimages_dir: Path) -> str:
     print(s.summary.rstrip())
     print(line)
     return line
+
+
+def command(a) -> int:
+    """`accuracy --model retinanet --mlperf-accuracy-file LOG --dataset-dir DIR`: COCOeval's table and the mAP
+    line, as the reference's accuracy-openimages.py prints them; --output writes both (accuracy.txt)."""
+    if getattr(a, "dataset_dir", None) is None:
+        raise UsageError("no annotations to score against", "pass --dataset-dir (with annotations/)")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        evaluate(Path(a.mlperf_accuracy_file), Path(a.dataset_dir))
+    text = out.getvalue()
+    print(text, end="")
+    if a.output:
+        Path(a.output).write_text(text)
+    return 0

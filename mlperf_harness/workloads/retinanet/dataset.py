@@ -1,80 +1,22 @@
 """The OpenImages MLPerf validation subset as the reference reads it: annotations/openimages-mlperf.json
-(COCO style) and validation/data/<file_name>; preprocessing to 800x800 RGB in 0..1, cached as .npy.
-
-Sample index i (LoadGen's qsl_idx) is the i-th entry of the JSON's "images" list, the order the reference
-accuracy script maps indices back with.
-"""
+(COCO style, read by annotations.py) and validation/data/<file_name>; preprocessing to 800x800 RGB in 0..1,
+cached as .npy."""
 
 import hashlib
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ...errors import UsageError
-from . import ANNOTATIONS, IMAGES, SIZE
+from . import SIZE
+from .annotations import Entry, read_annotations, read_json
+
+__all__ = ["Dataset", "Entry", "cache_dir_for", "preprocess", "read_annotations", "read_json"]
 
 CACHE_FORMAT = 1  # bump when preprocess() changes
-
-
-@dataclass(frozen=True)
-class Entry:
-    image_id: int
-    path: Path
-    height: int
-    width: int
-
-
-def read_json(path: Path, what: str) -> dict:
-    """A JSON object from `path`, or a one-line UsageError naming it."""
-    if not path.is_file():
-        raise UsageError(
-            f"{what} {path} does not exist",
-            "point --dataset-dir at the OpenImages MLPerf directory (annotations/, validation/data/), or make a "
-            "demo one with `python -m mlperf_harness demo-data DIR --model retinanet`",
-        )
-    try:
-        obj = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path} is not valid JSON ({str(e).splitlines()[0]})", f"replace the {what}") from None
-    if not isinstance(obj, dict):
-        raise UsageError(f"{path} is not a COCO-style JSON object", f"replace the {what}")
-    return obj
-
-
-def read_annotations(dataset_dir: Path, count: int | None = None) -> list[Entry]:
-    """The first `count` images (all by default) of annotations/openimages-mlperf.json; each must exist in
-    validation/data/."""
-    path = dataset_dir / ANNOTATIONS
-    images = read_json(path, "annotations file").get("images")
-    if not isinstance(images, list) or not images:
-        raise UsageError(f"{path} lists no images", "pass the OpenImages MLPerf annotations (openimages-mlperf.json)")
-    entries = []
-    for n, img in enumerate(images):
-        try:
-            entries.append(
-                Entry(int(img["id"]), dataset_dir / IMAGES / img["file_name"], int(img["height"]), int(img["width"]))
-            )
-        except (KeyError, TypeError, ValueError):
-            raise UsageError(
-                f"{path}: images[{n}] lacks id, file_name, height or width", "fix or replace the annotations file"
-            ) from None
-    if count is not None:
-        if not 0 < count <= len(entries):
-            raise UsageError(f"--count {count} is outside 1..{len(entries)}", f"the dataset has {len(entries)} images")
-        entries = entries[:count]
-    missing = [e.path for e in entries if not e.path.is_file()]
-    if missing:
-        raise UsageError(
-            f"{missing[0]} is missing ({len(missing)} of {len(entries)} images named in {path} are not in "
-            f"{dataset_dir / IMAGES})",
-            "complete validation/data/ or use the annotations file that goes with it",
-        )
-    return entries
 
 
 def preprocess(path: Path, size: int = SIZE) -> np.ndarray:
@@ -109,6 +51,9 @@ class Dataset:
         self._preprocess_all(threads)
         self.loaded = np.empty((0, 3, size, size), np.float32)
         self.row = np.full(len(entries), -1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
     def _npy(self, i: int) -> Path:
         return self.cache / f"{i:06d}-{self.entries[i].path.name}.npy"
