@@ -110,6 +110,11 @@ def format_line(s: Score) -> str:
     return f"mAP={100.0 * s.map:.3f}%, images={s.images}, detections={s.detections}, no_results={s.no_results}"
 
 
+def accuracy_txt(s: Score) -> str:
+    """accuracy.txt: the `mAP=` line first (the line mlperfctl's results table shows), then COCOeval's table."""
+    return format_line(s) + "\n" + s.summary.rstrip() + "\n"
+
+
 def evaluate(accuracy_log: Path, openimages_dir: Path) -> str:
     """The reference script's job for `--mlperf-accuracy-file LOG --openimages-dir DIR`: print COCOeval's table
     and the mAP line (what accuracy.txt holds); returns the line."""
@@ -124,14 +129,14 @@ def evaluate(accuracy_log: Path, openimages_dir: Path) -> str:
 
 def command(a) -> int:
     """`accuracy --model retinanet --mlperf-accuracy-file LOG --dataset-dir DIR`: COCOeval's table and the mAP
-    line, as the reference's accuracy-openimages.py prints them; --output writes both (accuracy.txt)."""
+    line, as the reference's accuracy-openimages.py prints them; --output writes them as a run's accuracy.txt."""
+    from . import ANNOTATIONS
+
     if getattr(a, "dataset_dir", None) is None:
         raise UsageError("no annotations to score against", "pass --dataset-dir (with annotations/)")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        evaluate(Path(a.mlperf_accuracy_file), Path(a.dataset_dir))
-    text = out.getvalue()
-    print(text, end="")
+    s = score(Path(a.mlperf_accuracy_file), Path(a.dataset_dir) / ANNOTATIONS)
+    print(s.summary.rstrip())
+    print(format_line(s))
     if a.output:
-        Path(a.output).write_text(text)
+        Path(a.output).write_text(accuracy_txt(s))
     return 0

@@ -76,11 +76,11 @@ class RetinaNetRunner(Runner):
         return {"name": self.runner.name, "version": self.runner.version}
 
     def score(self, out: Path, result: dict) -> None:
-        """COCO mAP of the accuracy log into accuracy.txt (COCOeval's table, then the `mAP=` line the checker
-        reads), checked against the closed-division target of the round whose rules apply."""
+        """COCO mAP of the accuracy log into accuracy.txt (the `mAP=` line the checker reads, then COCOeval's
+        table), checked against the closed-division target of the round whose rules apply."""
         s = accuracy.score(out / "mlperf_log_accuracy.json", Path(self.a.dataset_dir) / ANNOTATIONS)
         line = accuracy.format_line(s)
-        (out / "accuracy.txt").write_text(s.summary.rstrip() + "\n" + line + "\n")
+        (out / "accuracy.txt").write_text(accuracy.accuracy_txt(s))
         print(line)
         value = round(100.0 * s.map, 3)
         rnd = mlperf_rules.rules_round(self.a.model)
