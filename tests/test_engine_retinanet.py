@@ -88,7 +88,8 @@ def test_run_in_container_writes_complete_results_with_map(tree, scenario, docke
     assert ledger["cell"] == CELL and ledger["exit_status"] == 0
     assert {r["mode"] for r in ledger["runs"]} == {"performance", "accuracy"}
     assert f"retinanet.{scenario}.min_query_count = 1" in (res / "user.conf").read_text()
-    assert not docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
+    # this run's containers are gone (other sessions may run their own on the shared engine)
+    assert not docker_client.containers.list(all=True, filters={"label": RUN_LABEL, "ancestor": summary["image"]})
 
 
 @pytest.mark.parametrize("broken", ["no annotations file", "an image missing"])
