@@ -17,6 +17,7 @@ from .bert import BERT
 from .dlrm import DLRM_V2
 from .imagenet import RESNET50
 from .llm import GPTJ, LLAMA2_70B
+from .retinanet import RETINANET
 from .rnnt import RNNT
 from .sdxl import SDXL
 from .unet3d import UNET3D
@@ -25,6 +26,7 @@ __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload"
 
 WORKLOADS: dict[str, Workload] = {
     "resnet50": RESNET50,
+    "retinanet": RETINANET,
     "sdxl": SDXL,
     "gptj-99": GPTJ,
     "gptj-99.9": GPTJ,

@@ -15,6 +15,7 @@ TORCH_ONLY = {
     PACKAGE / "workloads/sdxl/inception.py",
     PACKAGE / "workloads/unet3d/model.py",
     PACKAGE / "workloads/dlrm/model.py",
+    PACKAGE / "workloads/retinanet/model.py",
 }
 
 
