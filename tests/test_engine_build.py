@@ -34,7 +34,9 @@ def cli_env(**extra) -> dict:
 
 
 def cli(*args, cwd, env=None):
-    return subprocess.run([sys.executable, "-m", "mlperfctl", *map(str, args)], capture_output=True,
+    # -P: the project under test holds stand-in mlperf_harness/mlperf_rules folders (COPY sources), which must
+    # not shadow the real packages on sys.path
+    return subprocess.run([sys.executable, "-P", "-m", "mlperfctl", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, env=env or cli_env())
 
 
