@@ -62,7 +62,7 @@ def format_line(s: dict) -> str:
 
 def command(a) -> int:
     """`accuracy --model dlrm-v2-99|dlrm-v2-99.9`: print the reference's AUC line; --output writes it."""
-    line = format_line(score(Path(a.mlperf_accuracy_file), getattr(a, "dtype", "float32")))
+    line = format_line(score(Path(a.mlperf_accuracy_file), getattr(a, "dtype", None) or "float32"))
     print(line)
     if a.output:
         Path(a.output).write_text(line + "\n")
