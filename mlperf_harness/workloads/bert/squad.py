@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...cachefile import write_atomic
 from ...errors import UsageError
 from .layout import DATASET, VOCAB, read_squad
 
@@ -271,10 +272,7 @@ def load(dataset: Path, vocab: Path, cache_dir: Path, count: int | None = None) 
     if features is None:
         features = make_features(examples, WordPiece(vocab))
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{id(features)}")
-        with tmp.open("wb") as f:
-            pickle.dump(features, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(cache)
+        write_atomic(cache, lambda f: pickle.dump(features, f, protocol=pickle.HIGHEST_PROTOCOL))
         built = True
     if count is not None:
         if count > len(features):

@@ -3,13 +3,13 @@
 cached as .npy."""
 
 import hashlib
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ...cachefile import write_atomic
 from ...errors import UsageError
 from . import SIZE
 from .annotations import Entry, read_annotations, read_json
@@ -63,10 +63,7 @@ class Dataset:
         todo = [i for i in range(len(self.entries)) if not self._npy(i).is_file()]
 
         def one(i: int) -> None:
-            tmp = self._npy(i).with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                np.save(f, preprocess(self.entries[i].path, self.size))
-            tmp.replace(self._npy(i))
+            write_atomic(self._npy(i), lambda f: np.save(f, preprocess(self.entries[i].path, self.size)))
 
         with ThreadPoolExecutor(max(1, threads)) as pool:
             list(pool.map(one, todo))
