@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..matrix import LoadedMatrix
 from ..options import BuildOptions, RunOptions
 from ..submission import MLLog, sysinfo
+from ..submission.writer import write_failed
 from .container import (
     HARNESS_PATH,
     RUN_LABEL,
@@ -149,10 +150,14 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, 
                 accuracy_dir=acc if acc.exists() else None,
                 measurements=submission.measurements_for(p.cell.model, p.precision, p.model_file),
                 readme=readme(p, opts, image, digest, scenario), ledger=ledger))
-        written = submission.write_results(
-            opts.submission_dir, division=opts.division, submitter=opts.submitter,
-            system_name=system_name, system_json=host, results=result_sets, src_dir=src,
-            version=opts.version, force=opts.force, implementation=p.cell.implementation)
+        try:
+            written = submission.write_results(
+                opts.submission_dir, division=opts.division, submitter=opts.submitter,
+                system_name=system_name, system_json=host, results=result_sets, src_dir=src,
+                version=opts.version, force=opts.force, implementation=p.cell.implementation)
+        except OSError as e:  # disk full, ...: the writer undid what it placed
+            raise write_failed(e, f"writing the submission tree {opts.submission_dir}",
+                               "the tree is exactly as it was") from None
         return {"cell": p.cell.id, "image": image.tag, "image_id": image.image_id,
                 "system": system_name, "results": result_rows(runs),
                 "submission_dir": str(opts.submission_dir), "written": [str(w) for w in written]}

@@ -14,7 +14,6 @@ the same image and harness command, and runs only the rest."""
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from ..matrix import LoadedMatrix
 from ..options import BuildOptions, RunOptions
 from ..submission import MLLog, sysinfo
 from ..submission import check as submission_check
+from ..submission.writer import write_failed
 from .container import RUN_LABEL, container_spec, container_user, harness_args, info_spec, remove_stale_containers
 from .ledger import LEDGER_NAME, Ledger, fingerprint, summary_validity
 from .plan import QPS_SCENARIOS, RunPlan, Target, plan
@@ -88,11 +88,12 @@ def check_options(opts: RunOptions, sopts: SubmissionOptions) -> Path:
     if results_dir == sub or sub in results_dir.parents:
         raise UserError(f"--results-dir {results_dir} is inside the submission tree {sub}: raw LoadGen outputs "
                         f"must stay outside it (pass a folder beside it)")
-    existing = next(p for p in (sub, *sub.parents) if p.exists())
-    free = shutil.disk_usage(existing).free
-    if free < STAGING_MARGIN:
-        raise UserError(f"--submission-dir {sub}: only {free // (1024 * 1024)} MiB free on its file system, "
-                        f"the staging copy needs at least {STAGING_MARGIN // (1024 * 1024)} MiB (free some space)")
+    for path, flag, needs in ((sub, "--submission-dir", "the staging copy"), (results_dir, "--results-dir",
+                                                                               "the raw LoadGen outputs")):
+        free = shutil.disk_usage(next(p for p in (path, *path.parents) if p.exists())).free
+        if free < STAGING_MARGIN:
+            raise UserError(f"{flag} {path}: only {free // (1024 * 1024)} MiB free on its file system, {needs} "
+                            f"need at least {STAGING_MARGIN // (1024 * 1024)} MiB (free some space)")
     return results_dir
 
 
@@ -283,16 +284,12 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
                        version=opts.version, force=opts.force or resuming, implementation=p.cell.implementation)
         finally:
             shutil.rmtree(staging_root, ignore_errors=True)
-        try:
-            submission.truncate_accuracy_logs(opts.submission_dir, results_dir / "accuracy-backup")
-        except OSError as e:
-            raise UserError(f"truncating the accuracy logs in {opts.submission_dir} failed ({e.strerror}); "
-                            f"the raw logs are in {results_dir}") from None
+        truncate_tree(opts.submission_dir, results_dir)
         report = submission_check.check(opts.submission_dir, opts.version,
                                         skip_dataset_size_check=sopts.skip_dataset_size_check)
         archive = None
         if sopts.package:
-            archive, _ = submission.package(opts.submission_dir)
+            archive, _ = resumable(submission.package, results_dir, opts.submission_dir)
         rows = _rows(p, rnd, opts, base, tests, verdicts)
         return {"cell": p.cell.id, "image": image.tag, "image_id": image.image_id, "system": system_name,
                 "version": opts.version, "rules_round": rnd.version, "division": opts.division,
@@ -350,9 +347,23 @@ def write_tree(submission_dir: Path, **kw) -> list[Path]:
     try:
         return submission.write_results(submission_dir, **kw)
     except OSError as e:
-        why = "disk full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
-        raise UserError(f"writing the submission tree {submission_dir} failed ({why}): the tree is exactly as it "
-                        f"was; the raw results and the ledger are kept: fix it and rerun the same command") from None
+        raise write_failed(e, f"writing the submission tree {submission_dir}",
+                           "the tree is exactly as it was (the raw results and the ledger are kept)") from None
+
+
+def truncate_tree(submission_dir: Path, results_dir: Path) -> list[dict]:
+    """The truncation step: the full accuracy logs go to the results directory; a failure (disk full: the
+    truncation undoes itself, one line) says that the rerun resumes."""
+    return resumable(submission.truncate_accuracy_logs, results_dir, submission_dir, results_dir / "accuracy-backup")
+
+
+def resumable(step, results_dir: Path, *args):
+    """Run a step after the tree is written (truncate, package): its one-line failure says the rerun resumes."""
+    try:
+        return step(*args)
+    except UserError as e:
+        raise UserError(f"{e} (the same command resumes: the raw results and the ledger are kept in "
+                        f"{results_dir})") from None
 
 
 def _rows(p: RunPlan, rnd, opts: RunOptions, base: Path, tests, verdicts) -> list[dict]:

@@ -3,18 +3,21 @@ into a reproducible archive."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gzip
 import hashlib
 import os
 import re
 import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 
 from mlperf_rules.common import MAX_ACCURACY_LOG_SIZE, TRUNCATE_KEEP
 
 from ..errors import UserError
-from .writer import STAGING_PREFIX
+from .writer import LOCK_NAME, STAGING_PREFIX, _Entry, _Transaction, tree_lock, write_failed
 
 VIEWABLE_SIZE = TRUNCATE_KEEP  # bytes kept from the head and from the tail of a truncated accuracy log
 
@@ -42,13 +45,28 @@ def truncate_accuracy_logs(root: Path, backup: Path | None = None) -> list[dict]
 
     A log that already has a hash line and fits is left alone; a small log without one only gets the
     hash. Returns one record per accuracy directory touched.
+
+    All or nothing, under the tree's lock: the full logs are backed up and the new files built in a
+    staging directory inside the tree first, then renamed in; any failure (disk full: one-line UserError)
+    puts back what was moved and removes what this call created, so the tree is exactly as it was.
     """
     root = Path(root).resolve()
     backup = Path(backup or root.parent / f"{root.name}-accuracy-backup").resolve()
     if backup == root or root in backup.parents:
         raise UserError(f"the backup directory {backup} must be outside the submission tree {root}")
-    done = []
-    for acc in accuracy_dirs(root):
+    at = [root / LOCK_NAME]  # what was being written when the file system failed
+    try:
+        with tree_lock(root):
+            return _truncate_locked(root, backup, at)
+    except OSError as e:
+        where = e.filename if e.filename and e.errno not in (errno.ENOSPC, errno.EDQUOT) else at[-1]
+        raise write_failed(e, f"truncating the accuracy logs of {root} at {where}",
+                           "the tree is exactly as it was") from None
+
+
+def _truncate_locked(root: Path, backup: Path, at: list[Path]) -> list[dict]:
+    work = []
+    for acc in accuracy_dirs(root):  # everything checked before anything is written
         log, txt = acc / "mlperf_log_accuracy.json", acc / "accuracy.txt"
         if not log.is_file() or not txt.is_file():
             raise UserError(f"{acc}: needs mlperf_log_accuracy.json and accuracy.txt before truncating")
@@ -58,31 +76,69 @@ def truncate_accuracy_logs(root: Path, backup: Path | None = None) -> list[dict]
         if size <= MAX_ACCURACY_LOG_SIZE and has_hash:
             continue
         digest = _sha256(log)
-        record = {"accuracy_dir": str(acc), "size": size, "sha256": digest, "truncated": False, "backup": None}
-        if size > MAX_ACCURACY_LOG_SIZE:
-            kept = backup / acc.relative_to(root) / log.name
-            if kept.exists() and _sha256(kept) != digest:
-                raise UserError(f"{kept} already exists with other content; choose another --backup")
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(log, kept)
-            with open(log, "rb") as f:
-                head = f.read(VIEWABLE_SIZE)
-                f.seek(size - VIEWABLE_SIZE)
-                tail = f.read(VIEWABLE_SIZE)
-            _replace_bytes(log, head + b"\n\n...\n\n" + tail)
-            record.update(truncated=True, backup=str(kept))
-        kept_lines = [line for line in lines if not re.match(r"^hash=\w+$", line)]
-        _replace_bytes(txt, ("\n".join([*kept_lines, f"hash={digest}"]) + "\n").encode())
-        done.append(record)
+        kept = backup / acc.relative_to(root) / log.name
+        if size > MAX_ACCURACY_LOG_SIZE and kept.exists() and _sha256(kept) != digest:
+            raise UserError(f"{kept} already exists with other content; choose another --backup")
+        work.append((acc, log, txt, lines, size, digest, kept))
+    if not work:
+        return []
+    at.append(root)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
+    tx = _Transaction(staging)
+    made: list[Path] = []  # backup files and folders this call created, removed again on failure
+    done, entries = [], []
+    try:
+        for n, (acc, log, txt, lines, size, digest, kept) in enumerate(work):
+            record = {"accuracy_dir": str(acc), "size": size, "sha256": digest, "truncated": False, "backup": None}
+            if size > MAX_ACCURACY_LOG_SIZE:
+                if not kept.exists():
+                    at.append(kept)
+                    _mkdirs(kept.parent, made)
+                    made.append(kept)
+                    shutil.copy2(log, kept)
+                with open(log, "rb") as f:
+                    head = f.read(VIEWABLE_SIZE)
+                    f.seek(size - VIEWABLE_SIZE)
+                    tail = f.read(VIEWABLE_SIZE)
+                at.append(log)
+                entries.append(_Entry(_staged(staging / str(n), log, head + b"\n\n...\n\n" + tail), log, False))
+                record.update(truncated=True, backup=str(kept))
+            kept_lines = [line for line in lines if not re.match(r"^hash=\w+$", line)]
+            at.append(txt)
+            text = ("\n".join([*kept_lines, f"hash={digest}"]) + "\n").encode()
+            entries.append(_Entry(_staged(staging / str(n), txt, text), txt, False))
+            done.append(record)
+        for entry in entries:
+            at.append(entry.target)
+            tx.place(entry)
+    except BaseException:
+        tx.undo()
+        shutil.rmtree(staging, ignore_errors=True)
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                path.rmdir() if path.is_dir() else path.unlink()
+        raise
+    shutil.rmtree(staging)
     return done
 
 
-def _replace_bytes(path: Path, data: bytes) -> None:
-    """Write through a temporary file and a rename, so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    shutil.copymode(path, tmp)
-    os.replace(tmp, path)
+def _mkdirs(path: Path, made: list[Path]) -> None:
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        d.mkdir()
+        made.append(d)
+
+
+def _staged(folder: Path, like: Path, data: bytes) -> Path:
+    """`data` in a new file named like `like` (and with its mode) in `folder`."""
+    folder.mkdir(exist_ok=True)
+    path = folder / like.name
+    path.write_bytes(data)
+    shutil.copymode(like, path)
+    return path
 
 
 def package(root: Path, output: Path | None = None) -> tuple[Path, Path]:
@@ -96,20 +152,37 @@ def package(root: Path, output: Path | None = None) -> tuple[Path, Path]:
         raise UserError(f"the archive {output} must be outside the tree it packs")
     paths = sorted((p for p in root.rglob("*") if not p.relative_to(root).parts[0].startswith(STAGING_PREFIX)),
                    key=lambda p: p.relative_to(root).parts)
-    tmp = output.with_name(f".{output.name}.tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for path in [root, *paths]:
-            info = tar.gettarinfo(str(path), arcname=str(Path(root.name) / path.relative_to(root)))
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            executable = path.is_dir() or os.access(path, os.X_OK)
-            info.mode = 0o755 if executable else 0o644
-            if info.isfile():
-                with open(path, "rb") as f:
-                    tar.addfile(info, f)
-            else:
-                tar.addfile(info)
-    os.replace(tmp, output)
     sha = output.with_name(output.name + ".sha256")
-    sha.write_text(f"{_sha256(output)}  {output.name}\n")
+    tmp = sha_tmp = None
+    try:  # both written beside their final names first: a failure leaves any earlier archive as it was
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+        with open(fd, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for path in [root, *paths]:
+                info = tar.gettarinfo(str(path), arcname=str(Path(root.name) / path.relative_to(root)))
+                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+                executable = path.is_dir() or os.access(path, os.X_OK)
+                info.mode = 0o755 if executable else 0o644
+                if info.isfile():
+                    with open(path, "rb") as f:
+                        tar.addfile(info, f)
+                else:
+                    tar.addfile(info)
+        os.chmod(tmp, 0o644)
+        fd, sha_tmp = tempfile.mkstemp(prefix=f".{sha.name}.", suffix=".tmp", dir=output.parent)
+        with open(fd, "w") as f:
+            f.write(f"{_sha256(Path(tmp))}  {output.name}\n")
+        os.chmod(sha_tmp, 0o644)
+        os.replace(tmp, output)
+        tmp = None
+        os.replace(sha_tmp, sha)
+    except BaseException as e:
+        for leftover in (tmp, sha_tmp):
+            if leftover:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+        if isinstance(e, OSError):
+            raise write_failed(e, f"writing the archive {output}",
+                               f"the tree {root} and any earlier {output.name} are unchanged") from None
+        raise
     return output, sha

@@ -15,6 +15,7 @@ force, and then moved aside until the new ones are in; any failure rolls back, l
 from __future__ import annotations
 
 import contextlib
+import errno
 import filecmp
 import json
 import os
@@ -51,6 +52,17 @@ class ResultSet:
     readme: str
     ledger: dict
     compliance: dict[str, Path] = field(default_factory=dict)  # TEST01 -> dir with the audit outputs
+
+
+def write_failed(e: OSError, doing: str, unchanged: str) -> UserError:
+    """One line for a failure of the file system while writing (disk full, quota, read-only, ...): what
+    failed (`doing` names the path), why, what is unchanged, and the fix."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        why = "disk full" if e.errno == errno.ENOSPC else "disk quota exceeded"
+        fix = "free space on its file system and rerun"
+    else:
+        why, fix = e.strerror or str(e), "fix that and rerun"
+    return UserError(f"{doing} failed ({why}): {unchanged}; {fix}")
 
 
 def check_name(value: str, what: str) -> str:
@@ -113,6 +125,25 @@ def _copy_files(src: Path, dst: Path, names, what: str) -> None:
         if not f.is_file():
             raise UserError(f"{what}: {f} is missing")
         shutil.copy2(f, dst / name)
+
+
+class _CopyFailed(Exception):
+    pass
+
+
+def _copytree(src: Path, dst: Path, **kw) -> None:
+    """shutil.copytree, stopping at the first failure and raising it as the OSError it is (copytree goes on
+    and gathers them into one shutil.Error, whose errno is lost: a full disk would not say so)."""
+    def copy(s, d):
+        try:
+            return shutil.copy2(s, d)
+        except OSError as e:
+            raise _CopyFailed(e) from e
+
+    try:
+        shutil.copytree(src, dst, copy_function=copy, **kw)
+    except _CopyFailed as e:
+        raise e.args[0] from None
 
 
 def _json_file(path: Path, data) -> None:
@@ -218,8 +249,13 @@ def tree_lock(submission_dir: Path, timeout: float | None = None, poll: float = 
                                 f"remove it with `rm {lock}`") from None
             time.sleep(poll)
             continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{host}:{os.getpid()}\n")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{host}:{os.getpid()}\n")
+        except BaseException:  # a full disk fails the write: leave no empty lock behind for others to wait on
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+            raise
         break
     try:
         yield lock
@@ -314,8 +350,8 @@ def _stage(layout: Layout, new: Path, base: Path, system: str, system_json: dict
         if not Path(src_dir).is_dir():
             raise UserError(f"source directory {src_dir} does not exist")
         for model in models:
-            shutil.copytree(src_dir, entry(layout.src_dir(model, implementation), True),
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+            _copytree(src_dir, entry(layout.src_dir(model, implementation), True),
+                      ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
     for rs in results:
         modes = _mode_dirs(rs)
         for mode, src in modes.items():
@@ -325,7 +361,7 @@ def _stage(layout: Layout, new: Path, base: Path, system: str, system_json: dict
             else:
                 _copy_files(src, dst, layout.acc_files, f"{rs.model} {rs.scenario} accuracy")
         for test, src in sorted(rs.compliance.items()):
-            shutil.copytree(src, entry(layout.compliance_dir(system, rs.model, rs.scenario, test), True))
+            _copytree(src, entry(layout.compliance_dir(system, rs.model, rs.scenario, test), True))
         meta = layout.meta_dir(system, rs.model, rs.scenario)
         for name in layout.measurement_files:  # user.conf (and mlperf.conf for v4.x) come from the run
             if name == "README.md":
