@@ -247,6 +247,16 @@ def test_each_scenario_gets_its_target_on_the_harness_command_line(loaded):
     ({"scenario": "all", "singlestream_target_latency": -1}, "--singlestream-target-latency -1: must be positive"),
     ({"performance_sample_count": 0}, "--performance-sample-count 0: must be positive"),
     ({"test_query_count": -5}, "--test-query-count -5: must be positive"),
+    ({"target_latency": -2}, "--target-latency -2: must be positive"),
+    ({"offline_target_qps": 0}, "--offline-target-qps 0: must be positive"),
+    ({"server_target_qps": -1}, "--server-target-qps -1: must be positive"),
+    ({"scenario": "all", "multistream_target_latency": 0}, "--multistream-target-latency 0: must be positive"),
+    ({"target_qps": float("inf")}, "--target-qps inf: must be a finite number"),
+    ({"target_qps": float("nan")}, "--target-qps nan: must be positive"),
+    # counts of plain `run` too (--submission checked them already), before any image or container
+    ({"count": 0}, "--count 0: must be positive"),
+    ({"threads": -1}, "--threads -1: must be positive"),
+    ({"batch_size": 0}, "--batch-size 0: must be positive"),
     # external implementations: not driven by run yet
     ({"implementation": "reference"}, "reference is an external implementation: `mlperfctl run` cannot drive"),
     ({"implementation": "nope"}, "unknown implementation 'nope' (choose: python, reference)"),
@@ -266,6 +276,20 @@ def test_bad_target_is_exit_2_before_any_engine(tmp_path):
                         f"unix://{tmp_path}/no-engine.sock"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert r.stderr.startswith("error: --server-target-qps is for Server")
+
+
+@pytest.mark.parametrize("flag, value", [("--batch-size", "0"), ("--threads", "-4"), ("--count", "0"),
+                                         ("--target-latency", "-1")])
+def test_bad_counts_of_plain_run_are_exit_2_before_any_engine(tmp_path, flag, value):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "run", "--model", "resnet50", "--device", "cpu",
+                        "--scenario", "SingleStream", flag, value, "--submission-dir", str(tmp_path / "sub"),
+                        "--engine-url", f"unix://{tmp_path}/no-engine.sock"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith(f"error: {flag} {value}") and "must be positive" in r.stderr
+    assert not (tmp_path / "sub").exists()
 
 
 def test_version_defaults_to_the_models_newest_closed_round(loaded):

@@ -5,6 +5,7 @@ before any image is built or container started."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -34,7 +35,8 @@ PER_SCENARIO = {
 }
 POSITIVE = {"target_qps": "--target-qps", "target_latency": "--target-latency",
             **{f: flag for f, flag in PER_SCENARIO.values()},
-            "performance_sample_count": "--performance-sample-count", "test_query_count": "--test-query-count"}
+            "performance_sample_count": "--performance-sample-count", "test_query_count": "--test-query-count",
+            "count": "--count", "threads": "--threads", "batch_size": "--batch-size"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ def scenario_targets(opts: RunOptions, scenarios: list[str]) -> dict[str, Target
         value = getattr(opts, name)
         if value is not None and not value > 0:
             raise UserError(f"{flag} {value}: must be positive")
+        if value is not None and not math.isfinite(value):
+            raise UserError(f"{flag} {value}: must be a finite number")
     which = ", ".join(scenarios)
     for scenario, (name, flag) in PER_SCENARIO.items():
         if getattr(opts, name) is not None and scenario not in scenarios:
