@@ -22,6 +22,9 @@ from mlperf_harness.errors import UsageError
 DEVICES = ("cpu", "cuda", "rocm")
 BACKENDS = ("onnxruntime", "pytorch", "tensorrt")
 SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
+# the accuracy command most families take (Workload.accuracy_args' default)
+ACCURACY_ARGS = ("accuracy", "--model", "{model}", "--mlperf-accuracy-file", "{accuracy_log}", "--dataset-dir",
+                 "{dataset_dir}")  # fmt: skip
 
 
 def load(ref: str):
@@ -40,9 +43,6 @@ class Workload:
     model_files: Mapping[str, str]  # backend -> the model file or folder under --model-path
     support: Mapping[str, Mapping[str, tuple[str, ...]]]  # device -> backend -> precisions the code runs
     scenarios: tuple[str, ...]  # the LoadGen scenarios it can run
-    # `python -m mlperf_harness` arguments that score an accuracy log; {model}, {accuracy_log}, {dataset_dir},
-    # {model_path} are filled in by accuracy_argv()
-    accuracy_args: tuple[str, ...]
     demo_writer: str  # "module:function" writing demo assets: function(out_dir: Path, count: int, seed: int)
     demo_dataset_dir: str  # where demo-data puts the dataset, relative to its output dir (--dataset-dir)
     demo_model_dir: str  # where it puts the model files (--model-path)
@@ -52,6 +52,9 @@ class Workload:
     # library only: function(dataset_dir: Path, count: int | None), raising UsageError (e.g. a file it names is
     # missing); "" when dataset_files are all the host can check
     dataset_check: str = ""
+    # `python -m mlperf_harness` arguments that score an accuracy log; {model}, {accuracy_log}, {dataset_dir},
+    # {model_path} are filled in by accuracy_argv(). Default: the model, the log and the dataset
+    accuracy_args: tuple[str, ...] = ACCURACY_ARGS
 
     # -- what the host asks --------------------------------------------------------------------------------------
     def devices(self) -> tuple[str, ...]:

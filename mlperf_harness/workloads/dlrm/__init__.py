@@ -67,8 +67,6 @@ DLRM_V2 = Workload(
     model_files={"pytorch": "dlrm-v2"},
     support={device: {"pytorch": ("fp32",)} for device in ("cpu", "cuda", "rocm")},
     scenarios=("Offline", "Server"),
-    accuracy_args=("accuracy", "--model", "{model}", "--mlperf-accuracy-file", "{accuracy_log}", "--dataset-dir",
-                   "{dataset_dir}"),  # fmt: skip
     demo_writer=f"{_HERE}.demo:write",
     demo_dataset_dir="datasets/criteo",
     demo_model_dir="models",

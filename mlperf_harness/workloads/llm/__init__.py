@@ -1,23 +1,13 @@
 """The MLPerf LLM benchmarks (llama2-70b-99/-99.9, gptj-99/-99.9) on PyTorch with Hugging Face transformers.
 The declarations; standard library only (the host imports them)."""
 
-from ..base import Workload
+from ..base import ACCURACY_ARGS, Workload
 from .spec import BENCHMARKS
 
 _HERE = __name__
 # generate.DTYPES: the checkpoint is loaded in any of them, on the CPU and on GPUs
 _PYTORCH = {device: {"pytorch": ("fp32", "fp16", "bf16")} for device in ("cpu", "cuda", "rocm")}
-_ACCURACY_ARGS = (
-    "accuracy",
-    "--model",
-    "{model}",
-    "--mlperf-accuracy-file",
-    "{accuracy_log}",
-    "--dataset-dir",
-    "{dataset_dir}",
-    "--model-path",
-    "{model_path}",
-)
+_ACCURACY_ARGS = (*ACCURACY_ARGS, "--model-path", "{model_path}")  # the tokenizer is the checkpoint's
 
 
 def _llm(names: tuple[str, ...], dataset_name: str, demo_dataset_dir: str, demo_writer: str) -> Workload:

@@ -37,15 +37,6 @@ RETINANET = Workload(
     # both backends refuse anything but fp32 (backends.create)
     support={device: {"onnxruntime": ("fp32",), "pytorch": ("fp32",)} for device in ("cpu", "cuda", "rocm")},
     scenarios=("Offline", "Server", "SingleStream", "MultiStream"),
-    accuracy_args=(
-        "accuracy",
-        "--model",
-        "{model}",
-        "--mlperf-accuracy-file",
-        "{accuracy_log}",
-        "--dataset-dir",
-        "{dataset_dir}",
-    ),
     demo_writer=f"{_HERE}.demo:write",
     demo_dataset_dir="datasets/openimages",
     demo_model_dir="models",

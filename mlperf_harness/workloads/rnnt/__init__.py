@@ -25,15 +25,6 @@ RNNT = Workload(
     model_files={"pytorch": "DistributedDataParallel_1576581068.9962234-epoch-100.pt"},  # demo.MODEL_FILE's name
     support={device: {"pytorch": _TORCH_DTYPES} for device in ("cpu", "cuda", "rocm")},
     scenarios=("Offline", "Server", "SingleStream"),
-    accuracy_args=(
-        "accuracy",
-        "--model",
-        "{model}",
-        "--mlperf-accuracy-file",
-        "{accuracy_log}",
-        "--dataset-dir",
-        "{dataset_dir}",
-    ),
     demo_writer=f"{_HERE}.demo:write",
     demo_dataset_dir="datasets/librispeech",
     demo_model_dir="models/rnnt",

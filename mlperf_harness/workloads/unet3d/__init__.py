@@ -25,9 +25,6 @@ CONF_MODEL = "3d-unet"  # the model's name in LoadGen's mlperf.conf
 PERFORMANCE_SAMPLE_COUNT = 43  # the rules' count (every inference case); LoadGen 6.0's mlperf.conf leaves it 0
 FILE_LIST = "preprocessed_files.pkl"
 
-_ACCURACY_ARGS = ("accuracy", "--model", "{model}", "--mlperf-accuracy-file", "{accuracy_log}", "--dataset-dir",
-                  "{dataset_dir}")  # fmt: skip
-
 UNET3D = Workload(
     names=("3d-unet-99", "3d-unet-99.9"),
     family="unet3d",
@@ -39,7 +36,6 @@ UNET3D = Workload(
     # float32 windows only (inference.OnnxUnet / TorchUnet)
     support={device: {"onnxruntime": ("fp32",), "pytorch": ("fp32",)} for device in ("cpu", "cuda", "rocm")},
     scenarios=("Offline", "SingleStream"),
-    accuracy_args=_ACCURACY_ARGS,
     demo_writer=f"{_HERE}.demo:write",
     demo_dataset_dir="datasets/kits19/preprocessed",
     demo_model_dir="models",
