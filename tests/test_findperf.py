@@ -71,6 +71,12 @@ def test_search_is_bounded_and_says_when_nothing_passed():
     r = search_server_qps(64, lambda q: False, max_probes=4)
     assert [q for q, _ in r.probes] == [64, 32, 16, 8]
     assert not r.met and r.chosen == 8
+    # "no, and no lower rate can": the search stops at once
+    r = search_server_qps(64, lambda q: None, max_probes=4)
+    assert r.probes == [(64, False)] and not r.met and r.chosen == 64
+    # rates whose probe would take too long are not probed (the floor may be learnt from the first probe)
+    r = search_server_qps(64, lambda q: False, max_probes=6, min_qps=lambda: 20)
+    assert [q for q, _ in r.probes] == [64, 32]
     with pytest.raises(ValueError):
         search_server_qps(0, lambda q: True)
     with pytest.raises(ValueError):
@@ -86,6 +92,7 @@ def logs(tmp_path_factory):
         # LoadGen judged against 1 s here, so the probe passes LoadGen's constraint whatever the machine's load
         "server_ok": tiny(base / "server-ok", "Server", target_qps=40, service_ms=1, target_latency_ms=1000),
         "server_overloaded": tiny(base / "server-over", "Server", target_qps=2000, service_ms=2),
+        "server_slow": tiny(base / "server-slow", "Server", target_qps=20, service_ms=30),  # every query > 15 ms
         "ss": tiny(base / "ss", "SingleStream", service_ms=1),
         "ms": tiny(base / "ms", "MultiStream", service_ms=1),
     }
@@ -95,7 +102,7 @@ def test_bounds_come_from_the_rulebook():
     assert LatencyBounds.server("v6.1", "resnet50") == LatencyBounds(15, None, None)
     bench = mlperf_rules.get_round("v5.1").benchmark("llama2-70b-99")
     ttft, tpot = bench.token_latency_ms.get("Server") or bench.token_latency_ms["*"]
-    assert LatencyBounds.server("v5.1", "llama2-70b-99") == LatencyBounds(bench.server_latency_ms, ttft, tpot)
+    assert LatencyBounds.server("v5.1", "llama2-70b-99") == LatencyBounds(None, ttft, tpot)  # LLMs: TTFT/TPOT
 
 
 def test_server_verdicts_from_real_logs(logs):
@@ -104,12 +111,16 @@ def test_server_verdicts_from_real_logs(logs):
     assert "LoadGen: latency constraint not met" in over["reasons"]
     assert any(r.startswith("p99 latency") and "> 15 ms" in r for r in over["reasons"])
     assert over["latency_percentile"] == "result_99.00_percentile_latency_ns" and over["latency_ms"] > 15
+    assert not over["hopeless"]  # its fastest queries were quick: a lower rate may do
+    slow = judge_server(detail(logs["server_slow"]), LatencyBounds.server("v6.1", "resnet50"))
+    assert slow["hopeless"] and not slow["meets"] and any("even the fastest query" in r for r in slow["reasons"])
     ok = detail(logs["server_ok"])
     generous = judge_server(ok, LatencyBounds(latency_ms=1000))
     assert generous["meets"] and generous["reasons"] == [] and generous["loadgen_target_latency_ms"] == 1000
     # the rulebook's bound applies on top of LoadGen's own verdict
     strict = judge_server(ok, LatencyBounds(latency_ms=0.001))
-    assert not strict["meets"] and strict["reasons"] == [f"p99 latency {strict['latency_ms']:.3f} ms > 0.001 ms"]
+    assert not strict["meets"] and strict["reasons"][0] == f"p99 latency {strict['latency_ms']:.3f} ms > 0.001 ms"
+    assert strict["hopeless"] and not generous["hopeless"]
     # an LLM bound needs the token latencies, which a resnet50 log does not have
     llm = judge_server(ok, LatencyBounds(latency_ms=1000, ttft_ms=2000, tpot_ms=200))
     assert not llm["meets"] and any("result_first_token_99.00_percentile_latency_ns" in r for r in llm["reasons"])

@@ -5,10 +5,11 @@
 - Server: a search over target QPS with short Server runs, starting from the Offline rate: step down (halving)
   until a probe meets the round's latency bound, then bisect between the highest passing and the lowest
   failing rate; at most MAX_SERVER_PROBES Server probes. A probe meets the bound when LoadGen says its latency
-  constraint is met (`result_perf_constraints_met`) and, where the rulebook (mlperf_rules) has them, its
-  p99 latency is within the Server latency bound and its p99 TTFT/TPOT below the LLM limits. When no probe
-  meets it, the lowest rate probed is used and the record says `met: false` (the Server result will be
-  INVALID in a valid run).
+  constraint is met (`result_perf_constraints_met`) and its p99 latency is within the rulebook's (mlperf_rules)
+  Server bound, or for LLMs its p99 TTFT/TPOT below the rulebook's limits. The search stops early when even
+  the fastest query of a probe exceeded the bound (no lower rate can help) and never probes a rate whose run
+  would take over MAX_PROBE_SECONDS. When no probe meets the bound, the lowest rate probed is used and the
+  record says `met: false` (the Server result will be INVALID in a valid run).
 - SingleStream/MultiStream: the target latency is the percentile latency LoadGen judges the scenario by
   (`effective_target_latency_percentile`: 90th SingleStream, 99th MultiStream) of a short run.
 
@@ -36,6 +37,7 @@ from .plan import RunPlan, Target
 from .results import offline_samples_per_second
 
 MAX_SERVER_PROBES = 6      # Server probes of one search, at most
+MAX_PROBE_SECONDS = 60     # a rate whose probe would last longer (its min query count / rate) is not probed
 STEP_DOWN = 0.5            # a failing probe before any passed: the next one at half its rate
 TOLERANCE = 0.05           # bisection stops when the failing rate is within 5% of the passing one
 PROBE_EXECUTION_MODE = "test"
@@ -59,11 +61,13 @@ class SearchResult:
     probes: list[tuple[float, bool]]  # (target QPS, met) in the order probed
 
 
-def search_server_qps(start: float, meets: Callable[[float], bool], *, max_probes: int = MAX_SERVER_PROBES,
-                      step_down: float = STEP_DOWN, tolerance: float = TOLERANCE) -> SearchResult:
+def search_server_qps(start: float, meets: Callable[[float], bool | None], *, max_probes: int = MAX_SERVER_PROBES,
+                      step_down: float = STEP_DOWN, tolerance: float = TOLERANCE,
+                      min_qps: Callable[[], float] | float = 0.0) -> SearchResult:
     """The highest target QPS at or below `start` for which `meets(qps)` holds, in at most `max_probes` calls:
     `start` first (done if it meets), halving until one meets, then bisecting until the failing rate is within
-    `tolerance` of the passing one."""
+    `tolerance` of the passing one. `meets` returns None for "no, and no lower rate can" (the search stops);
+    rates below `min_qps` (a number, or a callable asked before each probe) are not probed."""
     if not start > 0:
         raise ValueError(f"the search needs a positive start rate, not {start}")
     if max_probes < 1:
@@ -72,7 +76,8 @@ def search_server_qps(start: float, meets: Callable[[float], bool], *, max_probe
     qps = sig(start)
     probes: list[tuple[float, bool]] = []
     while len(probes) < max_probes:
-        ok = bool(meets(qps))
+        verdict = meets(qps)
+        ok = bool(verdict)
         probes.append((qps, ok))
         if ok:
             passing = qps
@@ -80,8 +85,12 @@ def search_server_qps(start: float, meets: Callable[[float], bool], *, max_probe
             failing = qps
         if passing is not None and (failing is None or failing <= passing * (1 + tolerance)):
             break
+        if verdict is None and passing is None:  # hopeless: lower rates cannot meet the bound either
+            break
         following = sig(qps * step_down) if passing is None else sig((passing + failing) / 2)
         if any(following == q for q, _ in probes):  # rounding left nothing between them
+            break
+        if following < (min_qps() if callable(min_qps) else min_qps):
             break
         qps = following
     if passing is None:
@@ -104,8 +113,10 @@ class LatencyBounds:
         bench = rnd.benchmark(model) if rnd else None
         if bench is None:
             return cls()
-        tokens = bench.token_latency_ms.get("Server") or bench.token_latency_ms.get("*") or (None, None)
-        return cls(bench.server_latency_ms, *tokens)
+        tokens = bench.token_latency_ms.get("Server") or bench.token_latency_ms.get("*")
+        if tokens:  # LLMs: judged by TTFT and TPOT (as LoadGen and the checker do), not the whole answer's latency
+            return cls(None, *tokens)
+        return cls(bench.server_latency_ms)
 
 
 def percentile_key(log: MLLog, scenario: str) -> str:
@@ -144,7 +155,12 @@ def judge_server(log: MLLog, bounds: LatencyBounds) -> dict:
             reasons.append(f"no {key} in the log")
         elif value >= limit * 1e6:
             reasons.append(f"p99 {name} {value / 1e6:.3f} ms >= {limit:g} ms")
-    return {**fact, "meets": not reasons, "reasons": reasons}
+    fastest = log.get("result_min_latency_ns")
+    hopeless = (bounds.latency_ms is not None and isinstance(fastest, (int, float))
+                and fastest > bounds.latency_ms * 1e6)
+    if hopeless:
+        reasons.append(f"even the fastest query took {fastest / 1e6:.3f} ms: no lower rate can meet the bound")
+    return {**fact, "meets": not reasons, "hopeless": hopeless, "reasons": reasons}
 
 
 def latency_target_ms(log: MLLog, scenario: str) -> tuple[float, str]:
@@ -302,22 +318,28 @@ def _offline(probe: ProbeRunner) -> dict:
 def _server(p: RunPlan, opts, probe: ProbeRunner, offline: dict, console, max_probes: int) -> dict:
     bounds = LatencyBounds.server(opts.version, p.cell.model)
     facts: list[dict] = []
+    queries: list[int] = []  # the probes' min query count (LoadGen's log): a probe lasts about queries / rate
 
-    def meets(qps: float) -> bool:
+    def min_qps() -> float:
+        return queries[0] / MAX_PROBE_SECONDS if queries else 0.0
+
+    def meets(qps: float) -> bool | None:
         n = len(facts) + 1
         console.print(f"find-performance: Server probe {n}/{max_probes} at {qps:g} QPS", highlight=False)
         piece = f"find-performance-{n}"
         out = Path(probe("Server", piece, Target("--target-qps", qps)))
-        fact = {"scenario": "Server", "piece": piece, "probe": n, **judge_server(MLLog(out / "mlperf_log_detail.txt"),
-                                                                                   bounds)}
+        log = MLLog(out / "mlperf_log_detail.txt")
+        fact = {"scenario": "Server", "piece": piece, "probe": n, **judge_server(log, bounds)}
         fact["target_qps"] = qps
+        if isinstance(log.get("effective_min_query_count"), int) and not queries:
+            queries.append(log.get("effective_min_query_count"))
         facts.append(fact)
         verdict = "meets the latency bound" if fact["meets"] else "misses: " + "; ".join(fact["reasons"])
         console.print(f"find-performance: Server probe {n}/{max_probes} at {qps:g} QPS: p99 "
                       f"{fact['latency_ms']} ms, {verdict}", highlight=False)
-        return fact["meets"]
+        return None if fact["hopeless"] else fact["meets"]
 
-    result = search_server_qps(offline["samples_per_second"], meets, max_probes=max_probes)
+    result = search_server_qps(offline["samples_per_second"], meets, max_probes=max_probes, min_qps=min_qps)
     if result.met:
         console.print(f"find-performance: Server target QPS {result.chosen:g} (the highest probed rate meeting the "
                       f"latency bound)", highlight=False)
