@@ -1,12 +1,13 @@
 """`mlperfctl run --submission`: everything one model's submission needs, in one command that resumes.
 
-For every scenario the round's rulebook requires of the category (or `--scenario`): the performance and
-accuracy runs, then (closed division) each compliance test the rulebook lists, a performance-mode harness
-run with the test's audit.config (written here into the piece's own folder, passed with --audit-config,
-never present for normal runs), retried `--compliance-retries` times when INVALID in `valid` mode (TEST06's
-INVALID is expected: never retried); then the verification of mlperfctl.compliance (the TEST01 fallback
-scores logs with the harness's accuracy command in the container), the tree (written atomically),
-truncation, `submission check` and `submission package`.
+For every scenario the round's rulebook requires of the category (or `--scenario`): the targets
+(run/findperf.py; its probes are ledger pieces too, so a resumed search replays), the performance and accuracy
+runs, then (closed division) each compliance test the rulebook lists, a performance-mode harness run with the
+test's audit.config (written here into the piece's own folder, passed with --audit-config, never present for
+normal runs; Server's at the target less --compliance-server-qps-reduction percent), retried
+`--compliance-retries` times when INVALID in `valid` mode (TEST06's INVALID is expected: never retried); then
+the verification of mlperfctl.compliance (the TEST01 fallback scores logs with the harness's accuracy command in
+the container), the tree (written atomically), truncation, `submission check` and `submission package`.
 
 Raw LoadGen outputs stay in the results directory (outside the tree), with the run ledger
 (run/ledger.py): a rerun after Ctrl-C or a failure reuses every piece recorded complete and valid with
