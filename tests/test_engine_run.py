@@ -178,3 +178,32 @@ def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_b
         assert "TTFT Early Stopping Result" in summary_txt and "TPOT Early Stopping Result" in summary_txt
         assert "first token latency (ns)" in summary_txt and "time to output token (ns)" in summary_txt
     assert no_run_containers(docker_client)
+
+
+def test_server_find_performance_searches_records_and_reuses(demo, tmp_path, docker_client):
+    """Server with --find-performance in test mode: the Offline probe, the Server probes and the chosen target
+    QPS are in run.json; a second run takes the target from the cache and runs no probe."""
+    sub = tmp_path / "submission"
+    quick = ("--scenario", "Server", "--mode", "performance", "--test-query-count", "8")  # 8 queries a run
+    r = mlperfctl_run(demo, sub, *quick, "--find-performance", "--json")
+    record = json.loads(r.stdout)["find_performance"]["Server"]
+    res = sub / SCEN / "box_cpu" / "resnet50" / "Server"
+    ledger = json.loads((res / "run.json").read_text())["performance"]
+    assert ledger["find_performance"] == record and record["source"] == "measured"
+    probes = [x for x in record["probes"] if x["scenario"] == "Server"]
+    assert record["probes"][0]["scenario"] == "Offline" and 1 <= len(probes) <= 6
+    assert probes[0]["target_qps"] == record["start_qps"] == record["probes"][0]["samples_per_second"]
+    assert record["bounds"]["latency_ms"] == 15  # resnet50's Server bound in the rulebook
+    chosen = record["target"]["value"]
+    assert chosen == (max(x["target_qps"] for x in probes if x["meets"]) if record["met"]
+                      else min(x["target_qps"] for x in probes))
+    assert f"resnet50.Server.target_qps = {chosen:g}" in (res / "user.conf").read_text()
+    assert "Server probe 1/6" in r.stderr + r.stdout
+    r = mlperfctl_run(demo, sub, *quick, "--force", "--json")
+    again = json.loads(r.stdout)["find_performance"]["Server"]
+    assert again["source"] == "cache" and again["target"] == record["target"]
+    assert "Server probe" not in r.stderr + r.stdout
+    # none of this test's containers is left (other sessions may be running theirs on a shared engine)
+    left = [c for c in docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
+            if any(m.get("Source", "").startswith(str(demo)) for m in c.attrs.get("Mounts", []))]
+    assert not left

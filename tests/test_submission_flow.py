@@ -81,6 +81,8 @@ def test_options_checked_before_any_container(tmp_path, monkeypatch):
         (opts(tmp_path, submission_dir=tmp_path / "afile" / "sub"), so, "afile is a file, not a directory"),
         (opts(tmp_path), flow.SubmissionOptions(results_dir=tmp_path / "afile"), "--results-dir"),
         (opts(tmp_path), flow.SubmissionOptions(results_dir=tmp_path / "sub" / "raw"), "inside the submission tree"),
+        (opts(tmp_path), flow.SubmissionOptions(compliance_server_qps_reduction=10), "must be at least 0 and below 10"),
+        (opts(tmp_path), flow.SubmissionOptions(compliance_server_qps_reduction=-1), "-1: must be at least 0"),
     ]
     for o, s, message in cases:
         with pytest.raises(UserError, match=message.replace("(", r"\(")):
@@ -97,6 +99,7 @@ def test_options_checked_before_any_container(tmp_path, monkeypatch):
 @pytest.mark.parametrize("extra,message", [
     (("--compliance-retries", "-1"), "--compliance-retries -1: must be 0 or more"),
     (("--count", "0"), "--count 0: must be positive"),
+    (("--compliance-server-qps-reduction", "12.5"), "--compliance-server-qps-reduction 12.5: must be at least 0"),
     (("--offline-target-qps", "-3", "--scenario", "Offline"), "--offline-target-qps -3.0: must be positive"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, extra, message):

@@ -16,6 +16,7 @@ from .. import matrix as matrix_mod
 from ..errors import UserError
 from ..options import build_options, run_options
 from ..run import execute as run_execute
+from ..run import findperf
 from ..run import submission_flow as flow
 from . import launch_commands
 from .build_commands import CaOpt, EngineNameOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt
@@ -68,8 +69,13 @@ def run(
     cache_dir: Annotated[Path | None, Opt(help="Writable cache for preprocessed data (default: "
                                                "~/.cache/mlperfctl/preprocessed).")] = None,
     find_performance: Annotated[bool, Opt(
-        "--find-performance", help="Measure the target QPS with a short Offline run first (automatic for "
-                                   "Server without a target QPS).")] = False,
+        "--find-performance",
+        help="Measure the targets of the scenarios given none, with short test-mode runs: Offline's QPS from an "
+             "Offline run; Server's by a search from the Offline rate down (halving, then bisecting) to the highest "
+             f"QPS meeting the round's latency bound (and TTFT/TPOT for LLMs), at most {findperf.MAX_SERVER_PROBES} "
+             "Server probes; SingleStream/MultiStream latency from the 90th/99th percentile. Measured targets are "
+             "cached per cell and system and reused by later runs; this option measures again. Server without a "
+             "target is measured (or taken from the cache) even without it.")] = False,
     force: Annotated[bool, Opt(help="Replace an existing result (the old one is kept until the new "
                                     "one is in).")] = False,
     base_image: BaseOpt = None,
@@ -86,6 +92,10 @@ def run(
                                                  "tree (default: <submission-dir>-raw beside it).")] = None,
     compliance_retries: Annotated[int, Opt(help="--submission: extra attempts for an INVALID compliance run "
                                                 "(valid mode; never TEST06).")] = 1,
+    compliance_server_qps_reduction: Annotated[float, Opt(
+        help="--submission: run the Server compliance tests this many percent below the Server target QPS "
+             f"(0 to below {flow.MAX_COMPLIANCE_QPS_REDUCTION:g}: TEST01's performance check accepts a compliance "
+             "run within 10% of the performance run).")] = 0.0,
     skip_dataset_size_check: Annotated[bool, Opt(
         "--skip-dataset-size-check",
         help="--submission: the check accepts accuracy runs on a dataset subset.")] = False,
@@ -127,7 +137,8 @@ def run(
 
     if submission_flow:
         sopts = flow.SubmissionOptions(results_dir=results_dir, compliance_retries=compliance_retries,
-                                       skip_dataset_size_check=skip_dataset_size_check)
+                                       skip_dataset_size_check=skip_dataset_size_check,
+                                       compliance_server_qps_reduction=compliance_server_qps_reduction)
         summary = flow.execute_submission(lm, opts, build_opts, sopts, console=console, log_line=log_line,
                                           reporter=RichReporter(quiet=as_json))
         _submission_report(summary, as_json)

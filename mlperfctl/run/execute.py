@@ -20,7 +20,7 @@ from ..build import executor
 from ..errors import UserError
 from ..matrix import LoadedMatrix
 from ..options import BuildOptions, RunOptions
-from ..submission import MLLog, sysinfo
+from ..submission import sysinfo
 from ..submission.writer import write_failed
 from .container import (
     HARNESS_PATH,
@@ -31,18 +31,10 @@ from .container import (
     info_spec,
     remove_stale_containers,
 )
-from .plan import QPS_SCENARIOS, Target, plan
+from .findperf import PROBE_EXECUTION_MODE, cache_for, find_targets
+from .plan import Target, plan
 from .preflight import preflight, unreadable
-from .results import (
-    HarnessRun,
-    framework,
-    offline_samples_per_second,
-    readme,
-    reproduce_command,
-    result_rows,
-)
-
-SERVER_FRACTION = 0.5  # find-performance: Server arrivals at half the measured Offline rate
+from .results import HarnessRun, framework, readme, reproduce_command, result_rows
 
 
 class _Interrupted(Exception):
@@ -104,19 +96,15 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, 
                                 f"submission tree unchanged. Last lines:\n{result.tail}")
             return result.exit_code
 
-        targets = dict(p.targets)
-        untargeted = [s for s in p.scenarios if s in QPS_SCENARIOS and s not in targets]
-        if "Server" in untargeted or (opts.find_performance and untargeted):
-            console.print("no target QPS for " + ", ".join(untargeted)
-                          + ": measuring it first (find-performance: an Offline test run)")
-            harness("Offline", "performance", "/results/.find-performance", execution_mode="test")
-            qps = offline_samples_per_second(MLLog(results_root / ".find-performance" / "mlperf_log_detail.txt"))
-            if not qps:
-                raise UserError("find-performance: the Offline test run reported no samples per second")
-            measured = {"Offline": round(qps, 3), "Server": round(qps * SERVER_FRACTION, 3)}
-            targets.update({s: Target("--target-qps", measured[s]) for s in untargeted})
-            console.print(f"find-performance: Offline {measured['Offline']} samples/s; target QPS "
-                          + ", ".join(f"{s} {measured[s]}" for s in untargeted))
+        def probe(scenario: str, piece: str, target: Target | None) -> Path:
+            harness(scenario, "performance", f"/results/.find-performance/{scenario}-{piece}", target=target,
+                    execution_mode=PROBE_EXECUTION_MODE)
+            return results_root / ".find-performance" / f"{scenario}-{piece}"
+
+        found = find_targets(p, opts, probe=probe, console=console,
+                             cache=cache_for(p, opts, cache_root=cache_dir, system=system_name,
+                                             image_id=image.image_id))
+        targets = found.targets
         for scenario in p.scenarios:
             for mode in p.modes:
                 t0 = time.time()
@@ -142,6 +130,7 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, 
                 "harness": info, "host": host,
                 "runs": [{"scenario": r.scenario, "mode": r.mode, "seconds": round(r.seconds, 3),
                           "exit_code": r.exit_code} for r in runs if r.scenario == scenario],
+                "find_performance": found.record.get(scenario),
                 "started": started, "finished": time.time(), "exit_status": 0,
             }
             result_sets.append(submission.ResultSet(
@@ -159,7 +148,7 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, 
             raise write_failed(e, f"writing the submission tree {opts.submission_dir}",
                                "the tree is exactly as it was") from None
         return {"cell": p.cell.id, "image": image.tag, "image_id": image.image_id,
-                "system": system_name, "results": result_rows(runs),
+                "system": system_name, "results": result_rows(runs), "find_performance": found.record,
                 "submission_dir": str(opts.submission_dir), "written": [str(w) for w in written]}
     except (KeyboardInterrupt, _Interrupted) as e:
         raise UserError(f"interrupted ({e or 'SIGINT'}): containers removed, submission tree unchanged") from None

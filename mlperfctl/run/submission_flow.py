@@ -1,12 +1,13 @@
 """`mlperfctl run --submission`: everything one model's submission needs, in one command that resumes.
 
-For every scenario the round's rulebook requires of the category (or `--scenario`): the performance and
-accuracy runs, then (closed division) each compliance test the rulebook lists, a performance-mode harness
-run with the test's audit.config (written here into the piece's own folder, passed with --audit-config,
-never present for normal runs), retried `--compliance-retries` times when INVALID in `valid` mode (TEST06's
-INVALID is expected: never retried); then the verification of mlperfctl.compliance (the TEST01 fallback
-scores logs with the harness's accuracy command in the container), the tree (written atomically),
-truncation, `submission check` and `submission package`.
+For every scenario the round's rulebook requires of the category (or `--scenario`): the targets
+(run/findperf.py; its probes are ledger pieces too, so a resumed search replays), the performance and accuracy
+runs, then (closed division) each compliance test the rulebook lists, a performance-mode harness run with the
+test's audit.config (written here into the piece's own folder, passed with --audit-config, never present for
+normal runs; Server's at the target less --compliance-server-qps-reduction percent), retried
+`--compliance-retries` times when INVALID in `valid` mode (TEST06's INVALID is expected: never retried); then
+the verification of mlperfctl.compliance (the TEST01 fallback scores logs with the harness's accuracy command in
+the container), the tree (written atomically), truncation, `submission check` and `submission package`.
 
 Raw LoadGen outputs stay in the results directory (outside the tree), with the run ledger
 (run/ledger.py): a rerun after Ctrl-C or a failure reuses every piece recorded complete and valid with
@@ -34,15 +35,18 @@ from ..submission import MLLog, sysinfo
 from ..submission import check as submission_check
 from ..submission.writer import write_failed
 from .container import RUN_LABEL, container_spec, container_user, harness_args, info_spec, remove_stale_containers
+from .findperf import PROBE_EXECUTION_MODE, cache_for, find_targets, sig
 from .ledger import LEDGER_NAME, Ledger, fingerprint, summary_validity
-from .plan import QPS_SCENARIOS, RunPlan, Target, plan
+from .plan import RunPlan, Target, plan
 from .preflight import preflight, unreadable
-from .results import framework, offline_samples_per_second, read_result, readme, reproduce_command
+from .results import framework, read_result, readme, reproduce_command
 from .rulebook import rules_round
 
-SERVER_FRACTION = 0.5  # find-performance: Server arrivals at half the measured Offline rate
 NO_RETRY = ("TEST06",)  # INVALID is expected there (the run's settings make it so): never retried
 STAGING_MARGIN = 64 * 1024 * 1024  # free space the tree's staging copy needs at least
+# --compliance-server-qps-reduction must stay below this (percent): the official TEST01 performance check passes
+# only when the compliance run's Server completed samples/s is within 10% of the performance run's
+MAX_COMPLIANCE_QPS_REDUCTION = 10.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class SubmissionOptions:
     compliance_retries: int = 1          # extra attempts for an INVALID compliance run (valid mode)
     skip_dataset_size_check: bool = False
     package: bool = True
+    compliance_server_qps_reduction: float = 0.0  # percent below the Server target QPS for compliance runs
 
 
 class _Interrupted(Exception):
@@ -71,6 +76,11 @@ def check_options(opts: RunOptions, sopts: SubmissionOptions) -> Path:
     (one line each, UserError). Returns the results directory."""
     if sopts.compliance_retries < 0:
         raise UserError(f"--compliance-retries {sopts.compliance_retries}: must be 0 or more")
+    reduction = sopts.compliance_server_qps_reduction
+    if not 0 <= reduction < MAX_COMPLIANCE_QPS_REDUCTION:
+        raise UserError(f"--compliance-server-qps-reduction {reduction:g}: must be at least 0 and below "
+                        f"{MAX_COMPLIANCE_QPS_REDUCTION:g} (percent; TEST01's performance check fails a compliance "
+                        f"run 10% or more below the submission's Server rate)")
     for name, flag in (("count", "--count"), ("threads", "--threads"), ("batch_size", "--batch-size")):
         value = getattr(opts, name)
         if value is not None and value <= 0:
@@ -170,8 +180,9 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
             counts["reused"] += 1
             pieces[key] = {**entry, "reused": True}
             return pieces[key]
-        attempts = 1 + (sopts.compliance_retries if test and test not in NO_RETRY else 0)
-        for attempt in range(1, attempts + 1):
+        attempts, retry = compliance_attempts(test, sopts.compliance_retries, opts.execution_mode)
+
+        def attempt_once(attempt: int) -> dict:
             partial = base / scenario / f".{piece}.partial"
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
@@ -214,29 +225,32 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
                      "image_id": image.image_id, "exit_code": 0, "seconds": round(time.time() - t0, 3),
                      "attempt": attempt, "finished": time.time()}
             ledger.record(prefix + key, entry)
-            if not (test and validity == "INVALID" and attempt < attempts and opts.execution_mode == "valid"):
-                break
-            console.print(f"[yellow]{scenario} {piece}: INVALID, retrying[/]")
+            return entry
+
+        entry = run_attempts(attempt_once, attempts, retry_invalid=retry,
+                             on_retry=lambda n: console.print(f"[yellow]{scenario} {piece}: INVALID, retrying "
+                                                              f"({n + 1}/{attempts})[/]"))
         pieces[key] = {**entry, "reused": False}
         return pieces[key]
 
     try:
-        targets = dict(p.targets)
-        untargeted = [s for s in p.scenarios if s in QPS_SCENARIOS and s not in targets]
-        if "Server" in untargeted or (opts.find_performance and untargeted):
-            fp_entry = run_piece("Offline", "find-performance", "performance", execution_mode="test", strict=False)
-            qps = offline_samples_per_second(MLLog(Path(fp_entry["output"]) / "mlperf_log_detail.txt"))
-            if not qps:
-                raise UserError("find-performance: the Offline test run reported no samples per second")
-            measured = {"Offline": round(qps, 3), "Server": round(qps * SERVER_FRACTION, 3)}
-            targets.update({s: Target("--target-qps", measured[s]) for s in untargeted})
-            console.print("find-performance: target QPS " + ", ".join(f"{s} {measured[s]}" for s in untargeted))
+        def probe(scenario: str, piece: str, target: Target | None) -> Path:  # a ledger piece: reused on resume
+            done = run_piece(scenario, piece, "performance", target=target, execution_mode=PROBE_EXECUTION_MODE,
+                             strict=False)
+            return Path(done["output"])
+
+        found = find_targets(p, opts, probe=probe, console=console,
+                             cache=cache_for(p, opts, cache_root=cache_dir, system=system_name,
+                                             image_id=image.image_id))
+        targets = found.targets
+        compliance_targets = {s: compliance_target(s, targets.get(s), sopts.compliance_server_qps_reduction)
+                              for s in p.scenarios}
         for scenario in p.scenarios:
             for mode in p.modes:
                 run_piece(scenario, mode, mode, target=targets.get(scenario))
             if closed and "performance" in p.modes:
                 for test in tests:
-                    run_piece(scenario, test, "performance", target=targets.get(scenario), test=test)
+                    run_piece(scenario, test, "performance", target=compliance_targets[scenario], test=test)
 
         def scorer(log: Path) -> str:
             return eng.output(spec(accuracy_argv(lm, p, container_path(Path(log).resolve()), model_target)))
@@ -273,6 +287,12 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
                               "validity": v["validity"], "seconds": v["seconds"], "exit_code": v["exit_code"],
                               "reused": v["reused"]} for v in ran.values()],
                     "compliance": {t: v.to_dict() for t, v in verdicts.get(scenario, {}).items()},
+                    "find_performance": found.record.get(scenario),
+                    "compliance_target": (None if compliance_targets[scenario] is None else
+                                          {"flag": compliance_targets[scenario].flag,
+                                           "value": compliance_targets[scenario].value,
+                                           "server_qps_reduction_percent": sopts.compliance_server_qps_reduction
+                                           if scenario == "Server" else 0.0}),
                     "started": started, "finished": time.time(), "exit_status": 0,
                 }
                 result_sets.append(submission.ResultSet(
@@ -315,6 +335,33 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
             shutil.rmtree(leftover, ignore_errors=True)
         for leftover in base.glob("*/.*.audit"):
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+def compliance_attempts(test: str | None, retries: int, execution_mode: str) -> tuple[int, bool]:
+    """How many times a piece may run and whether an INVALID result is run again: compliance tests get
+    1 + `retries` attempts, retried in `valid` mode only, never TEST06 (whose INVALID is expected)."""
+    if not test or test in NO_RETRY:
+        return 1, False
+    return 1 + retries, execution_mode == "valid"
+
+
+def run_attempts(attempt_once, attempts: int, *, retry_invalid: bool, on_retry=lambda n: None) -> dict:
+    """Call attempt_once(1), attempt_once(2), ... until a result is not INVALID (its "validity"), retries are
+    off, or `attempts` are spent; the last result is returned. on_retry(n) is called after INVALID attempt n."""
+    for attempt in range(1, attempts + 1):
+        entry = attempt_once(attempt)
+        if not (retry_invalid and entry.get("validity") == "INVALID" and attempt < attempts):
+            return entry
+        on_retry(attempt)
+    raise ValueError("run_attempts needs at least one attempt")
+
+
+def compliance_target(scenario: str, target: Target | None, reduction_percent: float) -> Target | None:
+    """The target of a scenario's compliance runs: the performance run's, except that Server's may be run
+    `reduction_percent` (below 10) lower (--compliance-server-qps-reduction)."""
+    if scenario != "Server" or target is None or not reduction_percent:
+        return target
+    return Target(target.flag, sig(target.value * (1 - reduction_percent / 100)))
 
 
 def check_loadgen(version: str, loadgen_version: str | None, image: str) -> None:
