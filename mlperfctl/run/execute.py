@@ -35,6 +35,7 @@ from .preflight import preflight, unreadable
 from .results import (
     HarnessRun,
     framework,
+    loadgen_record,
     offline_samples_per_second,
     readme,
     reproduce_command,
@@ -55,7 +56,9 @@ def _raise_interrupt(signum, _frame):
 def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, console, log_line,
             reporter=None) -> dict:
     """Run every (scenario, mode) of the plan in containers and write the results into the
-    submission tree. Returns a summary for the results table and --json."""
+    submission tree. Returns a summary for the results table and --json. An explicit --version builds the image
+    with the round's LoadGen (opts.loadgen), else with matrix.yaml's."""
+    lm = lm.with_loadgen(opts.loadgen)
     p = plan(lm, opts)
     eng = engines.get(build_options.engine, build_options.engine_url)
     model_path = preflight(lm, p, opts, eng.runtimes())
@@ -139,6 +142,7 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, 
                 "cell": p.cell.id, "image": image.tag, "image_id": image.image_id,
                 "image_digest": digest, "command_line": reproduce_command(opts),
                 "harness": info, "host": host,
+                "loadgen": loadgen_record(info, opts.version, perf if perf.exists() else None),
                 "runs": [{"scenario": r.scenario, "mode": r.mode, "seconds": round(r.seconds, 3),
                           "exit_code": r.exit_code} for r in runs if r.scenario == scenario],
                 "started": started, "finished": time.time(), "exit_status": 0,
