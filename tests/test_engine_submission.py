@@ -193,13 +193,18 @@ def test_v51_submission_runs_loadgen_511_with_its_seeds_in_the_v5_layout(resnet_
         assert {k: comp_detail.get(k) for k in want} == want
     assert not (top / "results" / "box_cpu" / "resnet50" / "Offline" / "TEST01").exists()
 
-    [run_json_path] = [p for p in top.rglob("run.json")]
-    loadgen = json.loads(run_json_path.read_text())["loadgen"]
-    assert loadgen["version"] == "5.1.1" and loadgen["round"] == "v5.1"
-    assert {f"effective_{k}": v for k, v in loadgen["seeds"].items()} == want
+    run_json = json.loads((meta / "run.json").read_text())  # one ledger per mode
+    for mode in ("performance", "accuracy"):
+        loadgen = run_json[mode]["loadgen"]
+        assert loadgen["version"] == "5.1.1" and loadgen["round"] == "v5.1"
+        assert {f"effective_{k}": v for k, v in loadgen["seeds"].items()} == want
 
-    # our checker: nothing about seeds, layout or missing files; only what test mode cannot meet
+    # our checker (the official v5.1.1 checker gives the same on this tree): nothing about seeds, layout or
+    # missing logs; only what a test-mode run on demo data cannot meet, the scenarios this test leaves out, and
+    # calibration.md, which the writer does not write yet for v5.x closed trees
     problems = summary["check"]["problems"]
-    test_mode = ("min_duration", "600", "min_query_count", "samples_per_query", "performance_sample_count",
-                 "dataset")
-    assert all(any(t in p for t in test_mode) for p in problems), problems
+    expected = ("min_duration is", "Offline samples_per_query is", "compliance performance check did not pass",
+                "is below the target", "missing required scenario(s) for edge: SingleStream, MultiStream",
+                "calibration.md: missing")
+    assert all(any(t in p for t in expected) for p in problems), problems
+    assert any("min_duration is 1000 ms" in p for p in problems), problems
