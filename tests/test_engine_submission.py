@@ -169,6 +169,7 @@ def test_v51_submission_runs_loadgen_511_with_its_seeds_in_the_v5_layout(resnet_
     sub, raw = tmp_path / "submission", tmp_path / "raw"
     r = run(submission_cmd("resnet50", resnet_demo / "datasets" / "imagenet", resnet_demo / "models", sub,
                            "--backend", "onnxruntime", "--scenario", "Offline", "--version", "v5.1",
+                           "--test-query-count", 16,
                            "--results-dir", raw, "--cache-dir", resnet_demo / "cache"), env=env(), cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     summary = json.loads(r.stdout)
