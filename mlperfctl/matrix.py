@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import itertools
 from dataclasses import dataclass
@@ -173,10 +174,26 @@ class LoadedMatrix:
     matrix: Matrix
     path: Path
     lines: dict[tuple, int]
+    loadgen_override: str | None = None  # the LoadGen the runtime stage gets instead of runtime.loadgen
 
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    @property
+    def loadgen(self) -> str:
+        """The LoadGen version the runtime stage (and so every stage above it) is built with."""
+        return self.loadgen_override or self.matrix.runtime.loadgen
+
+    @property
+    def default_loadgen(self) -> bool:
+        return self.loadgen == self.matrix.runtime.loadgen
+
+    def with_loadgen(self, version: str | None) -> LoadedMatrix:
+        """This matrix with its runtime stage built with LoadGen `version` (None or the matrix's own: as is)."""
+        if not version or version == self.matrix.runtime.loadgen:
+            return dataclasses.replace(self, loadgen_override=None)
+        return dataclasses.replace(self, loadgen_override=version)
 
     def where(self, loc: tuple) -> str:
         return f"{self.path.name}:{_line_for(self.lines, loc)}"

@@ -76,6 +76,7 @@ class RunOptions:
     submitter: str = "mlperfctl"
     system_name: str | None = None
     version: str = "v6.1"
+    loadgen: str | None = None                   # the LoadGen the image is built with (None: matrix.yaml's)
     target_qps: float | None = None              # Offline and Server, unless a per-scenario one is given
     target_latency: float | None = None          # SingleStream and MultiStream (ms), likewise
     offline_target_qps: float | None = None
@@ -163,9 +164,20 @@ def run_options(environ: Mapping[str, str] | None = None, **flags) -> RunOptions
         values["cache_dir"] = cache_home / "mlperfctl" / "preprocessed"
     if "command_line" in values:
         values["command_line"] = tuple(values["command_line"])
+    if "version" in values and "loadgen" not in values:
+        values["loadgen"] = round_loadgen(values["version"])  # an explicit --version picks the round's LoadGen
     if "version" not in values and "model" in values:
         values["version"] = default_version(values["model"])
     return RunOptions(**values)
+
+
+def round_loadgen(version: str) -> str | None:
+    """The LoadGen pinned for round `version` (its built-in seeds are the round's); None for a round without one
+    (v4.0) or an unknown round (refused later by the plan, in one line)."""
+    import mlperf_rules
+
+    rnd = mlperf_rules.ROUNDS.get(version)
+    return rnd.loadgen_pin if rnd else None
 
 
 def default_version(model: str) -> str:

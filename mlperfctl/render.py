@@ -28,7 +28,7 @@ def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = N
     install = m.backends[cell.backend].install[cell.device]
     model = m.models[cell.model]
     base = (bases or {}).get(cell.device) or impl.bases.get(cell.device) or device.base
-    runtime_packages = {"mlcommons-loadgen": m.runtime.loadgen, **m.runtime.packages}
+    runtime_packages = {"mlcommons-loadgen": lm.loadgen, **m.runtime.packages}
     impl_packages = {**model.packages}
     locks = {stage: (lock if is_locked(lm, lock) else None) for stage, lock in stage_locks(lm, cell).items()}
 
@@ -43,7 +43,7 @@ def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = N
         "ca_in_image": ca_in_image,
         "source_date_epoch": m.build.source_date_epoch,
         "device": {"name": cell.device, "base": base, "apt": device.apt, "env": device.env},
-        "runtime": {"loadgen": m.runtime.loadgen, "packages": runtime_packages, "lock": locks["runtime"],
+        "runtime": {"loadgen": lm.loadgen, "packages": runtime_packages, "lock": locks["runtime"],
                     "wheels": local("runtime", runtime_packages)},
         "framework": {"backend": cell.backend, "packages": install.packages,
                       "index_url": install.index_url, "lock": locks["framework"],
@@ -69,7 +69,7 @@ def labels(lm: LoadedMatrix, cell: Cell, base: str) -> dict[str, str]:
         "org.opencontainers.image.base.name": base,
         f"{LABEL_PREFIX}.cell": cell.id,
         f"{LABEL_PREFIX}.round": m.round,
-        f"{LABEL_PREFIX}.loadgen": m.runtime.loadgen,
+        f"{LABEL_PREFIX}.loadgen": lm.loadgen,
     }
     out.update({f"{LABEL_PREFIX}.{k}": v for k, v in cell.keys().items()})
     impl = m.implementations[cell.implementation]

@@ -157,3 +157,55 @@ def test_generative_submission_has_its_compliance_folders(model, dataset, extra,
         assert any("TEST06" in line or "First token check" in line for line in row["compliance_lines"]["TEST06"])
     assert not list(sub.rglob("audit.config"))
     assert no_run_containers(docker_client)
+
+
+def test_v51_submission_runs_loadgen_511_with_its_seeds_in_the_v5_layout(resnet_demo, tmp_path, docker_client):
+    """`--version v5.1`: the image is built with the round's LoadGen (5.1.1, its own runtime stage), every result
+    carries v5.1's seeds (not v6.1's), and the tree has the v5.x layout that our checker accepts but for the
+    test-mode findings (short duration, few queries)."""
+    import mlperf_rules
+    from mlperfctl.submission import MLLog
+
+    sub, raw = tmp_path / "submission", tmp_path / "raw"
+    r = run(submission_cmd("resnet50", resnet_demo / "datasets" / "imagenet", resnet_demo / "models", sub,
+                           "--backend", "onnxruntime", "--scenario", "Offline", "--version", "v5.1",
+                           "--test-query-count", 16,
+                           "--results-dir", raw, "--cache-dir", resnet_demo / "cache"), env=env(), cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    summary = json.loads(r.stdout)
+    assert summary["version"] == "v5.1" and ":loadgen-5.1.1-" in summary["image"], summary["image"]
+    v51 = mlperf_rules.get_round("v5.1")
+    assert v51.seeds.as_dict() != mlperf_rules.get_round("v6.1").seeds.as_dict()
+    want = {f"effective_{k}": v for k, v in v51.seeds.as_dict().items()}
+
+    top = sub / "closed" / "lab"
+    # the v5.x layout: code/, measurements/, results/<system>/.../performance/run_1, compliance/<system>/...
+    perf = top / "results" / "box_cpu" / "resnet50" / "Offline" / "performance" / "run_1"
+    detail = MLLog(perf / "mlperf_log_detail.txt")
+    assert {k: detail.get(k) for k in want} == want
+    assert (top / "results" / "box_cpu" / "resnet50" / "Offline" / "accuracy" / "accuracy.txt").is_file()
+    assert (top / "code" / "resnet50").is_dir() and not (top / "src").exists()
+    meta = top / "measurements" / "box_cpu" / "resnet50" / "Offline"
+    assert {"user.conf", "README.md", "box_cpu_python_Offline.json"} <= {p.name for p in meta.iterdir()}
+    for test in v51.benchmark("resnet50").compliance:
+        comp = top / "compliance" / "box_cpu" / "resnet50" / "Offline" / test
+        assert (comp / "verify_performance.txt").is_file(), sorted(files(top))
+        comp_detail = MLLog(comp / "performance" / "run_1" / "mlperf_log_detail.txt")
+        assert {k: comp_detail.get(k) for k in want} == want
+    assert not (top / "results" / "box_cpu" / "resnet50" / "Offline" / "TEST01").exists()
+
+    run_json = json.loads((meta / "run.json").read_text())  # one ledger per mode
+    for mode in ("performance", "accuracy"):
+        loadgen = run_json[mode]["loadgen"]
+        assert loadgen["version"] == "5.1.1" and loadgen["round"] == "v5.1"
+        assert {f"effective_{k}": v for k, v in loadgen["seeds"].items()} == want
+
+    # our checker (the official v5.1.1 checker gives the same on this tree): nothing about seeds, layout or
+    # missing files (calibration.md is written); only what a test-mode run on demo data cannot meet and the
+    # scenarios this test leaves out
+    assert "nothing is quantized" in (top / "calibration.md").read_text()
+    problems = summary["check"]["problems"]
+    expected = ("min_duration is", "Offline samples_per_query is", "compliance performance check did not pass",
+                "is below the target", "missing required scenario(s) for edge: SingleStream, MultiStream")
+    assert all(any(t in p for t in expected) for p in problems), problems
+    assert any("min_duration is 1000 ms" in p for p in problems), problems

@@ -410,6 +410,24 @@ def test_cli_check_truncate_package(tmp_path, runs):
     assert r.returncode == 2 and r.stderr.startswith("error: unknown submission version 'v9.9'")
 
 
+def test_closed_v51_tree_gets_calibration_md_and_keeps_yours(tmp_path, runs):
+    """v5.x checkers require calibration.md in a closed tree: the writer makes it from the measurements
+    (never in v6.x or open trees, never over one that is there)."""
+    root = tmp_path / "sub"
+    write(root, runs, version="v5.1", division="closed")
+    cal = root / "closed" / "acme" / "calibration.md"
+    text = cal.read_text()
+    assert "resnet50 Offline: weights fp32 (transformations: none), inputs fp32" in text
+    assert "nothing is quantized" in text
+    assert not any("calibration" in p for p in messages(root, "v5.1"))
+    cal.write_text("# ours\n")
+    write(root, runs, version="v5.1", division="closed", force=True)
+    assert cal.read_text() == "# ours\n"
+    write(tmp_path / "v6", runs, version="v6.1", division="closed")
+    write(tmp_path / "open", runs, version="v5.1")
+    assert not list((tmp_path / "v6").rglob("calibration.md")) and not list((tmp_path / "open").rglob("calibration.md"))
+
+
 def test_every_round_of_the_rulebook_can_be_checked(clean):
     """A v6.1 tree read with the v6.0 rules differs only by the seeds; the v5.x/v4.x rules find their
     layout's pieces missing, and the v4.x ones also want mlperf.conf beside user.conf."""

@@ -64,7 +64,8 @@ def mlperf_conf(model: str, scenario: str) -> str:
         lines += [f"{key}.target_latency = {ns / 1e6:g}", f"{key}.target_latency_percentile = {percentile * 100:g}"]
     if scenario == "MultiStream":
         lines.append(f"{key}.samples_per_query = {s.multi_stream_samples_per_query}")
-    lines.append(f"{key}.sample_concatenate_permutation = {int(s.sample_concatenate_permutation)}")
+    if hasattr(s, "sample_concatenate_permutation"):  # LoadGen 6.0.x; a round's older LoadGen (5.1.1) lacks it
+        lines.append(f"{key}.sample_concatenate_permutation = {int(s.sample_concatenate_permutation)}")
     lines.append(f"{key}.use_token_latencies = {int(s.use_token_latencies)}")
     if s.use_token_latencies:
         lines += [f"{key}.ttft_latency = {s.ttft_latency / 1e6:g}", f"{key}.tpot_latency = {s.tpot_latency / 1e6:g}"]

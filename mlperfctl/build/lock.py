@@ -2,8 +2,10 @@
 
 `mlperfctl lock` compiles each stage's pins with `uv pip compile --generate-hashes` for the
 device's Python and platform, each upper stage constrained by the stage below it, and writes
-locks/<device>/{runtime,<backend>,<backend>-<model>}.txt. Builds install them with
-`pip install --require-hashes`. A stage whose index cannot be reached is reported and left
+locks/<device>/{runtime,<backend>,<backend>-<model>}.txt. A runtime stage built with another LoadGen
+than the matrix's (a round's own, `--version`) has its own lock, locks/<device>/runtime-loadgen-<version>.txt;
+the stages above it keep theirs (the runtime's other pins are the same, so their constraints are too).
+Builds install them with `pip install --require-hashes`. A stage whose index cannot be reached is reported and left
 unlocked: it builds from the matrix's exact pins and the build output says "unlocked".
 """
 
@@ -50,8 +52,8 @@ class StageLock:
 def stage_locks(lm: LoadedMatrix, cell: Cell) -> dict[str, StageLock]:
     """The lockable stages of a cell (the implementation stage only when it installs packages)."""
     m = lm.matrix
-    runtime = StageLock("runtime", cell.device, "runtime",
-                        tuple(sorted({"mlcommons-loadgen": m.runtime.loadgen, **m.runtime.packages}.items())),
+    runtime = StageLock("runtime", cell.device, runtime_lock_name(lm),
+                        tuple(sorted({"mlcommons-loadgen": lm.loadgen, **m.runtime.packages}.items())),
                         None, None)
     install = m.backends[cell.backend].install[cell.device]
     framework = StageLock("framework", cell.device, cell.backend, tuple(sorted(install.packages.items())),
@@ -62,6 +64,11 @@ def stage_locks(lm: LoadedMatrix, cell: Cell) -> dict[str, StageLock]:
         out["implementation"] = StageLock("implementation", cell.device, f"{cell.backend}-{cell.model}",
                                           tuple(sorted(packages.items())), None, framework)
     return out
+
+
+def runtime_lock_name(lm: LoadedMatrix) -> str:
+    """runtime (the matrix's LoadGen) or runtime-loadgen-<version> (another one, e.g. a round's pin)."""
+    return "runtime" if lm.default_loadgen else f"runtime-loadgen-{lm.loadgen}"
 
 
 def lock_path(lm: LoadedMatrix, lock: StageLock) -> Path:
@@ -153,11 +160,13 @@ def compile_lock(lm: LoadedMatrix, lock: StageLock, reachable: dict[str, str | N
 
 
 def lock_cells(lm: LoadedMatrix, cells: list[Cell], progress=None) -> list[LockResult]:
-    """Compile every distinct stage lock of the cells, lower stages first."""
+    """Compile every distinct stage lock of the cells, lower stages first. With another LoadGen than the
+    matrix's (lm.with_loadgen) only the runtime stage has a lock of its own: the others are the matrix's."""
     unique: dict[str, StageLock] = {}
     for cell in cells:
         for lock in stage_locks(lm, cell).values():
-            unique.setdefault(lock.src, lock)
+            if lm.default_loadgen or lock.stage == "runtime":
+                unique.setdefault(lock.src, lock)
     order = {"runtime": 0, "framework": 1, "implementation": 2}
     results, reachable = [], {}
     for lock in sorted(unique.values(), key=lambda s: (order[s.stage], s.src)):

@@ -76,9 +76,13 @@ def plan(lm: LoadedMatrix, cells: list[Cell], options: BuildOptions, engine: Con
                               "base": [base, base_ids[base]] if name == "device" else None})
             if h not in interned:
                 skey = stage_key(cell, name)
+                # another LoadGen than the matrix's (a round's, --version) shows in the tags of the runtime
+                # stage and every stage above it (their hashes differ anyway, through the parent)
+                lg = "" if lm.default_loadgen or name == "device" else f"loadgen-{lm.loadgen}-"
                 if name == "implementation":
-                    tag = f"{image_repo(cell.id)}:{h[:16]}"
+                    tag = f"{image_repo(cell.id)}:{lg}{h[:16]}"
                 else:
+                    skey += f"-{lg[:-1]}" if lg else ""
                     tag = f"mlperfctl/stage:{skey}-{h[:16]}"
                 lock = locks.get(name)
                 unlocked = name in ("runtime", "framework") or (name == "implementation" and lock is not None)

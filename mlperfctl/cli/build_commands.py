@@ -28,11 +28,13 @@ from .common import (
     JsonOpt,
     MatrixOpt,
     ModelOpt,
+    RoundOpt,
     SelectOpt,
     SkipOpt,
     err,
     out,
     select_cells,
+    with_round,
 )
 
 CaOpt = Annotated[list[Path] | None, typer.Option(
@@ -135,7 +137,7 @@ def build(
     base_image: BaseOpt = None, ca_cert: CaOpt = None, ca_in_image: CaInImageOpt = False,
     registry: RegistryOpt = None,
     engine: EngineNameOpt = None, engine_url: EngineOpt = None, builder: BuilderOpt = None,
-    wheel_dir: WheelDirOpt = None,
+    wheel_dir: WheelDirOpt = None, version: RoundOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every stage from scratch.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Push each cell's image to --registry.")] = False,
     continue_on_error: Annotated[bool, typer.Option(
@@ -146,7 +148,7 @@ def build(
 ):
     """Build the selected cells' images: shared stages once, content-addressed, reproducible."""
     started = time.monotonic()
-    lm = matrix_mod.load(matrix)
+    lm = with_round(matrix_mod.load(matrix), version)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
     opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, ca_in_image=ca_in_image, registry=registry,
                          engine=engine, engine_url=engine_url,
@@ -174,10 +176,11 @@ def build(
 def lock(
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
-    as_json: JsonOpt = False,
+    version: RoundOpt = None, as_json: JsonOpt = False,
 ):
-    """Write hashed lock files per stage (locks/<device>/...) with `uv pip compile --generate-hashes`."""
-    lm = matrix_mod.load(matrix)
+    """Write hashed lock files per stage (locks/<device>/...) with `uv pip compile --generate-hashes`;
+    with --version only the runtime stage's lock for that round's LoadGen (runtime-loadgen-<version>.txt)."""
+    lm = with_round(matrix_mod.load(matrix), version)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
 
     def show(r):
@@ -249,10 +252,11 @@ def verify(
 def images(
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
-    base_image: BaseOpt = None, engine: EngineNameOpt = None, engine_url: EngineOpt = None, as_json: JsonOpt = False,
+    base_image: BaseOpt = None, engine: EngineNameOpt = None, engine_url: EngineOpt = None, version: RoundOpt = None,
+    as_json: JsonOpt = False,
 ):
     """List cells with their image state (built, outdated, missing, pulled), tag and size."""
-    lm = matrix_mod.load(matrix)
+    lm = with_round(matrix_mod.load(matrix), version)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
     opts = build_options(lm, base_image=base_image, engine=engine, engine_url=engine_url)
     engine = engines.get(opts.engine, opts.engine_url)

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+import mlperf_rules
+
 from ..errors import UserError
 
 out = Console(soft_wrap=True)
@@ -29,6 +31,12 @@ SelectOpt = Annotated[list[str] | None, typer.Option(
 SkipOpt = Annotated[list[str] | None, typer.Option(
     "--skip", help="Drop cells whose identifier matches this glob.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+RoundOpt = Annotated[str | None, typer.Option(
+    "--version", help="Build with this MLPerf round's own LoadGen, the one whose built-in seeds are the round's ("
+                      + ", ".join(f"{r.version}: {r.loadgen_pin}" for r in mlperf_rules.ROUNDS.values()
+                                  if r.loadgen_pin)
+                      + "); the runtime stage and every stage above it get their own images and tags. "
+                        "Default: matrix.yaml's runtime.loadgen.")]
 BaseOpt = Annotated[list[str] | None, typer.Option(
     "--base-image", help="Override a device's base image: DEVICE=IMAGE (repeatable).")]
 
@@ -55,11 +63,19 @@ def select_cells(lm, implementation, backend, device, model, select, skip, exter
     return cells
 
 
+def with_round(lm, version: str | None):
+    """The matrix whose runtime stage gets round `version`'s LoadGen (None: the matrix's own)."""
+    from ..run.rulebook import build_loadgen
+
+    return lm.with_loadgen(build_loadgen(version, lm.matrix.runtime.loadgen))
+
+
 def cell_row(lm, cell) -> dict:
     model = lm.matrix.models[cell.model]
     kind = lm.matrix.implementations[cell.implementation].kind
     return {"id": cell.id, **cell.keys(), "implemented": model.implemented,
             "runnable": kind,  # builtin: `mlperfctl run` drives it; external: build only, for now
+            "loadgen": lm.loadgen,  # the LoadGen its runtime stage gets (matrix default or --version's)
             "precisions": model.precisions, "backends": model.backends}
 
 

@@ -20,12 +20,14 @@ from .common import (
     JsonOpt,
     MatrixOpt,
     ModelOpt,
+    RoundOpt,
     SelectOpt,
     SkipOpt,
     cell_row,
     err,
     out,
     select_cells,
+    with_round,
 )
 
 matrix_app = typer.Typer(help="Inspect and validate the build matrix (matrix.yaml).", no_args_is_help=True)
@@ -35,10 +37,10 @@ matrix_app = typer.Typer(help="Inspect and validate the build matrix (matrix.yam
 def matrix_list(
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None,
-    skip: SkipOpt = None, as_json: JsonOpt = False,
+    skip: SkipOpt = None, version: RoundOpt = None, as_json: JsonOpt = False,
 ):
     """List the valid cells that the filters select."""
-    lm = matrix_mod.load(matrix)
+    lm = with_round(matrix_mod.load(matrix), version)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
     rows = [cell_row(lm, c) for c in cells]
     if as_json:
@@ -47,7 +49,9 @@ def matrix_list(
     hidden = sorted({c.implementation for c in select_cells(lm, implementation, backend, device, model, select,
                                                             skip, external=True)} - {c.implementation for c in cells})
     note = f" (external implementations shown with --implementation: {', '.join(hidden)})" if hidden else ""
-    table = Table(title=f"{len(rows)} cells in {lm.path.name}{note}")
+    loadgen = f"LoadGen {lm.loadgen}" + (f" ({version}'s)" if version
+                                         else " (runtime.loadgen; --version ROUND: the round's)")
+    table = Table(title=f"{len(rows)} cells in {lm.path.name}, {loadgen}{note}")
     for col in ("cell", "implementation", "backend", "device", "model", "runnable"):
         table.add_column(col)
     for r in rows:

@@ -34,7 +34,7 @@ from .container import (
 from .findperf import PROBE_EXECUTION_MODE, cache_for, find_targets
 from .plan import Target, plan
 from .preflight import preflight, unreadable
-from .results import HarnessRun, framework, readme, reproduce_command, result_rows
+from .results import HarnessRun, framework, loadgen_record, readme, reproduce_command, result_rows
 
 
 class _Interrupted(Exception):
@@ -48,7 +48,9 @@ def _raise_interrupt(signum, _frame):
 def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, console, log_line,
             reporter=None) -> dict:
     """Run every (scenario, mode) of the plan in containers and write the results into the
-    submission tree. Returns a summary for the results table and --json."""
+    submission tree. Returns a summary for the results table and --json. An explicit --version builds the image
+    with the round's LoadGen (opts.loadgen), else with matrix.yaml's."""
+    lm = lm.with_loadgen(opts.loadgen)
     p = plan(lm, opts)
     eng = engines.get(build_options.engine, build_options.engine_url)
     model_path = preflight(lm, p, opts, eng.runtimes())
@@ -128,6 +130,7 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, 
                 "cell": p.cell.id, "image": image.tag, "image_id": image.image_id,
                 "image_digest": digest, "command_line": reproduce_command(opts),
                 "harness": info, "host": host,
+                "loadgen": loadgen_record(info, opts.version, perf if perf.exists() else None),
                 "runs": [{"scenario": r.scenario, "mode": r.mode, "seconds": round(r.seconds, 3),
                           "exit_code": r.exit_code} for r in runs if r.scenario == scenario],
                 "find_performance": found.record.get(scenario),

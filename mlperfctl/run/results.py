@@ -8,6 +8,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlperf_rules
+
 from ..options import RunOptions
 from ..submission import MLLog
 from .plan import RunPlan
@@ -20,6 +22,24 @@ class HarnessRun:
     output_dir: Path
     seconds: float
     exit_code: int
+
+
+def effective_seeds(performance_dir: Path) -> dict:
+    """The seeds LoadGen ran with, from a performance run's detail log ({} when there is none)."""
+    path = Path(performance_dir) / "mlperf_log_detail.txt"
+    if not path.is_file():
+        return {}
+    log = MLLog(path)
+    return {k: log.get(f"effective_{k}") for k in mlperf_rules.SEED_KEYS}
+
+
+def loadgen_record(info: dict, version: str, performance_dir: Path | None) -> dict:
+    """run.json's "loadgen": the image's LoadGen, the round of the run, the seeds it ran with and whether they
+    are that round's (a plain run is not refused for other seeds: `run --submission` is)."""
+    seeds = effective_seeds(performance_dir) if performance_dir is not None else {}
+    want = mlperf_rules.get_round(version).seeds.as_dict()
+    return {"version": info.get("loadgen_version"), "round": version, "seeds": seeds,
+            "round_seeds": bool(seeds) and all(seeds.get(k) == want[k] for k in mlperf_rules.SEED_KEYS)}
 
 
 def offline_samples_per_second(log: MLLog) -> float | None:

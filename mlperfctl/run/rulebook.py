@@ -33,3 +33,46 @@ def required_scenarios(model: str, version: str, category: str) -> list[str]:
         other = "datacenter" if category == "edge" else "edge"
         raise UserError(f"{model} has no {category} scenarios in {rnd.version} (try --category {other})")
     return required
+
+
+def round_loadgen(version: str) -> str | None:
+    """The LoadGen a `version` result is built with: the round's pin (the PyPI mlcommons-loadgen whose built-in
+    seeds are that round's), or None for a round without one (v4.0: the matrix's LoadGen)."""
+    try:
+        return mlperf_rules.get_round(version).loadgen_pin
+    except KeyError as e:
+        raise UserError(f"--version: {e.args[0]}") from None
+
+
+def pinned_rounds() -> str:
+    return ", ".join(f"{r.version}: {r.loadgen_pin}" for r in mlperf_rules.ROUNDS.values() if r.loadgen_pin)
+
+
+def no_pin_line(version: str, fix: str) -> str:
+    """The one line for a round without a LoadGen of its own (v4.0), ending in what to do."""
+    return (f"--version {version}: no LoadGen release carries {version}'s seeds (LoadGen {version[1:]} read them "
+            f"from the round's mlperf.conf), so mlperfctl cannot make a {version} submission; {fix}")
+
+
+def build_loadgen(version: str | None, default_loadgen: str) -> str | None:
+    """`build`/`lock`/`images --version`: the round's pinned LoadGen (None: the matrix's); a round without a pin
+    is refused in one line."""
+    if version is None:
+        return None
+    pin = round_loadgen(version)
+    if pin is None:
+        raise UserError(no_pin_line(version, f"drop --version (LoadGen {default_loadgen}) or pick a round with a "
+                                             f"LoadGen pin ({pinned_rounds()})"))
+    return pin
+
+
+def submission_loadgen(model: str, version: str) -> str:
+    """`run --submission`: the LoadGen of round `version`, whose seeds its results must carry; a round without
+    one is refused in one line."""
+    pin = round_loadgen(version)
+    if pin is None:
+        newer = [r.version for r in mlperf_rules.ROUNDS.values() if r.loadgen_pin and r.benchmark(model)]
+        fix = (f"pick --version {' or '.join(newer)} (where {model} is a benchmark)" if newer
+               else f"{model} is a closed benchmark only of rounds without a LoadGen pin")
+        raise UserError(no_pin_line(version, fix + ", or run without --submission"))
+    return pin

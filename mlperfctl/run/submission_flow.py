@@ -31,16 +31,16 @@ from ..build import executor
 from ..errors import UserError
 from ..matrix import LoadedMatrix
 from ..options import BuildOptions, RunOptions
-from ..submission import MLLog, sysinfo
 from ..submission import check as submission_check
+from ..submission import sysinfo
 from ..submission.writer import write_failed
 from .container import RUN_LABEL, container_spec, container_user, harness_args, info_spec, remove_stale_containers
 from .findperf import PROBE_EXECUTION_MODE, cache_for, find_targets, sig
 from .ledger import LEDGER_NAME, Ledger, fingerprint, summary_validity
 from .plan import RunPlan, Target, plan
 from .preflight import preflight, unreadable
-from .results import framework, read_result, readme, reproduce_command
-from .rulebook import rules_round
+from .results import effective_seeds, framework, read_result, readme, reproduce_command
+from .rulebook import rules_round, submission_loadgen
 
 NO_RETRY = ("TEST06",)  # INVALID is expected there (the run's settings make it so): never retried
 STAGING_MARGIN = 64 * 1024 * 1024  # free space the tree's staging copy needs at least
@@ -116,6 +116,7 @@ def accuracy_argv(lm: LoadedMatrix, p: RunPlan, log: str, model_target: str) -> 
 def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, sopts: SubmissionOptions,
                        *, console, log_line, reporter=None) -> dict:
     p = plan(lm, opts)
+    lm = lm.with_loadgen(submission_loadgen(p.cell.model, opts.version))  # the image gets the round's LoadGen
     results_dir = check_options(opts, sopts)
     rnd = rules_round(p.cell.model, opts.version)
     closed = opts.division == "closed"
@@ -372,14 +373,13 @@ def check_loadgen(version: str, loadgen_version: str | None, image: str) -> None
         seeds = f"the seeds of {has.version}" if has else "no round's seeds"
         other = has.version if has else mlperf_rules.LATEST
         raise UserError(f"{image} has LoadGen {loadgen_version} ({seeds}); a {version} result needs LoadGen "
-                        f"{rnd.loadgen_pin} ({', '.join(rnd.loadgen_versions)}): build the image with the round's "
-                        f"LoadGen or pick --version {other}")
+                        f"{rnd.loadgen_pin} ({', '.join(rnd.loadgen_versions)}): build it with "
+                        f"`mlperfctl build --version {version}` or pick --version {other}")
 
 
 def check_seeds(version: str, performance_dir: Path) -> dict:
     """The seeds LoadGen ran with (its detail log); a result whose seeds are not the round's is refused."""
-    log = MLLog(Path(performance_dir) / "mlperf_log_detail.txt")
-    seeds = {k: log.get(f"effective_{k}") for k in mlperf_rules.SEED_KEYS}
+    seeds = effective_seeds(performance_dir) or {k: None for k in mlperf_rules.SEED_KEYS}
     want = mlperf_rules.get_round(version).seeds.as_dict()
     wrong = [k for k in mlperf_rules.SEED_KEYS if seeds[k] != want[k]]
     if wrong:

@@ -317,6 +317,8 @@ def _write_locked(submission_dir: Path, layout: Layout, *, division, submitter, 
     tx = _Transaction(staging)
     try:
         entries = _stage(layout, staging / "new", base, system_name, system_json, results, src_dir, implementation)
+        if division == "closed" and layout.calibration_required:
+            entries += _calibration(staging / "new", base, results)
         blocked = [e.target for e in entries if e.guarded and e.target.exists() and not _same(e.staged, e.target)]
         if blocked and not force:
             raise UserError(f"{blocked[0]} already exists ({len(blocked)} item(s) in the way); "
@@ -333,6 +335,28 @@ def _write_locked(submission_dir: Path, layout: Layout, *, division, submitter, 
         raise
     shutil.rmtree(staging)
     return placed
+
+
+def _calibration(new: Path, base: Path, results: list[ResultSet]) -> list[_Entry]:
+    """calibration.md, which closed trees of rounds whose checker requires it (v5.x) must hold, from the
+    results' measurements (what each model's weights are and how they were made); one already there (yours,
+    or documentation/calibration.md) is kept."""
+    if (base / "calibration.md").exists() or (base / "documentation" / "calibration.md").exists():
+        return []
+    lines = ["# Calibration and quantization", "",
+             "Written by mlperfctl from each result's measurements json; describe here any calibration you did.", ""]
+    for rs in sorted(results, key=lambda r: (r.model, r.scenario)):
+        m = rs.measurements
+        line = (f"- {rs.model} {rs.scenario}: weights {m.get('weight_data_types')} "
+                f"(transformations: {m.get('weight_transformations')}), inputs {m.get('input_data_types')}")
+        if line not in lines:
+            lines.append(line)
+    if all(rs.measurements.get("weight_data_types") == "fp32" for rs in results):
+        lines += ["", "Every model runs at fp32 as published: nothing is quantized, so no calibration was done."]
+    path = new / "calibration.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return [_Entry(path, base / "calibration.md", False)]
 
 
 def _stage(layout: Layout, new: Path, base: Path, system: str, system_json: dict, results: list[ResultSet],
