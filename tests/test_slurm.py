@@ -22,24 +22,124 @@ CA_CERTS = sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))
 
 
 def test_job_script_runs_mlperfctl_and_kills_its_container_on_scancel():
+    image = slurm.ImageSource("mlperfctl/x:1", "sha256:" + "ab" * 32, ["load", "/shared/b.tar", "--engine", "podman"],
+                              "bundle /shared/b.tar")
     text = slurm.job_script(name="mlperf-x-Offline-performance", mlperfctl=["python3", "-m", "mlperfctl"],
-                            run_args=["run", "--model", "resnet50", "--scenario", "Offline"], engine="podman",
-                            workdir=Path("/shared/w"), partition="gpu", nodes=2, log=Path("/shared/s.jobs/%j.out"),
-                            bundle=Path("/shared/b.tar"), time_limit="2:00:00")
+                            runs=[["run", "--model", "resnet50", "--scenario", "Offline"]], engine="podman",
+                            workdir=Path("/shared/w"), partition="gpu", log=Path("/shared/s.jobs/%j.out"),
+                            image=image, time_limit="2:00:00")
     lines = text.splitlines()
     assert lines[0] == "#!/bin/bash"
-    for directive in ("--job-name=mlperf-x-Offline-performance", "--nodes=2", "--partition=gpu",
+    for directive in ("--job-name=mlperf-x-Offline-performance", "--nodes=1", "--partition=gpu",
                       "--output=/shared/s.jobs/%j.out", "--chdir=/shared/w", "--time=2:00:00"):
         assert f"#SBATCH {directive}" in lines
-    assert "python3 -m mlperfctl load /shared/b.tar --engine podman || exit $?" in lines
+    assert not any("--array" in line or "--exclusive" in line for line in lines)   # no --nodes: plain jobs
+    assert ('python3 -m mlperfctl load /shared/b.tar --engine podman >&2 || { echo "mlperfctl job: cannot get '
+            'mlperfctl/x:1 from bundle /shared/b.tar on $(hostname) (see above)" >&2; exit 3; }') in lines
     assert "trap cleanup TERM INT" in lines
-    assert "python3 -m mlperfctl run --model resnet50 --scenario Offline &" in lines
+    assert "run=(run --model resnet50 --scenario Offline)" in lines
+    assert 'python3 -m mlperfctl "${run[@]}" &' in lines
     # the trap forwards TERM, then removes any container still owned by that mlperfctl process
     assert 'podman ps -aq --filter "label=io.mlperfctl.run=$(hostname):${pid:-none}"' in text
-    assert lines.index("trap cleanup TERM INT") < lines.index("python3 -m mlperfctl run --model resnet50 "
-                                                               "--scenario Offline &")
+    load = next(i for i, line in enumerate(lines) if " load " in line)
+    check = next(i for i, line in enumerate(lines) if "the host expects sha256:" + "ab" * 32 in line)
+    assert load < check < lines.index("trap cleanup TERM INT") < lines.index('python3 -m mlperfctl "${run[@]}" &')
     r = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_nodes_make_one_job_array_at_most_n_at_a_time_on_whole_nodes():
+    runs = [["run", "--scenario", "Offline", "--mode", m] for m in ("performance", "accuracy")]
+    text = slurm.job_script(name="mlperf-x", mlperfctl=["mlperfctl"], runs=runs, engine="docker", workdir=Path("/w"),
+                            partition=None, log=Path("/s.jobs/%A_%a.out"), at_once=3)
+    lines = text.splitlines()
+    assert {"#SBATCH --array=0-1%3", "#SBATCH --exclusive", "#SBATCH --nodes=1",
+            "#SBATCH --output=/s.jobs/%A_%a.out"} <= set(lines)
+    assert "  0) run=(run --scenario Offline --mode performance) ;;" in lines
+    assert "  1) run=(run --scenario Offline --mode accuracy) ;;" in lines
+    assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
+    with pytest.raises(ValueError):
+        slurm.job_script(name="x", mlperfctl=["m"], runs=runs, engine="docker", workdir=Path("/w"), partition=None,
+                         log=Path("/l"))
+
+
+def _fake_node(tmp_path: Path, image_id: str) -> dict:
+    """A PATH where `docker image inspect` answers `image_id` once the fake mlperfctl has run (a
+    fake only for the script's branching; the real load and pull run in the Slurm tests below)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(f"#!/bin/sh\n[ -f {tmp_path}/got ] && echo {image_id}\nexit 0\n")
+    (bin_dir / "fake-mlperfctl").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/calls\ntouch {tmp_path}/got\n'
+                                            f'[ "$1" = pull ] && [ -f {tmp_path}/unreachable ] && exit 1\nexit 0\n')
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "7"}
+
+
+@pytest.mark.parametrize("case", ["match", "mismatch", "unreachable"])
+def test_job_checks_the_image_id_the_host_expects(tmp_path, case):
+    want = "sha256:" + "cd" * 32
+    env = _fake_node(tmp_path, ("sha256:" + "ef" * 32) if case == "mismatch" else want)
+    if case == "unreachable":
+        (tmp_path / "unreachable").touch()
+    image = slurm.ImageSource("mlperfctl/x:1", want, ["pull", "x", "--registry", "r:5000"], "registry r:5000/x:1")
+    text = slurm.job_script(name="j", mlperfctl=["fake-mlperfctl"], runs=[["run", "--model", "m"]], engine="docker",
+                            workdir=tmp_path, partition=None, log=tmp_path / "log", image=image)
+    r = subprocess.run(["bash", "-c", text], capture_output=True, text=True, env=env, cwd=tmp_path)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[0] == "pull x --registry r:5000"
+    if case == "match":
+        assert r.returncode == 0 and calls[1:] == ["run --model m"], r.stderr
+        return
+    assert r.returncode == 3 and calls == ["pull x --registry r:5000"]   # never runs a wrong or missing image
+    last = r.stderr.strip().splitlines()[-1]
+    if case == "mismatch":
+        assert last.startswith(f"mlperfctl job: mlperfctl/x:1 on {os.uname().nodename} is {'ef' * 32} after "
+                               f"registry r:5000/x:1, the host expects {want}")
+    else:
+        assert last == f"mlperfctl job: cannot get mlperfctl/x:1 from registry r:5000/x:1 on {os.uname().nodename} " \
+                       "(see above)"
+
+
+def test_host_refuses_a_bundle_without_the_cell_and_an_unreachable_registry(tmp_path):
+    import io
+    import socket
+    import tarfile
+
+    from mlperfctl.build.bundle import BUNDLE_FORMAT, MANIFEST
+    from mlperfctl.errors import UserError
+
+    manifest = {"format": BUNDLE_FORMAT, "images": [{"cell": "c", "content_hash": "1" * 64, "image_id": "sha256:9"}]}
+    bundle = tmp_path / "b.tar"
+    with tarfile.open(bundle, "w") as tar:
+        data = json.dumps(manifest).encode()
+        info = tarfile.TarInfo(MANIFEST)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    assert slurm._bundle_item(bundle, "c", "1" * 64)["image_id"] == "sha256:9"
+    with pytest.raises(UserError, match=r"has no current image of c \(content hash 2222222222222222; it holds "
+                                        r"c:1111111111111111\): make it with `mlperfctl save --select c"):
+        slurm._bundle_item(bundle, "c", "2" * 64)
+    (tmp_path / "not.tar").write_text("x")
+    with pytest.raises(UserError, match="--bundle .*not.tar: cannot read it"):
+        slurm._bundle_item(tmp_path / "not.tar", "c", "1" * 64)
+    with socket.socket() as s:      # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(UserError) as e:
+        slurm._registry_image_id(f"127.0.0.1:{port}/lab/mlperfctl/c:1234", timeout=2)
+    assert str(e.value).startswith(f"--registry: 127.0.0.1:{port} is unreachable from this host (") and \
+        "\n" not in str(e.value)
+
+
+def test_partition_nodes_reads_sinfo(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sinfo").write_text("#!/bin/sh\nprintf 'debug* 1\\ngpu 2\\ngpu 3\\n'\n")
+    (bin_dir / "sinfo").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert slurm.partition_nodes(None) == 1 and slurm.partition_nodes("gpu") == 5
+    assert slurm.partition_nodes("none") is None
 
 
 def test_run_flags_carry_every_given_option_with_absolute_paths(tmp_path, monkeypatch):
