@@ -101,7 +101,8 @@ class ImageSource:
 
 
 def _image_lines(mlperfctl: list[str], image: ImageSource, engine: str) -> list[str]:
-    """Get the image onto the node and check its ID; exit 3 with one line naming the fix."""
+    """Get the image onto the node unless it has the expected one, then check its ID; exit 3 with
+    one line naming the fix."""
     q = shlex.join
     cli = "docker" if engine == "docker" else "podman"
     inspect = f"{cli} image inspect --format '{{{{.Id}}}}' {shlex.quote(image.tag)} 2>/dev/null"
@@ -112,12 +113,9 @@ def _image_lines(mlperfctl: list[str], image: ImageSource, engine: str) -> list[
         return [*lines, get, f'[ -n "$(image_id)" ] || {{ echo "mlperfctl job: no {image.tag} on $(hostname) '
                                  f'after {image.origin}" >&2; exit 3; }}']
     want = image.expected_id.removeprefix("sha256:")
-    if image.prepare[0] == "pull":     # pull only when the node lacks the very image
-        lines.append(f'if [ "$(image_id)" != {want} ]; then')
-        lines.append("  " + get)
-        lines.append("fi")
-    else:
-        lines.append(get)
+    lines += [f'if [ "$(image_id)" = {want} ]; then  # jobs on one node: the first one loads or pulls',
+              f'  echo "mlperfctl job: {image.tag} already on $(hostname) (sha256:{want[:12]})"',
+              "else", "  " + get, "fi"]
     lines.append(f'got=$(image_id); [ "$got" = {want} ] || {{ echo "mlperfctl job: {image.tag} on $(hostname) is '
                  f'${{got:-missing}} after {image.origin}, the host expects sha256:{want} (rebuild or re-save '
                  f'the image, or pass the right --bundle/--registry)" >&2; exit 3; }}')
