@@ -467,3 +467,19 @@ def test_a_killed_slurm_job_leaves_a_stale_lock_reported_with_the_fix(tmp_path):
     assert msg.startswith(f"stale lock {lock}: its writer (pid {holder.rpartition(':')[2]} on ") and \
         f"`rm {lock}` and rerun" in msg and "\n" not in msg, msg
     assert lock.read_text().strip() == holder      # reported, never taken over
+
+
+def test_registry_probe_asks_the_right_host_and_cannot_tell_behind_credentials(monkeypatch):
+    import urllib.error
+
+    asked = []
+
+    def fake_urlopen(req, timeout):     # no registry with credentials here: only the URL logic is faked
+        asked.append(req.full_url)
+        raise urllib.error.HTTPError(req.full_url, 401, "Unauthorized", {}, None)
+
+    monkeypatch.setattr(slurm.urllib.request, "urlopen", fake_urlopen)
+    assert slurm._registry_image_id("myorg/mlperfctl/c:1234") is None
+    assert slurm._registry_image_id("reg.example:5000/lab/mlperfctl/c:1234") is None
+    assert asked == ["https://registry-1.docker.io/v2/myorg/mlperfctl/c/manifests/1234",
+                     "https://reg.example:5000/v2/lab/mlperfctl/c/manifests/1234"]

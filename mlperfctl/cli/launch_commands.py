@@ -19,13 +19,13 @@ LAUNCHERS = ("local", "slurm")
 LauncherOpt = Annotated[str, Opt(help="local (this host) or slurm (one sbatch job per scenario and mode; "
                                       "the submission dir must be on a filesystem the nodes share).")]
 PartitionOpt = Annotated[str | None, Opt(help="Slurm partition (default: the cluster's default).")]
-NodesOpt = Annotated[int | None, Opt(help="Slurm: run the jobs as one job array on at most N nodes at once, "
-                                           "each job alone on a whole node (--exclusive), so performance "
-                                           "runs have no neighbours; default: one job per scenario and mode, "
-                                           "packed by Slurm.")]
-BundleOpt = Annotated[Path | None, Opt(help="Slurm: each job loads the image from this bundle (`mlperfctl "
-                                            "save`) on its node and checks its ID; without it the image is "
-                                            "pulled from --registry when the node lacks it.")]
+NodesOpt = Annotated[int | None, Opt(
+    metavar="N", help="Slurm: run the jobs as one job array on at most N nodes at once, each job alone on a whole "
+                      "node (--exclusive), so performance runs have no neighbours; default: one job per scenario "
+                      "and mode, packed by Slurm.")]
+BundleOpt = Annotated[Path | None, Opt(
+    metavar="FILE", help="Slurm: each job loads the image from this bundle (`mlperfctl save`) on its node and checks "
+                         "its ID; without it the image is pulled from --registry when the node lacks it.")]
 NoWaitOpt = Annotated[bool, Opt("--no-wait", help="Slurm: return after submitting (follow with "
                                                   "`mlperfctl jobs`); by default the command follows the "
                                                   "jobs and Ctrl-C cancels them.")]

@@ -207,6 +207,10 @@ def _registry_image_id(ref: str, timeout: float = 10) -> str | None:
     line, when the registry does not answer or does not have the image."""
     name, _, tag = ref.rpartition(":")
     host, _, path = name.partition("/")
+    if not ("." in host or ":" in host or host == "localhost"):   # the engines' rule: no host means Docker Hub
+        host, path = "docker.io", name
+    if host == "docker.io":
+        host = "registry-1.docker.io"     # it wants a token: the host cannot tell (None)
     accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
     tried = []
     for scheme in ("https", "http"):   # the engines use plain HTTP for 127.0.0.0/8 and insecure registries
