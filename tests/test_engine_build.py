@@ -183,38 +183,6 @@ def test_real_cell_onnxruntime_resnet50(loaded, local_base, docker_client):
     assert again.state == "cached" and again.image_id == info.image_id
 
 
-@pytest.fixture
-def registry(tmp_path):
-    """Debian's docker-registry on 127.0.0.1 (the engine trusts plain HTTP there); stopped after."""
-    import socket
-    import urllib.request
-
-    exe = shutil.which("docker-registry")
-    if exe is None:
-        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE") == "1":
-            pytest.fail("docker-registry is not installed (scripts/engine-setup.sh installs it)")
-        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = tmp_path / "registry.yml"
-    config.write_text(f"version: 0.1\nlog: {{level: warn}}\n"
-                      f"storage: {{filesystem: {{rootdirectory: {tmp_path}/data}}}}\n"
-                      f"http: {{addr: 127.0.0.1:{port}}}\n")
-    proc = subprocess.Popen([exe, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(50):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def test_push_pull_and_use_pulled_image(tiny, registry, docker_client):
     import urllib.request
 

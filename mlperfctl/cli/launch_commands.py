@@ -19,23 +19,25 @@ LAUNCHERS = ("local", "slurm")
 LauncherOpt = Annotated[str, Opt(help="local (this host) or slurm (one sbatch job per scenario and mode; "
                                       "the submission dir must be on a filesystem the nodes share).")]
 PartitionOpt = Annotated[str | None, Opt(help="Slurm partition (default: the cluster's default).")]
-NodesOpt = Annotated[int, Opt(help="Nodes per Slurm job.")]
-BundleOpt = Annotated[Path | None, Opt(help="Slurm: load the image from this bundle (`mlperfctl save`) on "
-                                            "the node; else it is pulled from --registry when missing.")]
+NodesOpt = Annotated[int | None, Opt(
+    metavar="N", help="Slurm: run the jobs as one job array on at most N nodes at once, each job alone on a whole "
+                      "node (--exclusive), so performance runs have no neighbours; default: one job per scenario "
+                      "and mode, packed by Slurm.")]
+BundleOpt = Annotated[Path | None, Opt(
+    metavar="FILE", help="Slurm: each job loads the image from this bundle (`mlperfctl save`) on its node and checks "
+                         "its ID; without it the image is pulled from --registry when the node lacks it.")]
 NoWaitOpt = Annotated[bool, Opt("--no-wait", help="Slurm: return after submitting (follow with "
                                                   "`mlperfctl jobs`); by default the command follows the "
                                                   "jobs and Ctrl-C cancels them.")]
 
 
-def launch(lm, opts, build_opts, *, launcher: str, partition, nodes: int, bundle, no_wait: bool, as_json: bool,
+def launch(lm, opts, build_opts, *, launcher: str, partition, nodes: int | None, bundle, no_wait: bool, as_json: bool,
            console) -> None:
     """Hand the run to a launcher instead of running it here."""
     from ..run.plan import plan
 
     if launcher not in LAUNCHERS:
         raise UserError(f"unknown launcher '{launcher}' {choices(LAUNCHERS)}")
-    if nodes < 1:
-        raise UserError(f"--nodes {nodes}: give 1 or more")
     p = plan(lm, opts)
     summary = slurm.submit(lm, opts, build_opts, slurm.SlurmOptions(partition=partition, nodes=nodes,
                                                                       bundle=bundle, wait=not no_wait),

@@ -102,7 +102,7 @@ def run(
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
     launcher: launch_commands.LauncherOpt = "local",
     partition: launch_commands.PartitionOpt = None,
-    nodes: launch_commands.NodesOpt = 1,
+    nodes: launch_commands.NodesOpt = None,
     bundle: launch_commands.BundleOpt = None,
     no_wait: launch_commands.NoWaitOpt = False,
 ):

@@ -10,7 +10,15 @@ needs mlperfctl anyway; running the same command on the node keeps one code path
 The job script traps TERM (scancel) and INT: it passes the signal on to mlperfctl, whose handler
 removes its containers, and then removes any container still labelled with that process as
 owner (Slurm kills only the client; the container would keep running under dockerd/conmon).
-Images come from --registry (pulled on the node when missing) or from --bundle (loaded first).
+Images: with --bundle the job loads the bundle on its node (`mlperfctl load`), with --registry it
+pulls the cell's image when the node lacks it (`mlperfctl pull`); either way it then checks the
+image ID the host expects (the bundle's manifest, or the registry's manifest) before running, and
+fails with one line naming the node and the fix otherwise. The host checks first what it can see:
+the bundle exists and holds the cell's current image, the registry answers and has it.
+
+--nodes N: the jobs of one command form a job array run at most N at a time, each on a whole
+node (--exclusive --nodes=1), so that performance runs are not disturbed by neighbours; without
+it each (cell, scenario, mode) is its own job and Slurm packs them as it likes.
 
 Submitted jobs are recorded in <submission-dir>.jobs/jobs.json (beside the tree, on the same
 shared filesystem) with their logs
@@ -24,7 +32,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -41,7 +52,7 @@ _SKIP = {"model", "scenario", "mode", "command_line"}   # given per job, or not 
 @dataclass(frozen=True)
 class SlurmOptions:
     partition: str | None = None
-    nodes: int = 1
+    nodes: int | None = None             # None: one job per run; N: a job array, N at a time, whole nodes
     bundle: Path | None = None
     time_limit: str | None = None        # sbatch --time
     wait: bool = True                    # follow the jobs until they end (Ctrl-C cancels them)
@@ -80,13 +91,49 @@ def run_flags(opts: RunOptions, build: BuildOptions, matrix: Path, scenario: str
     return args
 
 
-def job_script(*, name: str, mlperfctl: list[str], run_args: list[str], engine: str, workdir: Path,
-               partition: str | None, nodes: int, log: Path, bundle: Path | None = None,
-               time_limit: str | None = None) -> str:
-    """The sbatch script for one job."""
+@dataclass(frozen=True)
+class ImageSource:
+    """How a job gets the cell's image onto its node, and the ID the host expects there."""
+    tag: str                         # the cell's local tag (what `mlperfctl run` looks for)
+    expected_id: str | None          # sha256:...; None when the host could not tell (registry auth)
+    prepare: list[str]               # mlperfctl arguments: load BUNDLE ... or pull CELL ...
+    origin: str                      # "bundle PATH" or "registry REF", for messages
+
+
+def _image_lines(mlperfctl: list[str], image: ImageSource, engine: str) -> list[str]:
+    """Get the image onto the node unless it has the expected one, then check its ID; exit 3 with
+    one line naming the fix."""
     q = shlex.join
-    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --nodes={nodes}", "#SBATCH --ntasks=1",
+    cli = "docker" if engine == "docker" else "podman"
+    inspect = f"{cli} image inspect --format '{{{{.Id}}}}' {shlex.quote(image.tag)} 2>/dev/null"
+    get = f'{q([*mlperfctl, *image.prepare])} >&2 || {{ echo "mlperfctl job: cannot get {image.tag} from ' \
+          f'{image.origin} on $(hostname) (see above)" >&2; exit 3; }}'
+    lines = ["image_id() { local i; i=$(" + inspect + "); echo \"${i#sha256:}\"; }"]
+    if image.expected_id is None:
+        return [*lines, get, f'[ -n "$(image_id)" ] || {{ echo "mlperfctl job: no {image.tag} on $(hostname) '
+                                 f'after {image.origin}" >&2; exit 3; }}']
+    want = image.expected_id.removeprefix("sha256:")
+    lines += [f'if [ "$(image_id)" = {want} ]; then  # jobs on one node: the first one loads or pulls',
+              f'  echo "mlperfctl job: {image.tag} already on $(hostname) (sha256:{want[:12]})"',
+              "else", "  " + get, "fi"]
+    lines.append(f'got=$(image_id); [ "$got" = {want} ] || {{ echo "mlperfctl job: {image.tag} on $(hostname) is '
+                 f'${{got:-missing}} after {image.origin}, the host expects sha256:{want} (rebuild or re-save '
+                 f'the image, or pass the right --bundle/--registry)" >&2; exit 3; }}')
+    return lines
+
+
+def job_script(*, name: str, mlperfctl: list[str], runs: list[list[str]], engine: str, workdir: Path,
+               partition: str | None, log: Path, image: ImageSource | None = None,
+               time_limit: str | None = None, at_once: int | None = None) -> str:
+    """The sbatch script: one job for one run, or (at_once=N) a job array over `runs`, at most N
+    array tasks at a time, each holding a whole node."""
+    q = shlex.join
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", "#SBATCH --nodes=1", "#SBATCH --ntasks=1",
              f"#SBATCH --output={log}", f"#SBATCH --chdir={workdir}"]
+    if at_once is not None:
+        lines += [f"#SBATCH --array=0-{len(runs) - 1}%{at_once}", "#SBATCH --exclusive"]
+    elif len(runs) != 1:
+        raise ValueError("several runs need a job array (at_once)")
     if partition:
         lines.append(f"#SBATCH --partition={partition}")
     if time_limit:
@@ -94,10 +141,17 @@ def job_script(*, name: str, mlperfctl: list[str], run_args: list[str], engine: 
     cli = "docker" if engine == "docker" else "podman"
     lines += [
         "set -u",
-        f'echo "mlperfctl job $SLURM_JOB_ID on $(hostname): {name}"',
+        f'echo "mlperfctl job $SLURM_JOB_ID on $(hostname): {name}'
+        '${SLURM_ARRAY_TASK_ID:+ task $SLURM_ARRAY_TASK_ID}"',
     ]
-    if bundle is not None:
-        lines += [f"{q([*mlperfctl, 'load', str(bundle.resolve()), '--engine', engine])} || exit $?"]
+    if at_once is None:
+        lines.append(f"run=({q(runs[0])})")
+    else:
+        lines.append('case "$SLURM_ARRAY_TASK_ID" in')
+        lines += [f"  {i}) run=({q(args)}) ;;" for i, args in enumerate(runs)]
+        lines += ['  *) echo "mlperfctl job: no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;', "esac"]
+    if image is not None:
+        lines += _image_lines(mlperfctl, image, engine)
     lines += [
         "cleanup() {",
         '  [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid"',
@@ -106,7 +160,7 @@ def job_script(*, name: str, mlperfctl: list[str], run_args: list[str], engine: 
         "  exit 143",
         "}",
         "trap cleanup TERM INT",
-        f"{q([*mlperfctl, *run_args])} &",
+        f'{q(mlperfctl)} "${{run[@]}}" &',
         "pid=$!",
         'wait "$pid"',
         "code=$?",
@@ -147,36 +201,151 @@ def cancel(job_ids: list[str]) -> None:
         subprocess.run(["scancel", *job_ids], capture_output=True)
 
 
+def _registry_image_id(ref: str, timeout: float = 10) -> str | None:
+    """The image ID (config digest) of `ref` in its registry, asked over the registry API; None
+    when the registry wants credentials or serves an index (the host cannot tell). UserError, one
+    line, when the registry does not answer or does not have the image."""
+    name, _, tag = ref.rpartition(":")
+    host, _, path = name.partition("/")
+    if not ("." in host or ":" in host or host == "localhost"):   # the engines' rule: no host means Docker Hub
+        host, path = "docker.io", name
+    if host == "docker.io":
+        host = "registry-1.docker.io"     # it wants a token: the host cannot tell (None)
+    accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+    tried = []
+    for scheme in ("https", "http"):   # the engines use plain HTTP for 127.0.0.0/8 and insecure registries
+        req = urllib.request.Request(f"{scheme}://{host}/v2/{path}/manifests/{tag}", headers={"Accept": accept})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                manifest = json.load(r)
+        except urllib.error.HTTPError as e:
+            if e.code == 401:
+                return None
+            if e.code == 404:
+                raise UserError(f"--registry: {ref} is not in the registry (push it first: mlperfctl build "
+                                f"--select CELL --registry REGISTRY --push, or mlperfctl push)") from None
+            raise UserError(f"--registry: {scheme}://{host} answered HTTP {e.code} for {ref}") from None
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            tried.append(f"{scheme}: {getattr(e, 'reason', e)}")
+            continue
+        digest = manifest.get("config", {}).get("digest") if isinstance(manifest, dict) else None
+        return digest if isinstance(digest, str) and digest.startswith("sha256:") else None
+    raise UserError(f"--registry: {host} is unreachable from this host ({'; '.join(map(str, tried))}); start it, "
+                    "fix the address, or use --bundle")
+
+
+def _bundle_item(path: Path, cell_id: str, content_hash: str) -> dict:
+    """The bundle's manifest entry for the cell's current image (UserError, one line, otherwise)."""
+    from ..build.bundle import BUNDLE_FORMAT, MANIFEST
+
+    try:
+        with tarfile.open(path) as tar:
+            manifest = json.load(tar.extractfile(MANIFEST))
+    except KeyError:
+        raise UserError(f"--bundle {path}: not an mlperfctl bundle (no {MANIFEST}; make one with "
+                        "`mlperfctl save`)") from None
+    except (OSError, tarfile.TarError, json.JSONDecodeError) as e:
+        raise UserError(f"--bundle {path}: cannot read it ({e})") from None
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise UserError(f"--bundle {path}: unknown format {manifest.get('format')!r} (expected {BUNDLE_FORMAT})")
+    for item in manifest.get("images", []):
+        if item.get("content_hash") == content_hash:
+            return item
+    held = ", ".join(f"{i.get('cell')}:{str(i.get('content_hash'))[:16]}" for i in manifest.get("images", []))
+    raise UserError(f"--bundle {path} has no current image of {cell_id} (content hash {content_hash[:16]}; it "
+                    f"holds {held or 'nothing'}): make it with `mlperfctl save --select {cell_id} -o {path}`")
+
+
+def image_source(lm, build: BuildOptions, cell, bundle: Path | None) -> ImageSource | None:
+    """Where the jobs get the cell's image from (--bundle, else --registry, else nowhere: the node's
+    `mlperfctl run` builds it when missing), checked on this host before anything is submitted."""
+    if bundle is None and not build.registry:
+        return None
+    from .. import engines
+    from ..build import plan as build_plan
+    from ..build.stages import image_repo
+
+    engine = engines.get(build.engine, build.engine_url)
+    cp = build_plan.plan(lm, [cell], build, engine)[0]
+    engine_args = ["--engine", build.engine, *(["--engine-url", build.engine_url] if build.engine_url else [])]
+    if bundle is not None:
+        item = _bundle_item(bundle, cell.id, cp.hash)
+        return ImageSource(cp.tag, item["image_id"], ["load", str(bundle.resolve()), *engine_args],
+                           f"bundle {bundle.resolve()}")
+    remote = f"{image_repo(cell.id, build.registry)}:{cp.hash[:16]}"
+    expected = _registry_image_id(remote)
+    if expected is None:
+        local = engine.inspect_image(cp.tag)
+        expected = local.id if local else None
+    pull = ["pull", cell.id, "--registry", build.registry, "--matrix", str(lm.path.resolve()), *engine_args]
+    for device, base in sorted(build.bases.items()):
+        pull += ["--base-image", f"{device}={base}"]
+    return ImageSource(cp.tag, expected, pull, f"registry {remote}")
+
+
+def partition_nodes(partition: str | None) -> int | None:
+    """How many nodes the partition (default: the cluster's default one) has; None when unknown."""
+    r = subprocess.run(["sinfo", "--noheader", "--format", "%P %D"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    total, found = 0, False
+    for line in r.stdout.splitlines():
+        name, _, count = line.strip().partition(" ")
+        if (name.rstrip("*") == partition) if partition else name.endswith("*"):
+            found = True
+            total += int(count) if count.strip().isdigit() else 0
+    return total if found else None
+
+
 def submit(lm, opts: RunOptions, build: BuildOptions, slurm: SlurmOptions, plan, *, console) -> dict:
-    """Submit one job per (scenario, mode) of the plan; follow them unless slurm.wait is False."""
+    """Submit the plan's (scenario, mode) runs: one job each, or one job array with --nodes;
+    follow them unless slurm.wait is False."""
     if not shutil.which("sbatch"):
         raise UserError("sbatch not found: --launcher slurm needs a Slurm client (sudo scripts/slurm-setup.sh "
                         "for a local one-node cluster)")
     if slurm.bundle is not None and not slurm.bundle.is_file():
         raise UserError(f"--bundle {slurm.bundle}: no such file (make one with `mlperfctl save`)")
+    if slurm.nodes is not None and slurm.nodes < 1:
+        raise UserError(f"--nodes {slurm.nodes}: give 1 or more")
     if build.engine == "auto":
         from ..engines import detect
         build = BuildOptions(**{**{f.name: getattr(build, f.name) for f in fields(BuildOptions)},
                                 "engine": detect(build.engine_url)})
+    image = image_source(lm, build, plan.cell, slurm.bundle)
+    if slurm.nodes is not None:
+        have = partition_nodes(slurm.partition)
+        if have is not None and have < slurm.nodes:
+            console.print(f"note: partition {slurm.partition or '(default)'} has {have} node(s): --nodes "
+                          f"{slurm.nodes} runs at most {have} job(s) at a time there", highlight=False)
     sub = opts.submission_dir.resolve()
     jobs_dir = jobs_dir_of(sub)
     jobs_dir.mkdir(parents=True, exist_ok=True)
     cli = _mlperfctl()
+    runs = [(scenario, mode) for scenario in plan.scenarios for mode in plan.modes]
+    common = dict(mlperfctl=cli, engine=build.engine, workdir=Path.cwd(), partition=slurm.partition, image=image,
+                  time_limit=slurm.time_limit)
     submitted = []
     try:
-        for scenario in plan.scenarios:
-            for mode in plan.modes:
+        if slurm.nodes is None:
+            for scenario, mode in runs:
                 name = f"mlperf-{plan.cell.id}-{scenario}-{mode}"
                 script = jobs_dir / f"{name}.sbatch"
-                script.write_text(job_script(
-                    name=name, mlperfctl=cli, run_args=run_flags(opts, build, lm.path, scenario, mode),
-                    engine=build.engine, workdir=Path.cwd(), partition=slurm.partition, nodes=slurm.nodes,
-                    log=jobs_dir / "%j.out", bundle=slurm.bundle, time_limit=slurm.time_limit))
+                script.write_text(job_script(name=name, runs=[run_flags(opts, build, lm.path, scenario, mode)],
+                                             log=jobs_dir / "%j.out", **common))
                 job_id = _sbatch(script)
-                submitted.append({"id": job_id, "name": name, "cell": plan.cell.id, "scenario": scenario,
-                                  "mode": mode, "script": str(script), "log": str(jobs_dir / f"{job_id}.out"),
-                                  "submitted": time.time()})
+                submitted.append(_job(job_id, name, plan.cell.id, scenario, mode, script, jobs_dir / f"{job_id}.out"))
                 console.print(f"submitted job {job_id}: {plan.cell.id} {scenario} {mode}")
+        else:
+            name = f"mlperf-{plan.cell.id}"
+            script = jobs_dir / f"{name}-{int(time.time())}.sbatch"
+            script.write_text(job_script(name=name, runs=[run_flags(opts, build, lm.path, s, m) for s, m in runs],
+                                         log=jobs_dir / "%A_%a.out", at_once=slurm.nodes, **common))
+            array_id = _sbatch(script)
+            for i, (scenario, mode) in enumerate(runs):
+                job_id = f"{array_id}_{i}"
+                submitted.append(_job(job_id, name, plan.cell.id, scenario, mode, script, jobs_dir / f"{job_id}.out"))
+            console.print(f"submitted job array {array_id} ({len(runs)} task(s), at most {slurm.nodes} at a time, "
+                          f"whole nodes): {plan.cell.id} {', '.join(f'{s} {m}' for s, m in runs)}")
     except BaseException:
         cancel([j["id"] for j in submitted])
         raise
@@ -191,6 +360,11 @@ def submit(lm, opts: RunOptions, build: BuildOptions, slurm: SlurmOptions, plan,
             raise UserError(f"{len(failed)} job(s) did not complete: job {job_id} {s.get('JobState')} "
                             f"(exit {s.get('ExitCode')}); see {jobs_dir / (job_id + '.out')}")
     return summary
+
+
+def _job(job_id: str, name: str, cell: str, scenario: str, mode: str, script: Path, log: Path) -> dict:
+    return {"id": job_id, "name": name, "cell": cell, "scenario": scenario, "mode": mode, "script": str(script),
+            "log": str(log), "submitted": time.time()}
 
 
 def _record(jobs_dir: Path, new: list[dict]) -> None:
