@@ -57,14 +57,13 @@ def tree(demo, tmp_path_factory):
     return sub, summaries
 
 
-def no_run_containers(docker_client) -> bool:
+def no_run_containers(no_containers) -> bool:
     """None of this cell's run containers is left (the engine is shared: other runs may be under way)."""
-    labels = [RUN_LABEL, f"{CELL_LABEL}=python-onnxruntime-cpu-bert-99"]
-    return not docker_client.containers.list(all=True, filters={"label": labels})
+    return no_containers(RUN_LABEL, f"{CELL_LABEL}=python-onnxruntime-cpu-bert-99")
 
 
 @pytest.mark.parametrize("scenario", ["Offline", "SingleStream"])
-def test_bert_runs_in_its_container_and_writes_a_complete_result(tree, scenario, docker_client):
+def test_bert_runs_in_its_container_and_writes_a_complete_result(tree, scenario, no_containers):
     sub, summaries = tree
     summary = summaries[scenario]
     assert summary["cell"] == "python-onnxruntime-cpu-bert-99"
@@ -88,10 +87,10 @@ def test_bert_runs_in_its_container_and_writes_a_complete_result(tree, scenario,
     ledger = json.loads((res / "run.json").read_text())["performance"]
     assert ledger["exit_status"] == 0 and {r["mode"] for r in ledger["runs"]} == {"performance", "accuracy"}
     assert (sub / "open" / "lab" / "src" / "bert-99" / "mlperf_harness" / "workloads" / "bert" / "runner.py").is_file()
-    assert no_run_containers(docker_client)
+    assert no_run_containers(no_containers)
 
 
-def test_squad_of_another_version_is_refused_before_any_container(demo, tmp_path, docker_client):
+def test_squad_of_another_version_is_refused_before_any_container(demo, tmp_path, no_containers):
     squad = tmp_path / "squad"
     squad.mkdir()
     data = json.loads((demo / "datasets" / "squad" / "dev-v1.1.json").read_text())
@@ -104,4 +103,4 @@ def test_squad_of_another_version_is_refused_before_any_container(demo, tmp_path
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     assert str(squad / "dev-v1.1.json") in lines[0] and "SQuAD version 'v2.0'" in lines[0], lines[0]
     assert "▶" not in r.stdout + r.stderr and not sub.exists()
-    assert no_run_containers(docker_client)
+    assert no_run_containers(no_containers)

@@ -1,7 +1,6 @@
-"""The engine interface for real under docker and podman: build, hardened run, save/load.
-
-Each test runs once per engine that is reachable here; with MLPERFCTL_REQUIRE_ENGINE=1 a missing
-engine fails instead of skipping. Short: one tiny image on the local base."""
+"""The engine interface for real under the selected engine (`pytest --engine docker|podman`, see
+tests/conftest.py): build, hardened run, save/load, reproducible builds; rootless podman under
+--engine podman. Short: one tiny image on the local base."""
 
 from __future__ import annotations
 
@@ -27,19 +26,6 @@ from mlperfctl.errors import UserError
 BASE = "mlperfctl/debian:bookworm"
 
 
-@pytest.fixture(params=["docker", "podman"])
-def engine(request):
-    try:
-        eng = engines.get(request.param)
-        if eng.inspect_image(BASE) is None:
-            raise UserError(f"{BASE} missing in {request.param} (sudo scripts/podman-setup.sh)")
-    except UserError as e:
-        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE"):
-            pytest.fail(f"{request.param}: {e}")
-        pytest.skip(f"{request.param}: {e}")
-    return eng
-
-
 def _context(dockerfile: str) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -51,7 +37,7 @@ def _context(dockerfile: str) -> bytes:
 
 
 @pytest.mark.engine
-def test_build_run_hardened_save_load(engine, tmp_path):
+def test_build_run_hardened_save_load(engine, local_base, tmp_path):
     tag = f"mlperfctl-test/engine-{uuid.uuid4().hex[:8]}:1"
     other = tag.replace(":1", ":loaded")
     builder = engine.builder("auto")
@@ -126,7 +112,7 @@ def test_engine_detection(monkeypatch):
 
 
 @pytest.mark.engine
-def test_two_no_cache_builds_normalise_to_one_image_id(engine):
+def test_two_no_cache_builds_normalise_to_one_image_id(engine, local_base):
     """The project's normalisation (save, rewrite, load) makes the engine's builds reproducible."""
     from mlperfctl.build import normalize
 
@@ -159,6 +145,7 @@ def public_tmp():
 
 
 @pytest.mark.engine
+@pytest.mark.podman_only("rootless podman as an unprivileged user")
 def test_rootless_podman_run_keeps_the_users_id(public_tmp):
     """As the unprivileged user: --userns=keep-id, a read-only data mount, a writable results folder
     that ends up owned by that user."""

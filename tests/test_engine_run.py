@@ -66,12 +66,8 @@ def tree(demo, tmp_path_factory):
     return sub, summaries
 
 
-def no_run_containers(docker_client) -> bool:
-    return not docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
-
-
 @pytest.mark.parametrize("scenario", ["Offline", "SingleStream"])
-def test_run_in_container_writes_a_complete_result(tree, scenario, docker_client):
+def test_run_in_container_writes_a_complete_result(tree, scenario, no_containers):
     sub, summaries = tree
     summary = summaries[scenario]
     assert summary["cell"] == "python-onnxruntime-cpu-resnet50"
@@ -97,7 +93,7 @@ def test_run_in_container_writes_a_complete_result(tree, scenario, docker_client
     assert system["framework"].startswith("onnxruntime 1.32.0") and system["accelerators_per_node"] == "0"
     owners = {p.stat().st_uid for p in res.rglob("*")}
     assert owners == {os.getuid()}
-    assert no_run_containers(docker_client)
+    assert no_containers(RUN_LABEL)
 
 
 def test_tree_passes_the_checker_but_for_test_mode(tree):
@@ -112,7 +108,7 @@ def test_tree_passes_the_checker_but_for_test_mode(tree):
                             for p in problems), problems
 
 
-def test_existing_result_is_refused_before_any_container(tree, demo, docker_client):
+def test_existing_result_is_refused_before_any_container(tree, demo, no_containers):
     sub, _ = tree
     before = snapshot(sub)
     r = mlperfctl_run(demo, sub, "--scenario", "Offline", expect=2)
@@ -121,14 +117,14 @@ def test_existing_result_is_refused_before_any_container(tree, demo, docker_clie
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, docker_client, sig):
+def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, no_containers, sig):
     sub, _ = tree
     before = snapshot(sub)
     proc = subprocess.Popen(list(map(str, run_cmd(demo, sub, "--scenario", "SingleStream", "--force",
                                                   "--execution-mode", "fast"))),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(), cwd=ROOT)
     deadline = time.monotonic() + 120
-    while no_run_containers(docker_client):
+    while no_containers(RUN_LABEL):
         assert proc.poll() is None and time.monotonic() < deadline, "no run container appeared"
         time.sleep(0.2)
     time.sleep(1.0)  # the harness is inside LoadGen now
@@ -137,7 +133,7 @@ def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, docker_client, si
     assert proc.returncode != 0, out
     assert "submission tree unchanged" in out, out[-2000:]
     assert snapshot(sub) == before
-    assert no_run_containers(docker_client)
+    assert no_containers(RUN_LABEL)
 
 
 GENERATIVE = {  # model -> (scenario, dataset folder demo-data writes, what the results must show)
@@ -148,7 +144,7 @@ GENERATIVE = {  # model -> (scenario, dataset folder demo-data writes, what the 
 
 
 @pytest.mark.parametrize("model", sorted(GENERATIVE))
-def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_base, docker_client):
+def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_base, no_containers):
     """Demo data of the real model classes, the pytorch CPU image (torch from the local CPU wheel),
     performance and accuracy in containers, results in the tree."""
     wheels = sorted(glob.glob("/opt/wheels/torch-2.13.0+cpu-*.whl"))
@@ -177,4 +173,4 @@ def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_b
     if model.startswith("llama2"):
         assert "TTFT Early Stopping Result" in summary_txt and "TPOT Early Stopping Result" in summary_txt
         assert "first token latency (ns)" in summary_txt and "time to output token (ns)" in summary_txt
-    assert no_run_containers(docker_client)
+    assert no_containers(RUN_LABEL)
