@@ -181,3 +181,14 @@ def test_rootless_podman_run_keeps_the_users_id(public_tmp):
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split() == [str(user.pw_uid), "payload", "ro-mount", "wrote"]
     assert (results / "z").stat().st_uid == user.pw_uid and not (data / "y").exists()
+
+
+def test_loopback_registries_are_plain_http_as_with_docker():
+    """Docker talks plain HTTP to a registry on 127.0.0.0/8 or localhost; podman is told so per push/pull."""
+    from mlperfctl.engines.podman import _tls
+
+    for ref in ("127.0.0.1:5000/lab/x:1", "localhost:5000/x:1", "[::1]:5000/x:1", "127.0.0.9/x:1"):
+        assert _tls(ref) == ["--tls-verify=false"], ref
+    for ref in ("reg.example:5000/lab/x:1", "mlperfctl/debian:bookworm", "docker.io/library/debian:12",
+                "127.1.2.300:5/x:1", "debian"):
+        assert _tls(ref) == [], ref

@@ -41,6 +41,23 @@ def _local(name: str) -> str:
     return name[len("localhost/"):] if name.startswith("localhost/") else name
 
 
+def _loopback_registry(ref: str) -> bool:
+    """Whether the image reference names a registry on this host (localhost, 127.0.0.0/8, ::1). Docker
+    talks plain HTTP to those without configuration; podman needs `--tls-verify=false` for the same."""
+    first, slash, _ = ref.partition("/")
+    if not slash or not ("." in first or ":" in first or first == "localhost"):
+        return False   # no registry part: Docker Hub (or podman's short-name search)
+    host = first[1:first.index("]")] if first.startswith("[") else first.rsplit(":", 1)[0]
+    if host == "localhost" or host == "::1":
+        return True
+    parts = host.split(".")
+    return len(parts) == 4 and parts[0] == "127" and all(x.isdigit() and int(x) < 256 for x in parts)
+
+
+def _tls(ref: str) -> list[str]:
+    return ["--tls-verify=false"] if _loopback_registry(ref) else []
+
+
 def _image(d: dict) -> Image:
     tags = d.get("RepoTags") or d.get("Names") or ()
     labels = d.get("Labels") if "Labels" in d else (d.get("Config") or {}).get("Labels")
@@ -106,11 +123,11 @@ class PodmanEngine(ContainerEngine):
             raise UserError(f"podman rmi {ref} failed: {r.stderr.strip()}")
 
     def pull(self, ref: str) -> str:
-        self._run(["pull", "--quiet", ref], what=f"cannot pull {ref}: podman pull")
+        self._run(["pull", "--quiet", *_tls(ref), ref], what=f"cannot pull {ref}: podman pull")
         return self.inspect_image(ref).id
 
     def push(self, ref: str) -> None:
-        self._run(["push", ref], what=f"cannot push {ref}: podman push")
+        self._run(["push", *_tls(ref), ref], what=f"cannot push {ref}: podman push")
 
     def save(self, refs: list[str], fileobj) -> None:
         with tempfile.TemporaryDirectory(prefix="mlperfctl-save-") as tmp:
