@@ -5,7 +5,11 @@ MLPERFCTL_TEST_ENGINE; docker when neither is given). Every module holding an en
 MLPERFCTL_ENGINE set to it, so each `mlperfctl` command those tests start uses that engine; in-process
 code gets the `engine` fixture (an `mlperfctl.engines` engine) and `engine_name`. A test about one engine
 itself is marked `docker_only(reason)` or `podman_only(reason)` and skipped, with the reason, under the
-other."""
+other.
+
+The podman pass in `make test` keeps CI short: a heavy model test marked `one_case_under_podman` runs its
+first parametrized case only under podman (the others are skipped, saying so), and a module fixture that runs
+several scenarios takes them through the `engine_cases` fixture, which gives the first one only under podman."""
 
 import os
 import shutil
@@ -35,6 +39,8 @@ def pytest_configure(config):
                                        "--engine podman")
     config.addinivalue_line("markers", "podman_only(reason): an engine test about podman itself; skipped under "
                                        "--engine docker")
+    config.addinivalue_line("markers", "one_case_under_podman: a heavy parametrized model test; under --engine podman "
+                                       "only its first case runs")
     if selected_engine(config) not in TEST_ENGINES:
         raise pytest.UsageError(f"MLPERFCTL_TEST_ENGINE={selected_engine(config)!r}: choose one of "
                                 f"{', '.join(TEST_ENGINES)}")
@@ -55,6 +61,14 @@ def pytest_collection_modifyitems(config, items):
             if mark and other != name:
                 why = mark.args[0] if mark.args else mark.kwargs.get("reason", f"only about {other}")
                 item.add_marker(pytest.mark.skip(reason=f"{other} only: {why}"))
+        if name == "podman" and item.get_closest_marker("one_case_under_podman") and not _first_case(item):
+            item.add_marker(pytest.mark.skip(reason="podman pass: one case of this heavy model test "
+                                                    "(all of them run under docker)"))
+
+
+def _first_case(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is None or all(index == 0 for index in callspec.indices.values())
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -100,6 +114,18 @@ def engine(engine_name):
             pytest.fail(f"no {engine_name} engine: {e}")
         pytest.skip(f"no {engine_name} engine ({e}); run `{SETUP[engine_name]}`")
     return eng
+
+
+@pytest.fixture(scope="session")
+def engine_cases(engine_name):
+    """engine_cases(cases): every case under docker; under podman the first one only (it must match the
+    `one_case_under_podman` test that reads the fixture's results)."""
+
+    def cases(values):
+        values = tuple(values)
+        return values if engine_name == "docker" else values[:1]
+
+    return cases
 
 
 @pytest.fixture(scope="session")

@@ -46,11 +46,12 @@ def demo(tmp_path_factory, local_base):
 
 
 @pytest.fixture(scope="module")
-def tree(demo, tmp_path_factory):
-    """Offline and SingleStream (performance and accuracy) in the python-onnxruntime-cpu-bert-99 container."""
+def tree(demo, tmp_path_factory, engine_cases):
+    """Offline and SingleStream (performance and accuracy) in the python-onnxruntime-cpu-bert-99 container
+    (Offline only under podman: see tests/conftest.py)."""
     sub = tmp_path_factory.mktemp("bert-tree") / "submission"
     summaries = {}
-    for scenario in ("Offline", "SingleStream"):
+    for scenario in engine_cases(("Offline", "SingleStream")):
         r = mlperfctl_run(demo / "datasets" / "squad", demo / "models" / "bert", sub, "--scenario", scenario, "--json")
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         summaries[scenario] = json.loads(r.stdout)
@@ -62,6 +63,7 @@ def no_run_containers(no_containers) -> bool:
     return no_containers(RUN_LABEL, f"{CELL_LABEL}=python-onnxruntime-cpu-bert-99")
 
 
+@pytest.mark.one_case_under_podman
 @pytest.mark.parametrize("scenario", ["Offline", "SingleStream"])
 def test_bert_runs_in_its_container_and_writes_a_complete_result(tree, scenario, no_containers):
     sub, summaries = tree

@@ -55,13 +55,16 @@ def demo(tmp_path_factory, local_base):
 
 
 @pytest.fixture(scope="module")
-def tree(demo, tmp_path_factory):
-    """Offline and SingleStream, each performance then accuracy, in containers of one image."""
+def tree(demo, tmp_path_factory, engine_cases):
+    """Offline and SingleStream, each performance then accuracy, in containers of one image (Offline only
+    under podman: see tests/conftest.py)."""
     sub = tmp_path_factory.mktemp("retinanet-tree") / "submission"
-    summaries = {s: json.loads(run(demo, sub, "--scenario", s, "--json").stdout) for s in ("Offline", "SingleStream")}
+    summaries = {s: json.loads(run(demo, sub, "--scenario", s, "--json").stdout)
+                 for s in engine_cases(("Offline", "SingleStream"))}
     return sub, summaries
 
 
+@pytest.mark.one_case_under_podman
 @pytest.mark.parametrize("scenario", ["Offline", "SingleStream"])
 def test_run_in_container_writes_complete_results_with_map(tree, scenario, no_containers):
     sub, summaries = tree

@@ -143,6 +143,7 @@ GENERATIVE = {  # model -> (scenario, dataset folder demo-data writes, what the 
 }
 
 
+@pytest.mark.one_case_under_podman
 @pytest.mark.parametrize("model", sorted(GENERATIVE))
 def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_base, no_containers):
     """Demo data of the real model classes, the pytorch CPU image (torch from the local CPU wheel),

@@ -133,6 +133,7 @@ def _llm_or_sdxl(model, tmp_path, dataset):
     return data / "datasets" / dataset, data / "models"
 
 
+@pytest.mark.one_case_under_podman
 @pytest.mark.parametrize("model,dataset,extra,tests", [
     ("llama2-70b-99.9", "open-orca", ("--category", "datacenter", "--scenario", "Offline"), {"TEST06"}),
     ("sdxl", "coco2014", ("--scenario", "SingleStream"), {"TEST01", "TEST04"}),
