@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -31,6 +32,8 @@ from .base import Builder, BuildFailed, BuildRequest, ContainerEngine, Container
 from .cliargs import run_args
 
 FIX = "install it: sudo scripts/podman-setup.sh (or pass --engine docker)"
+STEP = re.compile(r"^(?:\[\d+/\d+\] )?STEP (\d+/\d+): (.*)$")   # "[1/2] STEP 3/5: RUN ..." in multi-stage builds
+FROM_AS = re.compile(r"^FROM \S+ AS (\S+)", re.IGNORECASE)
 
 
 def _sha(image_id: str) -> str:
@@ -258,7 +261,7 @@ class PodmanBuilder(Builder):
                 cmd += ["--secret", f"id={sid},src={src}"]
             cmd.append(str(ctx))
             tail: deque[str] = deque(maxlen=25)
-            step = "the build"
+            step, stage = "the build", None
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     errors="replace", stdin=subprocess.DEVNULL)
             for line in proc.stdout:
@@ -266,8 +269,14 @@ class PodmanBuilder(Builder):
                 if request.log:
                     request.log.write(line + "\n")
                 tail.append(line)
-                if line.startswith("STEP "):
-                    step = line.split(": ", 1)[-1]
+                m = STEP.match(line)
+                if m:
+                    number, text = m.groups()
+                    named = FROM_AS.match(text)
+                    if named:
+                        stage = named.group(1)
+                    # as BuildKit names a step: "[implementation 3/5] RUN ...", so a failure says which stage
+                    step = f"[{stage} {number}] {text}" if stage else text
                     if request.on_step:
                         request.on_step(line)
             if proc.wait() != 0 or not iid.exists():
