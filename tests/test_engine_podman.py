@@ -192,3 +192,30 @@ def test_loopback_registries_are_plain_http_as_with_docker():
     for ref in ("reg.example:5000/lab/x:1", "mlperfctl/debian:bookworm", "docker.io/library/debian:12",
                 "127.1.2.300:5/x:1", "debian"):
         assert _tls(ref) == [], ref
+
+
+def test_an_image_listing_raced_by_a_removal_is_taken_again(tmp_path):
+    """`podman images` fails as a whole when an image it found is removed before it reads it (another client
+    on the same storage); the engine lists again instead of failing the build or run. A stand-in binary."""
+    from mlperfctl.engines.podman import PodmanEngine
+
+    count = tmp_path / "count"
+    fake = tmp_path / "podman"
+    fake.write_text(f"""#!/bin/sh
+case "$1" in
+  version) echo 4.3.1 ;;
+  images) echo x >> {count}
+          if [ "$(wc -l < {count})" -lt 2 ]; then
+            echo 'Error: reading image "ab": locating image with ID "ab": image not known' >&2; exit 125
+          fi
+          echo '[{{"Id": "ab", "Names": ["localhost/t:1"], "Labels": {{"k": "v"}}}}]' ;;
+  ps) echo 'Error: something else' >&2; exit 125 ;;
+esac
+""")
+    fake.chmod(0o755)
+    engine = PodmanEngine(str(fake))
+    [image] = engine.list_images("k=v")
+    assert (image.id, image.tags, image.labels) == ("sha256:ab", ("t:1",), {"k": "v"})
+    assert count.read_text().count("x") == 2
+    with pytest.raises(UserError, match="podman ps failed: Error: something else"):
+        engine.list_containers("k")

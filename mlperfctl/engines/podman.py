@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -114,8 +115,22 @@ class PodmanEngine(ContainerEngine):
         return _image(data[0]) if data else None
 
     def list_images(self, label: str) -> list[Image]:
-        r = self._run(["images", "--filter", f"label={label}", "--format", "json"])
+        r = self._listing(["images", "--filter", f"label={label}", "--format", "json"], "image not known")
         return [_image(d) for d in json.loads(r.stdout or "[]")]
+
+    def _listing(self, args: list[str], gone: str, tries: int = 5):
+        """A listing that another client may race: `podman images` (or `ps`) fails as a whole when an
+        entry it found is removed before it reads it ('image not known'), where docker's list is atomic.
+        Such a listing is taken again; any other failure is reported."""
+        for attempt in range(tries):
+            r = self._run(args, check=False)
+            if r.returncode == 0 or gone not in r.stderr or attempt == tries - 1:
+                break
+            time.sleep(0.2 * (attempt + 1))
+        if r.returncode != 0:
+            msg = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
+            raise UserError(f"podman {args[0]} failed: {msg}")
+        return r
 
     def tag(self, image_id: str, ref: str) -> None:
         self._run(["tag", image_id, ref])
@@ -214,7 +229,7 @@ class PodmanEngine(ContainerEngine):
         self._run(["rm", "--force", "--ignore", container_id], check=False)
 
     def list_containers(self, label: str) -> list[tuple[str, dict[str, str]]]:
-        r = self._run(["ps", "--all", "--filter", f"label={label}", "--format", "json"])
+        r = self._listing(["ps", "--all", "--filter", f"label={label}", "--format", "json"], "no such container")
         return [(c["Id"], dict(c.get("Labels") or {})) for c in json.loads(r.stdout or "[]")]
 
     def copy_from_image(self, image: str, path: str, dest: Path) -> None:
