@@ -28,8 +28,10 @@ generate: $(STAMP)
 demo: setup
 	bash scripts/demo.sh
 
+# The whole suite with the engine tests under docker, then the engine test modules again under podman.
 test: setup
-	MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q
+	MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q --engine docker
+	MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q -m engine --engine podman tests/test_engine_*.py
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not engine"

@@ -1,4 +1,15 @@
-"""Shared fixtures: the project's matrix, the real container engine for engine tests, a local registry."""
+"""Shared fixtures: the project's matrix, the real container engine for engine tests, a local registry.
+
+The engine tests run under one engine per pytest run: `--engine docker|podman` (or the environment's
+MLPERFCTL_TEST_ENGINE; docker when neither is given). Every module holding an engine test runs with
+MLPERFCTL_ENGINE set to it, so each `mlperfctl` command those tests start uses that engine; in-process
+code gets the `engine` fixture (an `mlperfctl.engines` engine) and `engine_name`. A test about one engine
+itself is marked `docker_only(reason)` or `podman_only(reason)` and skipped, with the reason, under the
+other.
+
+The podman pass in `make test` keeps CI short: a heavy model test marked `one_case_under_podman` runs its
+first parametrized case only under podman (the others are skipped, saying so), and a module fixture that runs
+several scenarios takes them through the `engine_cases` fixture, which gives the first one only under podman."""
 
 import os
 import shutil
@@ -10,6 +21,67 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_BASE = os.environ.get("MLPERFCTL_LOCAL_BASE", "mlperfctl/debian:bookworm")
+TEST_ENGINES = ("docker", "podman")
+SETUP = {"docker": "sudo scripts/engine-setup.sh", "podman": "sudo scripts/podman-setup.sh"}
+_ENGINE_MODULES = pytest.StashKey[set]()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--engine", choices=TEST_ENGINES, default=None,
+                     help="the container engine the engine tests run under "
+                          "(default: $MLPERFCTL_TEST_ENGINE, else docker)")
+
+
+def selected_engine(config) -> str:
+    return config.getoption("--engine") or os.environ.get("MLPERFCTL_TEST_ENGINE") or "docker"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "docker_only(reason): an engine test about docker itself; skipped under "
+                                       "--engine podman")
+    config.addinivalue_line("markers", "podman_only(reason): an engine test about podman itself; skipped under "
+                                       "--engine docker")
+    config.addinivalue_line("markers", "one_case_under_podman: a heavy parametrized model test; under --engine podman "
+                                       "only its first case runs")
+    if selected_engine(config) not in TEST_ENGINES:
+        raise pytest.UsageError(f"MLPERFCTL_TEST_ENGINE={selected_engine(config)!r}: choose one of "
+                                f"{', '.join(TEST_ENGINES)}")
+
+
+def pytest_report_header(config):
+    return f"engine tests run under: {selected_engine(config)}"
+
+
+def pytest_collection_modifyitems(config, items):
+    name = selected_engine(config)
+    modules = config.stash.setdefault(_ENGINE_MODULES, set())
+    for item in items:
+        if item.get_closest_marker("engine"):
+            modules.add(item.path)
+        for other in TEST_ENGINES:
+            mark = item.get_closest_marker(f"{other}_only")
+            if mark and other != name:
+                why = mark.args[0] if mark.args else mark.kwargs.get("reason", f"only about {other}")
+                item.add_marker(pytest.mark.skip(reason=f"{other} only: {why}"))
+        if name == "podman" and item.get_closest_marker("one_case_under_podman") and not _first_case(item):
+            item.add_marker(pytest.mark.skip(reason="podman pass: one case of this heavy model test "
+                                                    "(all of them run under docker)"))
+
+
+def _first_case(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is None or all(index == 0 for index in callspec.indices.values())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _engine_for_cli(request):
+    """MLPERFCTL_ENGINE for the `mlperfctl` commands a module of engine tests starts."""
+    if request.node.path not in request.config.stash.get(_ENGINE_MODULES, set()):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLPERFCTL_ENGINE", selected_engine(request.config))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -25,31 +97,60 @@ def loaded():
 
 
 @pytest.fixture(scope="session")
-def docker_client():
-    """A docker-py client on a running engine. CI sets MLPERFCTL_REQUIRE_ENGINE=1 so a missing
-    engine fails the run instead of skipping; elsewhere the engine tests skip with the fix."""
-    import docker
-
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as e:  # noqa: BLE001 - any failure means no usable engine
-        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE") == "1":
-            pytest.fail(f"no container engine: {e}")
-        pytest.skip(f"no container engine ({e}); run `sudo scripts/engine-setup.sh`")
-    return client
+def engine_name(request) -> str:
+    """The engine the engine tests run under (--engine, MLPERFCTL_TEST_ENGINE, docker)."""
+    return selected_engine(request.config)
 
 
 @pytest.fixture(scope="session")
-def local_base(docker_client) -> str:
-    """The locally made Debian base image (scripts/engine-setup.sh creates it)."""
-    import docker
+def engine(engine_name):
+    """The selected engine, connected, through mlperfctl's own interface. CI sets MLPERFCTL_REQUIRE_ENGINE=1
+    so a missing engine fails the run instead of skipping; elsewhere the engine tests skip with the fix."""
+    from mlperfctl import engines
 
     try:
-        docker_client.images.get(LOCAL_BASE)
-    except docker.errors.ImageNotFound:
-        pytest.fail(f"{LOCAL_BASE} is missing: run scripts/engine-setup.sh")
+        eng = engines.get(engine_name)
+        eng.info()
+    except Exception as e:  # noqa: BLE001 - any failure (UserError or the client's) means no usable engine
+        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE") == "1":
+            pytest.fail(f"no {engine_name} engine: {e}")
+        pytest.skip(f"no {engine_name} engine ({e}); run `{SETUP[engine_name]}`")
+    return eng
+
+
+@pytest.fixture(scope="session")
+def engine_cases(engine_name):
+    """engine_cases(cases): every case under docker; under podman the first one only (it must match the
+    `one_case_under_podman` test that reads the fixture's results)."""
+
+    def cases(values):
+        values = tuple(values)
+        return values if engine_name == "docker" else values[:1]
+
+    return cases
+
+
+@pytest.fixture(scope="session")
+def local_base(engine, engine_name) -> str:
+    """The locally made Debian base image (scripts/engine-setup.sh creates it; podman-setup.sh copies it)."""
+    if engine.inspect_image(LOCAL_BASE) is None:
+        pytest.fail(f"{LOCAL_BASE} is missing in {engine_name}: run {SETUP[engine_name]}")
     return LOCAL_BASE
+
+
+@pytest.fixture(scope="session")
+def no_containers(engine):
+    """no_containers(label, ...): True when no container, running or not, carries every one of the
+    labels (`key` or `key=value`)."""
+
+    def check(first: str, *more: str) -> bool:
+        def has(labels: dict, want: str) -> bool:
+            key, eq, value = want.partition("=")
+            return key in labels and (not eq or labels[key] == value)
+
+        return not [cid for cid, labels in engine.list_containers(first) if all(has(labels, m) for m in more)]
+
+    return check
 
 
 @pytest.fixture

@@ -46,25 +46,26 @@ def demo(tmp_path_factory, local_base):
 
 
 @pytest.fixture(scope="module")
-def tree(demo, tmp_path_factory):
-    """Offline and SingleStream (performance and accuracy) in the python-onnxruntime-cpu-bert-99 container."""
+def tree(demo, tmp_path_factory, engine_cases):
+    """Offline and SingleStream (performance and accuracy) in the python-onnxruntime-cpu-bert-99 container
+    (Offline only under podman: see tests/conftest.py)."""
     sub = tmp_path_factory.mktemp("bert-tree") / "submission"
     summaries = {}
-    for scenario in ("Offline", "SingleStream"):
+    for scenario in engine_cases(("Offline", "SingleStream")):
         r = mlperfctl_run(demo / "datasets" / "squad", demo / "models" / "bert", sub, "--scenario", scenario, "--json")
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         summaries[scenario] = json.loads(r.stdout)
     return sub, summaries
 
 
-def no_run_containers(docker_client) -> bool:
+def no_run_containers(no_containers) -> bool:
     """None of this cell's run containers is left (the engine is shared: other runs may be under way)."""
-    labels = [RUN_LABEL, f"{CELL_LABEL}=python-onnxruntime-cpu-bert-99"]
-    return not docker_client.containers.list(all=True, filters={"label": labels})
+    return no_containers(RUN_LABEL, f"{CELL_LABEL}=python-onnxruntime-cpu-bert-99")
 
 
+@pytest.mark.one_case_under_podman
 @pytest.mark.parametrize("scenario", ["Offline", "SingleStream"])
-def test_bert_runs_in_its_container_and_writes_a_complete_result(tree, scenario, docker_client):
+def test_bert_runs_in_its_container_and_writes_a_complete_result(tree, scenario, no_containers):
     sub, summaries = tree
     summary = summaries[scenario]
     assert summary["cell"] == "python-onnxruntime-cpu-bert-99"
@@ -88,10 +89,10 @@ def test_bert_runs_in_its_container_and_writes_a_complete_result(tree, scenario,
     ledger = json.loads((res / "run.json").read_text())["performance"]
     assert ledger["exit_status"] == 0 and {r["mode"] for r in ledger["runs"]} == {"performance", "accuracy"}
     assert (sub / "open" / "lab" / "src" / "bert-99" / "mlperf_harness" / "workloads" / "bert" / "runner.py").is_file()
-    assert no_run_containers(docker_client)
+    assert no_run_containers(no_containers)
 
 
-def test_squad_of_another_version_is_refused_before_any_container(demo, tmp_path, docker_client):
+def test_squad_of_another_version_is_refused_before_any_container(demo, tmp_path, no_containers):
     squad = tmp_path / "squad"
     squad.mkdir()
     data = json.loads((demo / "datasets" / "squad" / "dev-v1.1.json").read_text())
@@ -104,4 +105,4 @@ def test_squad_of_another_version_is_refused_before_any_container(demo, tmp_path
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     assert str(squad / "dev-v1.1.json") in lines[0] and "SQuAD version 'v2.0'" in lines[0], lines[0]
     assert "▶" not in r.stdout + r.stderr and not sub.exists()
-    assert no_run_containers(docker_client)
+    assert no_run_containers(no_containers)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mlperfctl import engines
 from mlperfctl import matrix as matrix_mod
 from mlperfctl.build import executor
 from mlperfctl.build import plan as build_plan
+from mlperfctl.engines.base import ContainerSpec
 from mlperfctl.options import BuildOptions
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -47,7 +47,7 @@ def build_json(cwd, *args, expect=0):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory, docker_client, local_base):
+def tiny(tmp_path_factory, engine, local_base):
     """A throwaway project: real templates, the tiny matrix, locked with uv, and a harness
     stand-in with a per-session token so its implementation stages are new every session."""
     root = tmp_path_factory.mktemp("tiny")
@@ -64,10 +64,9 @@ def tiny(tmp_path_factory, docker_client, local_base):
     return root
 
 
-def test_build_shares_stages_then_noop(tiny, docker_client):
+def test_build_shares_stages_then_noop(tiny, engine, engine_name):
     lm = matrix_mod.load(tiny / "matrix.yaml")
-    engine = engines.get()
-    plans = build_plan.plan(lm, lm.matrix.cells(), BuildOptions(), engine)
+    plans = build_plan.plan(lm, lm.matrix.cells(), BuildOptions(engine=engine_name), engine)
     distinct = {s.hash: s for p in plans for s in p.stages}
     assert len(distinct) == 8  # device 1, runtime 1, framework 2, implementation 4
     missing = [s for s in distinct.values() if engine.inspect_image(s.tag) is None]
@@ -77,11 +76,11 @@ def test_build_shares_stages_then_noop(tiny, docker_client):
     assert data["build_calls"] == len(missing)  # every missing stage built exactly once
     for cell, p in zip(data["cells"], plans, strict=True):
         assert cell["state"] == "built" and cell["tag"] == p.tag and cell["unlocked"] == []
-        labels = docker_client.images.get(p.tag).labels
+        labels = engine.inspect_image(p.tag).labels
         assert labels["io.mlperfctl.content-hash"] == p.hash
         assert labels["io.mlperfctl.cell"] == p.cell.id and labels["io.mlperfctl.stage"] == "implementation"
-    out = docker_client.containers.run(plans[0].tag, remove=True, network_mode="none")
-    assert out.decode().startswith("stand-in ")
+    out = engine.output(ContainerSpec(image=plans[0].tag))
+    assert out.startswith("stand-in ")
 
     started = time.monotonic()
     data, _ = build_json(tiny)
@@ -91,16 +90,16 @@ def test_build_shares_stages_then_noop(tiny, docker_client):
     print(f"no-op build of {len(plans)} cells: {data['seconds']:.2f}s in mlperfctl, {wall:.2f}s wall")
 
 
-def test_harness_only_change_rebuilds_only_the_top_stage(tiny, docker_client):
+def test_harness_only_change_rebuilds_only_the_top_stage(tiny, engine):
     build_json(tiny)
     (tiny / "mlperf_harness" / "extra.py").write_text(f"TOKEN = '{uuid.uuid4().hex}'\n")
     data, _ = build_json(tiny)
     assert data["build_calls"] == 4
     assert [c["stages_built"] for c in data["cells"]] == [["implementation"]] * 4
     tag = data["cells"][0]["tag"]
-    out = docker_client.containers.run(tag, ["-c", "import mlperf_harness.extra as e; print(e.TOKEN)"],
-                                       entrypoint="python3", remove=True, network_mode="none")
-    assert out.decode().strip() == (tiny / "mlperf_harness" / "extra.py").read_text().split("'")[1]
+    out = engine.output(ContainerSpec(image=tag, entrypoint=("python3",),
+                                      argv=("-c", "import mlperf_harness.extra as e; print(e.TOKEN)")))
+    assert out.strip() == (tiny / "mlperf_harness" / "extra.py").read_text().split("'")[1]
 
 
 def test_two_no_cache_builds_give_the_same_image_id(tiny):
@@ -114,20 +113,20 @@ def test_two_no_cache_builds_give_the_same_image_id(tiny):
     assert report["after"] == first["cells"][0]["image_id"]
 
 
-def test_save_remove_load_gives_the_same_image_ids(tiny, docker_client, tmp_path):
+def test_save_remove_load_gives_the_same_image_ids(tiny, engine, tmp_path):
     data, _ = build_json(tiny, "--backend", "alpha")
     ids = {c["cell"]: c["image_id"] for c in data["cells"]}
     bundle = tmp_path / "lab.tar"
     r = cli("save", "--backend", "alpha", "-o", bundle, cwd=tiny)
     assert r.returncode == 0, r.stderr
     for c in data["cells"]:
-        docker_client.images.remove(c["image_id"], force=True)
+        engine.remove_image(c["image_id"], force=True)
     r = cli("images", "--backend", "alpha", "--json", cwd=tiny)
     assert {x["state"] for x in json.loads(r.stdout)} <= {"missing", "outdated"}  # older builds may exist
     r = cli("load", bundle, cwd=tiny)
     assert r.returncode == 0, r.stderr
     for c in data["cells"]:
-        assert docker_client.images.get(c["tag"]).id == ids[c["cell"]]
+        assert engine.inspect_image(c["tag"]).id == ids[c["cell"]]
     rows = json.loads(cli("images", "--backend", "alpha", "--json", cwd=tiny).stdout)
     assert {x["state"] for x in rows} == {"built"}
     again, _ = build_json(tiny, "--backend", "alpha")
@@ -166,24 +165,23 @@ def test_bad_base_image_is_one_line_with_the_fix(tiny):
     assert "mlperfctl base bootstrap" in r.stderr and "--base-image cpu=IMAGE" in r.stderr
 
 
-def test_real_cell_onnxruntime_resnet50(loaded, local_base, docker_client):
+def test_real_cell_onnxruntime_resnet50(loaded, local_base, engine, engine_name):
     """One real build (lock-installed, CA as a BuildKit secret); run tests reuse the image."""
-    options = BuildOptions(bases={"cpu": local_base}, ca_certs=tuple(Path(p) for p in CA_CERTS))
-    info = executor.ensure_image(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"), options)
+    options = BuildOptions(bases={"cpu": local_base}, ca_certs=tuple(Path(p) for p in CA_CERTS), engine=engine_name)
+    info = executor.ensure_image(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"), options, engine=engine)
     assert info.state in ("built", "cached") and info.unlocked == []
     assert info.labels["io.mlperfctl.cell"] == "python-onnxruntime-cpu-resnet50"
     assert info.labels["org.opencontainers.image.base.name"] == local_base
     script = ("import onnxruntime, cv2, numpy, mlperf_loadgen, os; "
               "print(onnxruntime.__version__, numpy.__version__, os.getuid(), "
               "os.path.exists('/run/secrets/ca-bundle'), sorted(os.listdir('/usr/local/share/ca-certificates')))")
-    out = docker_client.containers.run(info.tag, ["-c", script], entrypoint="python3", remove=True,
-                                       network_mode="none").decode().split(" ", 3)
+    out = engine.output(ContainerSpec(image=info.tag, entrypoint=("python3",), argv=("-c", script))).split(" ", 3)
     assert out[:3] == ["1.32.0", "2.4.6", "10001"] and out[3].strip() == "False []"
-    again = executor.ensure_image(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"), options)
+    again = executor.ensure_image(loaded, loaded.parse_cell("python-onnxruntime-cpu-resnet50"), options, engine=engine)
     assert again.state == "cached" and again.image_id == info.image_id
 
 
-def test_push_pull_and_use_pulled_image(tiny, registry, docker_client):
+def test_push_pull_and_use_pulled_image(tiny, registry, engine, engine_name):
     import urllib.request
 
     cell = "python-alpha-cpu-toy"
@@ -192,29 +190,30 @@ def test_push_pull_and_use_pulled_image(tiny, registry, docker_client):
     assert data["cells"][0]["pushed"] == f"{registry}/lab/mlperfctl/{cell}:{h[:16]}"
     listing = json.load(urllib.request.urlopen(f"http://{registry}/v2/lab/mlperfctl/{cell}/tags/list"))
     assert listing["tags"] == [h[:16]]
-    docker_client.images.remove(image_id, force=True)
+    engine.remove_image(image_id, force=True)
     r = cli("pull", cell, "--registry", f"{registry}/lab", cwd=tiny)
     assert r.returncode == 0, r.stderr
-    assert docker_client.images.get(tag).id == image_id  # same ID: the image config travelled intact
+    assert engine.inspect_image(tag).id == image_id  # same ID: the image config travelled intact
     rows = json.loads(cli("images", "--select", cell, "--json", cwd=tiny).stdout)
     assert rows[0]["state"] == "pulled" and rows[0]["image_id"] == image_id
     again, _ = build_json(tiny, "--select", cell)
     assert again["build_calls"] == 0 and again["cells"][0]["state"] == "pulled"
     # ensure_image (what `run` calls) pulls by itself when the registry has the image
-    docker_client.images.remove(image_id, force=True)
+    engine.remove_image(image_id, force=True)
     lm = matrix_mod.load(tiny / "matrix.yaml")
-    info = executor.ensure_image(lm, lm.parse_cell(cell), BuildOptions(registry=f"{registry}/lab"))
+    info = executor.ensure_image(lm, lm.parse_cell(cell), BuildOptions(registry=f"{registry}/lab", engine=engine_name),
+                                 engine=engine)
     assert info.state == "pulled" and info.image_id == image_id and info.stages_built == []
 
 
-def test_classic_builder_plumbing_and_normalisation(local_base):
+@pytest.mark.docker_only("docker's classic builder through docker-py; podman builds with buildah")
+def test_classic_builder_plumbing_and_normalisation(engine, local_base):
     """The classic builder (podman's path) through docker-py: build, normalise twice to one ID,
     and a failing RUN named with its log tail. (Its pip installs cannot reach PyPI here: the
     proxy needs --ca-cert, which only BuildKit can keep out of the image.)"""
     from mlperfctl.build import context, normalize
     from mlperfctl.engines.base import BuildFailed, BuildRequest
 
-    engine = engines.get()
     classic = engine.builder("classic")
     assert classic.kind == "classic"
     dockerfile = (f"FROM {local_base}\nRUN mkdir -p /opt/x && echo hi > /opt/x/a && date > /tmp/when && rm /tmp/when\n"
@@ -258,7 +257,7 @@ def test_verify_names_the_layer_that_differs(tiny, tmp_path):
     assert len(report["differing_layers"]) == 1  # only the install step's layer
 
 
-def test_wheel_dir_installs_a_pin_the_index_cannot_serve(tiny, tmp_path, docker_client):
+def test_wheel_dir_installs_a_pin_the_index_cannot_serve(tiny, tmp_path, engine):
     """A framework whose index is unreachable builds from --wheel-dir; the wheel stays out of the layers."""
     from tests.wheelmaker import make_wheel
 
@@ -277,9 +276,8 @@ def test_wheel_dir_installs_a_pin_the_index_cannot_serve(tiny, tmp_path, docker_
     assert cell["state"] == "built" and "framework" in cell["stages_built"], cell
     script = ("import mlperfctl_probe as p, glob; print(p.VALUE, [f for d in ('/opt', '/tmp', '/root', '/home')"
               " for f in glob.glob(d + '/**/*.whl', recursive=True)])")
-    out = docker_client.containers.run(cell["tag"], ["-c", script], entrypoint="python3", remove=True,
-                                       network_mode="none")
-    assert out.decode().split() == [token, "[]"]  # (Debian's own /usr/share/python-wheels aside)
+    out = engine.output(ContainerSpec(image=cell["tag"], entrypoint=("python3",), argv=("-c", script)))
+    assert out.split() == [token, "[]"]  # (Debian's own /usr/share/python-wheels aside)
 
 
 def test_external_source_fetched_or_skipped_without_failing_the_others(tiny, tmp_path):

@@ -38,7 +38,7 @@ def demo(tmp_path_factory, local_base):
     return root
 
 
-def test_offline_v5_1_run_in_its_container_writes_auc(demo, tmp_path, docker_client):
+def test_offline_v5_1_run_in_its_container_writes_auc(demo, tmp_path, no_containers):
     rules = mlperf_rules.rules_round(MODEL)
     assert rules.version == "v5.1"  # dlrm-v2's last round
     sub = tmp_path / "submission"
@@ -73,4 +73,4 @@ def test_offline_v5_1_run_in_its_container_writes_auc(demo, tmp_path, docker_cli
     assert len(logged) == 4  # one entry per aggregated query, float32 (prediction, label) per row
     assert sum(len(e["data"]) // 2 for e in logged) == 8 * rows["accuracy"]["rows"]
     # other runs may share this engine: only this cell's run containers must be gone
-    assert not docker_client.containers.list(all=True, filters={"label": f"io.mlperfctl.cell={summary['cell']}"})
+    assert no_containers(f"io.mlperfctl.cell={summary['cell']}")

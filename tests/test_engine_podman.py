@@ -1,7 +1,6 @@
-"""The engine interface for real under docker and podman: build, hardened run, save/load.
-
-Each test runs once per engine that is reachable here; with MLPERFCTL_REQUIRE_ENGINE=1 a missing
-engine fails instead of skipping. Short: one tiny image on the local base."""
+"""The engine interface for real under the selected engine (`pytest --engine docker|podman`, see
+tests/conftest.py): build, hardened run, save/load, reproducible builds; rootless podman under
+--engine podman. Short: one tiny image on the local base."""
 
 from __future__ import annotations
 
@@ -27,19 +26,6 @@ from mlperfctl.errors import UserError
 BASE = "mlperfctl/debian:bookworm"
 
 
-@pytest.fixture(params=["docker", "podman"])
-def engine(request):
-    try:
-        eng = engines.get(request.param)
-        if eng.inspect_image(BASE) is None:
-            raise UserError(f"{BASE} missing in {request.param} (sudo scripts/podman-setup.sh)")
-    except UserError as e:
-        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE"):
-            pytest.fail(f"{request.param}: {e}")
-        pytest.skip(f"{request.param}: {e}")
-    return eng
-
-
 def _context(dockerfile: str) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -51,7 +37,7 @@ def _context(dockerfile: str) -> bytes:
 
 
 @pytest.mark.engine
-def test_build_run_hardened_save_load(engine, tmp_path):
+def test_build_run_hardened_save_load(engine, local_base, tmp_path):
     tag = f"mlperfctl-test/engine-{uuid.uuid4().hex[:8]}:1"
     other = tag.replace(":1", ":loaded")
     builder = engine.builder("auto")
@@ -126,7 +112,7 @@ def test_engine_detection(monkeypatch):
 
 
 @pytest.mark.engine
-def test_two_no_cache_builds_normalise_to_one_image_id(engine):
+def test_two_no_cache_builds_normalise_to_one_image_id(engine, local_base):
     """The project's normalisation (save, rewrite, load) makes the engine's builds reproducible."""
     from mlperfctl.build import normalize
 
@@ -159,6 +145,7 @@ def public_tmp():
 
 
 @pytest.mark.engine
+@pytest.mark.podman_only("rootless podman as an unprivileged user")
 def test_rootless_podman_run_keeps_the_users_id(public_tmp):
     """As the unprivileged user: --userns=keep-id, a read-only data mount, a writable results folder
     that ends up owned by that user."""
@@ -194,3 +181,41 @@ def test_rootless_podman_run_keeps_the_users_id(public_tmp):
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split() == [str(user.pw_uid), "payload", "ro-mount", "wrote"]
     assert (results / "z").stat().st_uid == user.pw_uid and not (data / "y").exists()
+
+
+def test_loopback_registries_are_plain_http_as_with_docker():
+    """Docker talks plain HTTP to a registry on 127.0.0.0/8 or localhost; podman is told so per push/pull."""
+    from mlperfctl.engines.podman import _tls
+
+    for ref in ("127.0.0.1:5000/lab/x:1", "localhost:5000/x:1", "[::1]:5000/x:1", "127.0.0.9/x:1"):
+        assert _tls(ref) == ["--tls-verify=false"], ref
+    for ref in ("reg.example:5000/lab/x:1", "mlperfctl/debian:bookworm", "docker.io/library/debian:12",
+                "127.1.2.300:5/x:1", "debian"):
+        assert _tls(ref) == [], ref
+
+
+def test_an_image_listing_raced_by_a_removal_is_taken_again(tmp_path):
+    """`podman images` fails as a whole when an image it found is removed before it reads it (another client
+    on the same storage); the engine lists again instead of failing the build or run. A stand-in binary."""
+    from mlperfctl.engines.podman import PodmanEngine
+
+    count = tmp_path / "count"
+    fake = tmp_path / "podman"
+    fake.write_text(f"""#!/bin/sh
+case "$1" in
+  version) echo 4.3.1 ;;
+  images) echo x >> {count}
+          if [ "$(wc -l < {count})" -lt 2 ]; then
+            echo 'Error: reading image "ab": locating image with ID "ab": image not known' >&2; exit 125
+          fi
+          echo '[{{"Id": "ab", "Names": ["localhost/t:1"], "Labels": {{"k": "v"}}}}]' ;;
+  ps) echo 'Error: something else' >&2; exit 125 ;;
+esac
+""")
+    fake.chmod(0o755)
+    engine = PodmanEngine(str(fake))
+    [image] = engine.list_images("k=v")
+    assert (image.id, image.tags, image.labels) == ("sha256:ab", ("t:1",), {"k": "v"})
+    assert count.read_text().count("x") == 2
+    with pytest.raises(UserError, match="podman ps failed: Error: something else"):
+        engine.list_containers("k")

@@ -55,15 +55,18 @@ def demo(tmp_path_factory, local_base):
 
 
 @pytest.fixture(scope="module")
-def tree(demo, tmp_path_factory):
-    """Offline and SingleStream, each performance then accuracy, in containers of one image."""
+def tree(demo, tmp_path_factory, engine_cases):
+    """Offline and SingleStream, each performance then accuracy, in containers of one image (Offline only
+    under podman: see tests/conftest.py)."""
     sub = tmp_path_factory.mktemp("retinanet-tree") / "submission"
-    summaries = {s: json.loads(run(demo, sub, "--scenario", s, "--json").stdout) for s in ("Offline", "SingleStream")}
+    summaries = {s: json.loads(run(demo, sub, "--scenario", s, "--json").stdout)
+                 for s in engine_cases(("Offline", "SingleStream"))}
     return sub, summaries
 
 
+@pytest.mark.one_case_under_podman
 @pytest.mark.parametrize("scenario", ["Offline", "SingleStream"])
-def test_run_in_container_writes_complete_results_with_map(tree, scenario, docker_client):
+def test_run_in_container_writes_complete_results_with_map(tree, scenario, no_containers):
     sub, summaries = tree
     summary = summaries[scenario]
     assert summary["cell"] == CELL
@@ -89,11 +92,11 @@ def test_run_in_container_writes_complete_results_with_map(tree, scenario, docke
     assert {r["mode"] for r in ledger["runs"]} == {"performance", "accuracy"}
     assert f"retinanet.{scenario}.min_query_count = 1" in (res / "user.conf").read_text()
     # this run's containers are gone (other sessions may run their own on the shared engine)
-    assert not docker_client.containers.list(all=True, filters={"label": RUN_LABEL, "ancestor": summary["image"]})
+    assert no_containers(RUN_LABEL, f"io.mlperfctl.cell={CELL}")
 
 
 @pytest.mark.parametrize("broken", ["no annotations file", "an image missing"])
-def test_bad_dataset_is_refused_before_any_container(demo, tmp_path, broken, docker_client):
+def test_bad_dataset_is_refused_before_any_container(demo, tmp_path, broken, no_containers):
     ds = tmp_path / "openimages"
     shutil.copytree(demo / "datasets" / "openimages", ds)
     annotations = ds / "annotations" / "openimages-mlperf.json"

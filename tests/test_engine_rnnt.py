@@ -23,10 +23,9 @@ BASE = Path("open", "lab")
 COUNT = 4
 
 
-def no_rnnt_containers(docker_client) -> bool:
-    """No run container of an rnnt image left (other sessions' runs may share the engine)."""
-    return not [c for c in docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
-                if "-rnnt:" in c.attrs.get("Config", {}).get("Image", "")]
+def no_rnnt_containers(no_containers) -> bool:
+    """No run container of the rnnt cell left (other sessions' runs may share the engine)."""
+    return no_containers(RUN_LABEL, "io.mlperfctl.cell=python-pytorch-cpu-rnnt")
 
 
 def env() -> dict:
@@ -62,7 +61,7 @@ def offline(demo, tmp_path_factory):
     return sub, json.loads(r.stdout)
 
 
-def test_offline_run_writes_a_complete_v40_result(offline, docker_client):
+def test_offline_run_writes_a_complete_v40_result(offline, no_containers):
     sub, summary = offline
     assert summary["cell"] == "python-pytorch-cpu-rnnt"
     rows = {x["mode"]: x for x in summary["results"]}
@@ -91,10 +90,10 @@ def test_offline_run_writes_a_complete_v40_result(offline, docker_client):
     assert (base / layout.src_dir("rnnt", "python")).is_dir()
     ledger = json.loads((meta / "run.json").read_text())
     assert ledger["accuracy"]["harness"]["loadgen_version"] == "6.0.17"
-    assert no_rnnt_containers(docker_client)
+    assert no_rnnt_containers(no_containers)
 
 
-def test_manifest_naming_a_missing_wav_is_one_line_before_any_container(demo, tmp_path, docker_client):
+def test_manifest_naming_a_missing_wav_is_one_line_before_any_container(demo, tmp_path, no_containers):
     data = tmp_path / "demo"
     (data / "datasets").mkdir(parents=True)
     (data / "models").symlink_to(demo / "models")
@@ -109,4 +108,4 @@ def test_manifest_naming_a_missing_wav_is_one_line_before_any_container(demo, tm
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "missing.wav" in lines[0] and "dev-clean-wav.json" in lines[0], r.stderr
     assert not (tmp_path / "submission").exists()
-    assert no_rnnt_containers(docker_client)
+    assert no_rnnt_containers(no_containers)

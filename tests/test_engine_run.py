@@ -66,12 +66,8 @@ def tree(demo, tmp_path_factory):
     return sub, summaries
 
 
-def no_run_containers(docker_client) -> bool:
-    return not docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
-
-
 @pytest.mark.parametrize("scenario", ["Offline", "SingleStream"])
-def test_run_in_container_writes_a_complete_result(tree, scenario, docker_client):
+def test_run_in_container_writes_a_complete_result(tree, scenario, no_containers):
     sub, summaries = tree
     summary = summaries[scenario]
     assert summary["cell"] == "python-onnxruntime-cpu-resnet50"
@@ -97,7 +93,7 @@ def test_run_in_container_writes_a_complete_result(tree, scenario, docker_client
     assert system["framework"].startswith("onnxruntime 1.32.0") and system["accelerators_per_node"] == "0"
     owners = {p.stat().st_uid for p in res.rglob("*")}
     assert owners == {os.getuid()}
-    assert no_run_containers(docker_client)
+    assert no_containers(RUN_LABEL)
 
 
 def test_tree_passes_the_checker_but_for_test_mode(tree):
@@ -112,7 +108,7 @@ def test_tree_passes_the_checker_but_for_test_mode(tree):
                             for p in problems), problems
 
 
-def test_existing_result_is_refused_before_any_container(tree, demo, docker_client):
+def test_existing_result_is_refused_before_any_container(tree, demo, no_containers):
     sub, _ = tree
     before = snapshot(sub)
     r = mlperfctl_run(demo, sub, "--scenario", "Offline", expect=2)
@@ -121,14 +117,14 @@ def test_existing_result_is_refused_before_any_container(tree, demo, docker_clie
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, docker_client, sig):
+def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, no_containers, sig):
     sub, _ = tree
     before = snapshot(sub)
     proc = subprocess.Popen(list(map(str, run_cmd(demo, sub, "--scenario", "SingleStream", "--force",
                                                   "--execution-mode", "fast"))),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(), cwd=ROOT)
     deadline = time.monotonic() + 120
-    while no_run_containers(docker_client):
+    while no_containers(RUN_LABEL):
         assert proc.poll() is None and time.monotonic() < deadline, "no run container appeared"
         time.sleep(0.2)
     time.sleep(1.0)  # the harness is inside LoadGen now
@@ -137,7 +133,7 @@ def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, docker_client, si
     assert proc.returncode != 0, out
     assert "submission tree unchanged" in out, out[-2000:]
     assert snapshot(sub) == before
-    assert no_run_containers(docker_client)
+    assert no_containers(RUN_LABEL)
 
 
 GENERATIVE = {  # model -> (scenario, dataset folder demo-data writes, what the results must show)
@@ -147,8 +143,9 @@ GENERATIVE = {  # model -> (scenario, dataset folder demo-data writes, what the 
 }
 
 
+@pytest.mark.one_case_under_podman
 @pytest.mark.parametrize("model", sorted(GENERATIVE))
-def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_base, docker_client):
+def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_base, no_containers):
     """Demo data of the real model classes, the pytorch CPU image (torch from the local CPU wheel),
     performance and accuracy in containers, results in the tree."""
     wheels = sorted(glob.glob("/opt/wheels/torch-2.13.0+cpu-*.whl"))
@@ -177,10 +174,10 @@ def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_b
     if model.startswith("llama2"):
         assert "TTFT Early Stopping Result" in summary_txt and "TPOT Early Stopping Result" in summary_txt
         assert "first token latency (ns)" in summary_txt and "time to output token (ns)" in summary_txt
-    assert no_run_containers(docker_client)
+    assert no_containers(RUN_LABEL)
 
 
-def test_server_find_performance_searches_records_and_reuses(demo, tmp_path, docker_client):
+def test_server_find_performance_searches_records_and_reuses(demo, tmp_path, no_containers):
     """Server with --find-performance in test mode: the Offline probe, the Server probes and the chosen target
     QPS are in run.json; a second run takes the target from the cache and runs no probe."""
     sub = tmp_path / "submission"
@@ -203,7 +200,4 @@ def test_server_find_performance_searches_records_and_reuses(demo, tmp_path, doc
     again = json.loads(r.stdout)["find_performance"]["Server"]
     assert again["source"] == "cache" and again["target"] == record["target"]
     assert "Server probe" not in r.stderr + r.stdout
-    # none of this test's containers is left (other sessions may be running theirs on a shared engine)
-    left = [c for c in docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
-            if any(m.get("Source", "").startswith(str(demo)) for m in c.attrs.get("Mounts", []))]
-    assert not left
+    assert no_containers(RUN_LABEL)

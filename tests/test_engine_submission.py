@@ -50,12 +50,12 @@ def files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-def no_run_containers(docker_client, pid: int | None = None) -> bool:
+def no_run_containers(engine, pid: int | None = None) -> bool:
     """No run container left by our mlperfctl process (`pid`), or by any of this test's (other people's
     runs share the engine: only ours are counted)."""
     owner = f"{RUN_LABEL}={os.uname().nodename}:{pid}" if pid else RUN_LABEL
-    mine = docker_client.containers.list(all=True, filters={"label": owner})
-    return not [c for c in mine if pid or c.labels.get(RUN_LABEL, "").split(":")[-1] in OUR_PIDS]
+    mine = engine.list_containers(owner)
+    return not [cid for cid, labels in mine if pid or labels.get(RUN_LABEL, "").split(":")[-1] in OUR_PIDS]
 
 
 OUR_PIDS: set[str] = set()
@@ -78,7 +78,7 @@ def resnet_demo(tmp_path_factory, local_base):
     return root
 
 
-def test_interrupted_submission_resumes_with_only_the_missing_pieces(resnet_demo, tmp_path, docker_client):
+def test_interrupted_submission_resumes_with_only_the_missing_pieces(resnet_demo, tmp_path, engine):
     sub, raw = tmp_path / "submission", tmp_path / "raw"
     cmd = submission_cmd("resnet50", resnet_demo / "datasets" / "imagenet", resnet_demo / "models", sub,
                          "--backend", "onnxruntime", "--scenario", "Offline", "--results-dir", raw,
@@ -97,7 +97,7 @@ def test_interrupted_submission_resumes_with_only_the_missing_pieces(resnet_demo
     assert proc.returncode == 2, out + errs
     assert "rerun the same command to resume" in errs and "Traceback" not in errs, errs[-2000:]
     assert not sub.exists() or not (sub / RES).exists()  # nothing half-written into the tree
-    assert no_run_containers(docker_client, proc.pid)
+    assert no_run_containers(engine, proc.pid)
     done = set(json.loads(ledger.read_text())["pieces"])
     assert len(done) in (2, 3)  # SIGINT may land while the third piece is being recorded
 
@@ -133,12 +133,13 @@ def _llm_or_sdxl(model, tmp_path, dataset):
     return data / "datasets" / dataset, data / "models"
 
 
+@pytest.mark.one_case_under_podman
 @pytest.mark.parametrize("model,dataset,extra,tests", [
     ("llama2-70b-99.9", "open-orca", ("--category", "datacenter", "--scenario", "Offline"), {"TEST06"}),
     ("sdxl", "coco2014", ("--scenario", "SingleStream"), {"TEST01", "TEST04"}),
 ])
 def test_generative_submission_has_its_compliance_folders(model, dataset, extra, tests, tmp_path, local_base,
-                                                          docker_client):
+                                                          engine):
     data, models = _llm_or_sdxl(model, tmp_path, dataset)
     sub = tmp_path / "submission"
     r = run(submission_cmd(model, data, models, sub, "--threads", "1", "--count", "4", *extra), cwd=ROOT,
@@ -156,10 +157,10 @@ def test_generative_submission_has_its_compliance_folders(model, dataset, extra,
         assert (scen / "TEST06" / "accuracy" / "mlperf_log_accuracy.json").is_file()
         assert any("TEST06" in line or "First token check" in line for line in row["compliance_lines"]["TEST06"])
     assert not list(sub.rglob("audit.config"))
-    assert no_run_containers(docker_client)
+    assert no_run_containers(engine)
 
 
-def test_v51_submission_runs_loadgen_511_with_its_seeds_in_the_v5_layout(resnet_demo, tmp_path, docker_client):
+def test_v51_submission_runs_loadgen_511_with_its_seeds_in_the_v5_layout(resnet_demo, tmp_path):
     """`--version v5.1`: the image is built with the round's LoadGen (5.1.1, its own runtime stage), every result
     carries v5.1's seeds (not v6.1's), and the tree has the v5.x layout that our checker accepts but for the
     test-mode findings (short duration, few queries)."""

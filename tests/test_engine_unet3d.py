@@ -36,7 +36,7 @@ def demo(tmp_path_factory, local_base):
     return root
 
 
-def test_offline_run_in_its_container_writes_dice(demo, tmp_path, docker_client):
+def test_offline_run_in_its_container_writes_dice(demo, tmp_path, no_containers):
     sub = tmp_path / "submission"
     cmd = [sys.executable, "-m", "mlperfctl", "run", "--model", MODEL, "--scenario", "Offline",
            "--backend", "onnxruntime", "--device", "cpu",
@@ -69,4 +69,4 @@ def test_offline_run_in_its_container_writes_dice(demo, tmp_path, docker_client)
           f"{rows['accuracy']['peak_rss_mib']} MiB (accuracy)")
     assert perf["peak_rss_mib"] > 0
     # other runs may share this engine: only this cell's run containers must be gone
-    assert not docker_client.containers.list(all=True, filters={"label": f"io.mlperfctl.cell={summary['cell']}"})
+    assert no_containers(f"io.mlperfctl.cell={summary['cell']}")

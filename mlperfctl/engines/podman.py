@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -31,6 +33,8 @@ from .base import Builder, BuildFailed, BuildRequest, ContainerEngine, Container
 from .cliargs import run_args
 
 FIX = "install it: sudo scripts/podman-setup.sh (or pass --engine docker)"
+STEP = re.compile(r"^(?:\[\d+/\d+\] )?STEP (\d+/\d+): (.*)$")   # "[1/2] STEP 3/5: RUN ..." in multi-stage builds
+FROM_AS = re.compile(r"^FROM \S+ AS (\S+)", re.IGNORECASE)
 
 
 def _sha(image_id: str) -> str:
@@ -39,6 +43,23 @@ def _sha(image_id: str) -> str:
 
 def _local(name: str) -> str:
     return name[len("localhost/"):] if name.startswith("localhost/") else name
+
+
+def _loopback_registry(ref: str) -> bool:
+    """Whether the image reference names a registry on this host (localhost, 127.0.0.0/8, ::1). Docker
+    talks plain HTTP to those without configuration; podman needs `--tls-verify=false` for the same."""
+    first, slash, _ = ref.partition("/")
+    if not slash or not ("." in first or ":" in first or first == "localhost"):
+        return False   # no registry part: Docker Hub (or podman's short-name search)
+    host = first[1:first.index("]")] if first.startswith("[") else first.rsplit(":", 1)[0]
+    if host == "localhost" or host == "::1":
+        return True
+    parts = host.split(".")
+    return len(parts) == 4 and parts[0] == "127" and all(x.isdigit() and int(x) < 256 for x in parts)
+
+
+def _tls(ref: str) -> list[str]:
+    return ["--tls-verify=false"] if _loopback_registry(ref) else []
 
 
 def _image(d: dict) -> Image:
@@ -94,8 +115,22 @@ class PodmanEngine(ContainerEngine):
         return _image(data[0]) if data else None
 
     def list_images(self, label: str) -> list[Image]:
-        r = self._run(["images", "--filter", f"label={label}", "--format", "json"])
+        r = self._listing(["images", "--filter", f"label={label}", "--format", "json"], "image not known")
         return [_image(d) for d in json.loads(r.stdout or "[]")]
+
+    def _listing(self, args: list[str], gone: str, tries: int = 5):
+        """A listing that another client may race: `podman images` (or `ps`) fails as a whole when an
+        entry it found is removed before it reads it ('image not known'), where docker's list is atomic.
+        Such a listing is taken again; any other failure is reported."""
+        for attempt in range(tries):
+            r = self._run(args, check=False)
+            if r.returncode == 0 or gone not in r.stderr or attempt == tries - 1:
+                break
+            time.sleep(0.2 * (attempt + 1))
+        if r.returncode != 0:
+            msg = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
+            raise UserError(f"podman {args[0]} failed: {msg}")
+        return r
 
     def tag(self, image_id: str, ref: str) -> None:
         self._run(["tag", image_id, ref])
@@ -106,11 +141,11 @@ class PodmanEngine(ContainerEngine):
             raise UserError(f"podman rmi {ref} failed: {r.stderr.strip()}")
 
     def pull(self, ref: str) -> str:
-        self._run(["pull", "--quiet", ref], what=f"cannot pull {ref}: podman pull")
+        self._run(["pull", "--quiet", *_tls(ref), ref], what=f"cannot pull {ref}: podman pull")
         return self.inspect_image(ref).id
 
     def push(self, ref: str) -> None:
-        self._run(["push", ref], what=f"cannot push {ref}: podman push")
+        self._run(["push", *_tls(ref), ref], what=f"cannot push {ref}: podman push")
 
     def save(self, refs: list[str], fileobj) -> None:
         with tempfile.TemporaryDirectory(prefix="mlperfctl-save-") as tmp:
@@ -194,7 +229,7 @@ class PodmanEngine(ContainerEngine):
         self._run(["rm", "--force", "--ignore", container_id], check=False)
 
     def list_containers(self, label: str) -> list[tuple[str, dict[str, str]]]:
-        r = self._run(["ps", "--all", "--filter", f"label={label}", "--format", "json"])
+        r = self._listing(["ps", "--all", "--filter", f"label={label}", "--format", "json"], "no such container")
         return [(c["Id"], dict(c.get("Labels") or {})) for c in json.loads(r.stdout or "[]")]
 
     def copy_from_image(self, image: str, path: str, dest: Path) -> None:
@@ -241,7 +276,7 @@ class PodmanBuilder(Builder):
                 cmd += ["--secret", f"id={sid},src={src}"]
             cmd.append(str(ctx))
             tail: deque[str] = deque(maxlen=25)
-            step = "the build"
+            step, stage = "the build", None
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     errors="replace", stdin=subprocess.DEVNULL)
             for line in proc.stdout:
@@ -249,8 +284,14 @@ class PodmanBuilder(Builder):
                 if request.log:
                     request.log.write(line + "\n")
                 tail.append(line)
-                if line.startswith("STEP "):
-                    step = line.split(": ", 1)[-1]
+                m = STEP.match(line)
+                if m:
+                    number, text = m.groups()
+                    named = FROM_AS.match(text)
+                    if named:
+                        stage = named.group(1)
+                    # as BuildKit names a step: "[implementation 3/5] RUN ...", so a failure says which stage
+                    step = f"[{stage} {number}] {text}" if stage else text
                     if request.on_step:
                         request.on_step(line)
             if proc.wait() != 0 or not iid.exists():
