@@ -13,7 +13,7 @@ runner.py) and its line below.
 from mlperf_harness.errors import UsageError
 
 from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
-from .imagenet import RESNET50
+from .imagenet import EFFICIENTNET, MOBILENET, RESNET50
 from .llm import GPTJ, LLAMA2_70B
 from .sdxl import SDXL
 
@@ -21,6 +21,8 @@ __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload"
 
 WORKLOADS: dict[str, Workload] = {
     "resnet50": RESNET50,
+    "mobilenet": MOBILENET,
+    "efficientnet": EFFICIENTNET,
     "sdxl": SDXL,
     "gptj-99": GPTJ,
     "gptj-99.9": GPTJ,

@@ -20,7 +20,7 @@ from pathlib import Path
 from mlperf_harness.errors import UsageError
 
 DEVICES = ("cpu", "cuda", "rocm")
-BACKENDS = ("onnxruntime", "pytorch", "tensorrt")
+BACKENDS = ("onnxruntime", "pytorch", "tensorrt", "tflite", "tf")
 SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
 
 

@@ -1,5 +1,7 @@
-"""`demo-data`: a ResNet50 v1.5 with seeded random weights (ONNX and torchvision .pth) and synthetic JPEGs."""
+"""`demo-data`: a ResNet50 v1.5 with seeded random weights (ONNX, torchvision .pth and, where tensorflow is
+importable, a frozen TensorFlow graph .pb) and synthetic JPEGs."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -7,6 +9,7 @@ from . import images, onnx_model, weights
 
 ONNX_FILE = "models/resnet50_v1.onnx"
 PTH_FILE = "models/resnet50-19c8e357.pth"
+PB_FILE = "models/resnet50_v1.pb"
 DATASET_DIR = "datasets/imagenet"
 
 
@@ -25,6 +28,19 @@ def _write_pth(params: dict, path: Path) -> bool:
     return True
 
 
+def _write_pb(seed: int, path: Path) -> bool:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        print(f"notice: tensorflow is not importable here; {path.name} was not written (tf runs need it)")
+        return False
+    from .frozen_graph import resnet50_graph_def
+
+    path.write_bytes(resnet50_graph_def(seed).SerializeToString())
+    return True
+
+
 def write(out_dir: Path, count: int, seed: int) -> None:
     """Write everything below out_dir; the same seed gives a byte-identical ONNX file."""
     models = out_dir / "models"
@@ -34,6 +50,8 @@ def write(out_dir: Path, count: int, seed: int) -> None:
     print(f"wrote {out_dir / ONNX_FILE}")
     if _write_pth(params, out_dir / PTH_FILE):
         print(f"wrote {out_dir / PTH_FILE}")
+    if _write_pb(seed, out_dir / PB_FILE):
+        print(f"wrote {out_dir / PB_FILE} (1001 classes, as the reference's)")
     images.write(out_dir / DATASET_DIR, count, seed)
     print(f"wrote {count} JPEGs and val_map.txt to {out_dir / DATASET_DIR}")
     print(
