@@ -9,6 +9,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
+from mlperf_rules import OPEN_ONLY
+
 from ..errors import UserError, choices
 from ..matrix import SCENARIOS, Cell, LoadedMatrix
 from ..options import RunOptions
@@ -100,6 +102,9 @@ def plan(lm: LoadedMatrix, opts: RunOptions) -> RunPlan:
     _one_of(opts.category, CATEGORIES, "category")
     _one_of(opts.division, DIVISIONS, "division")
     _one_of(opts.version, VERSIONS, "submission version")
+    if opts.division == "closed" and opts.model in OPEN_ONLY:
+        raise UserError(f"{opts.model} is an open-division model (it stands in for resnet through "
+                        f"model_mapping.json): use --division open")
     model = m.models[opts.model]
     required = getattr(model.scenarios, opts.category)
     if opts.scenario == "all":

@@ -175,6 +175,11 @@ class _Transaction:
         self.done.clear()
 
 
+# Open-division models that stand in for a benchmark: our name -> the checker's benchmark, written to
+# model_mapping.json beside the submitter's results
+OPEN_MODEL_MAPPING = {"mobilenet": "resnet", "efficientnet": "resnet"}
+
+
 def write_results(submission_dir: Path, *, division: str, submitter: str, system_name: str,
                   system_json: dict, results: list[ResultSet], src_dir: Path | None,
                   version: str = "v6.1", force: bool = False, implementation: str = "mlperfctl") -> list[Path]:
@@ -213,7 +218,8 @@ def write_results(submission_dir: Path, *, division: str, submitter: str, system
     base = submission_dir / division / submitter
     tx = _Transaction(staging)
     try:
-        entries = _stage(layout, staging / "new", base, system_name, system_json, results, src_dir, implementation)
+        entries = _stage(layout, staging / "new", base, system_name, system_json, results, src_dir, implementation,
+                         division)
         blocked = [e.target for e in entries if e.guarded and e.target.exists() and not _same(e.staged, e.target)]
         if blocked and not force:
             raise UserError(f"{blocked[0]} already exists ({len(blocked)} item(s) in the way); "
@@ -235,7 +241,7 @@ def write_results(submission_dir: Path, *, division: str, submitter: str, system
 
 
 def _stage(layout: Layout, new: Path, base: Path, system: str, system_json: dict, results: list[ResultSet],
-           src_dir: Path | None, implementation: str) -> list[_Entry]:
+           src_dir: Path | None, implementation: str, division: str = "closed") -> list[_Entry]:
     """Build every entry in `new` (mirroring the tree) and return them in placing order."""
     entries: list[_Entry] = []
 
@@ -277,6 +283,10 @@ def _stage(layout: Layout, new: Path, base: Path, system: str, system_json: dict
         ledger = _read_json(ledger_path) if ledger_path.exists() else {}
         ledger.update({mode: rs.ledger for mode in modes})
         _json_file(entry(meta / "run.json", False), ledger)
+    mapped = {m: OPEN_MODEL_MAPPING[m] for m in models if m in OPEN_MODEL_MAPPING}
+    if division == "open" and mapped:  # the checker reads <division>/<submitter>/model_mapping.json
+        mapping = _read_json(base / "model_mapping.json") if (base / "model_mapping.json").exists() else {}
+        _json_file(entry(Path("model_mapping.json"), False), {**mapping, **mapped})
     return entries
 
 
