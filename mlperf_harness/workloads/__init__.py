@@ -21,13 +21,13 @@ __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload"
 
 WORKLOADS: dict[str, Workload] = {
     "resnet50": RESNET50,
-    "mobilenet": MOBILENET,
-    "efficientnet": EFFICIENTNET,
     "sdxl": SDXL,
     "gptj-99": GPTJ,
     "gptj-99.9": GPTJ,
     "llama2-70b-99": LLAMA2_70B,
     "llama2-70b-99.9": LLAMA2_70B,
+    "mobilenet": MOBILENET,
+    "efficientnet": EFFICIENTNET,
 }
 
 

@@ -14,7 +14,9 @@ from .test_bad_inputs import assert_bad_input
 
 
 def test_registry_names_and_declarations_agree():
-    assert workloads.names() == ("resnet50", "sdxl", "gptj-99", "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9")
+    assert workloads.names() == (
+        "resnet50", "sdxl", "gptj-99", "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9", "mobilenet", "efficientnet"
+    )  # fmt: skip
     for name in workloads.names():
         assert name in workloads.get(name).names
     served = [n for d in workloads.declarations() for n in d.names]
@@ -29,8 +31,8 @@ def test_unknown_model_lists_the_choices():
 
 def test_resnet50_supports_what_its_backends_run():
     d = workloads.get("resnet50")
-    assert d.backends("cpu") == ("onnxruntime", "pytorch")
-    assert d.backends("cuda") == ("onnxruntime", "pytorch", "tensorrt")
+    assert d.backends("cpu") == ("onnxruntime", "pytorch", "tf")
+    assert d.backends("cuda") == ("onnxruntime", "pytorch", "tensorrt", "tf")
     assert d.precisions("cuda", "tensorrt") == ("fp32", "fp16")
     assert not any(d.supports(dev, b, "int8") for dev in workloads.DEVICES for b in workloads.BACKENDS)
     assert not d.supports("cpu", "tensorrt", "fp32")
