@@ -13,6 +13,18 @@ def _version(module: str) -> str | None:
         return None
 
 
+def _dist_version(*dists: str) -> str | None:
+    """The installed version of the first of these distributions (no import: tensorflow takes seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in dists:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
 def loadgen_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -29,7 +41,14 @@ def collect() -> dict:
         "harness_version": __version__,
         "python": platform.python_version(),
         "loadgen_version": loadgen_version(),
-        "frameworks": {m: v for m in ("onnxruntime", "torch", "tensorrt") if (v := _version(m))},
+        "frameworks": {
+            **{m: v for m in ("onnxruntime", "torch", "tensorrt") if (v := _version(m))},
+            **{
+                m: v
+                for m, d in (("ai_edge_litert", ("ai-edge-litert",)), ("tensorflow", ("tensorflow-cpu", "tensorflow")))
+                if (v := _dist_version(*d))
+            },
+        },
         "onnxruntime_providers": [],
     }
     if "onnxruntime" in info["frameworks"]:

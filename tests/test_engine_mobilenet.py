@@ -77,9 +77,9 @@ def test_runs_in_its_container_with_accuracy(runs, submission, model, scenario):
         assert (res / name).is_file(), name
     assert (res / "accuracy" / "accuracy.txt").read_text().startswith("accuracy=")
     ledger = json.loads((res / "run.json").read_text())["performance"]
-    framework = ledger["harness"]["framework"] if "framework" in ledger["harness"] else None
-    if framework:
-        assert framework["name"] == backend
+    assert ledger["exit_status"] == 0 and ledger["cell"] == summary["cell"]
+    frameworks = ledger["harness"]["frameworks"]  # what the image has: its backend's framework
+    assert {"tflite": "ai_edge_litert", "tf": "tensorflow"}[backend] in frameworks, frameworks
 
 
 def test_open_tree_maps_the_open_models_to_resnet(runs, submission):
