@@ -66,24 +66,28 @@ class TFLiteBackend:
             raise UsageError(f"{model_path} has output shape {list(out['shape'])}", "pass an ImageNet classifier")
         self.label_offset = check_class_count(int(out["shape"][1]), model_path)
         self.in_index, self.out_index = inp["index"], out["index"]
-        self.batch = max(1, batch)
-        if self.batch != int(inp["shape"][0]):
-            self.interpreter.resize_tensor_input(self.in_index, [self.batch, self.size, self.size, 3])
-        self.interpreter.allocate_tensors()
+        self.rows = int(inp["shape"][0])
+        self._resize(max(1, batch))
         self.version = getattr(litert, "__version__", None) or _version()
         self.threads = threads
 
+    def _resize(self, rows: int) -> None:
+        if rows != self.rows:
+            self.interpreter.resize_tensor_input(self.in_index, [rows, self.size, self.size, 3])
+            self.rows = rows
+        self.interpreter.allocate_tensors()
+
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        it, n = self.interpreter, batch.shape[0]
+        """Top-1 per row. The input tensor is resized only when the batch size changes (SingleStream keeps 1,
+        Offline its batch; a short last batch costs one resize)."""
+        it = self.interpreter
         if self.shift:
             batch = (batch.astype(np.int16) - 128).astype(np.int8)
-        if n != self.batch:  # a short last batch: pad (resizing would reallocate every time)
-            full = np.zeros((self.batch, *batch.shape[1:]), batch.dtype)
-            full[:n] = batch
-            batch = full
+        if batch.shape[0] != self.rows:
+            self._resize(batch.shape[0])
         it.set_tensor(self.in_index, batch)
         it.invoke()
-        return it.get_tensor(self.out_index)[:n].argmax(axis=1)
+        return it.get_tensor(self.out_index).argmax(axis=1)
 
 
 def _version() -> str:
