@@ -13,10 +13,17 @@ def _version(module: str) -> str | None:
         return None
 
 
-def _dist_version(*dists: str) -> str | None:
-    """The installed version of the first of these distributions (no import: tensorflow takes seconds)."""
+def _dist_version(module: str, *dists: str) -> str | None:
+    """The installed version of the first of these distributions when `module` is importable, found without
+    importing it (tensorflow takes seconds)."""
     from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
 
+    try:
+        if find_spec(module) is None:
+            return None
+    except (ImportError, ValueError):  # ValueError: blocked (sys.modules[module] is None)
+        return None
     for dist in dists:
         try:
             return version(dist)
@@ -46,7 +53,7 @@ def collect() -> dict:
             **{
                 m: v
                 for m, d in (("ai_edge_litert", ("ai-edge-litert",)), ("tensorflow", ("tensorflow-cpu", "tensorflow")))
-                if (v := _dist_version(*d))
+                if (v := _dist_version(m, *d))
             },
         },
         "onnxruntime_providers": [],

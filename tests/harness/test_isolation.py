@@ -8,7 +8,7 @@ from pathlib import Path
 import mlperf_harness
 
 PACKAGE = Path(mlperf_harness.__file__).parent
-FRAMEWORKS = ("onnxruntime", "torch", "tensorrt")
+FRAMEWORKS = ("onnxruntime", "torch", "tensorrt", "ai_edge_litert", "tensorflow")
 # nn.Modules, imported only by the pytorch backend and by sdxl scoring
 TORCH_ONLY = {PACKAGE / "workloads/imagenet/models/resnet50_torch.py", PACKAGE / "workloads/sdxl/inception.py"}
 
