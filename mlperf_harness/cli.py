@@ -1,4 +1,5 @@
-"""Command line: run, accuracy (aliases accuracy-imagenet, accuracy-coco, accuracy-llm), demo-data, info.
+"""Command line: run, accuracy (aliases accuracy-imagenet, accuracy-coco, accuracy-llm), preprocess, demo-data,
+info.
 Exit 0 ok, 2 bad input (one line), 1 otherwise."""
 
 import argparse
@@ -8,6 +9,12 @@ from pathlib import Path
 
 from . import workloads
 from .errors import UsageError
+
+# model -> "module:function" of its `preprocess` command (the workloads whose raw data needs one)
+PREPROCESSORS = {
+    "3d-unet-99": "mlperf_harness.workloads.unet3d.preprocess:command",
+    "3d-unet-99.9": "mlperf_harness.workloads.unet3d.preprocess:command",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,7 +33,11 @@ def _readable(root: Path) -> None:
 
 def _imagenet_options(p, alias: bool) -> None:
     p.add_argument("--imagenet-val-file", required=alias, help="the dataset's val_map.txt")
-    p.add_argument("--dtype", default="float32", choices=("float32", "int32", "int64"))
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "int32", "int64"),
+        help="the log's data type (default: resnet50 float32, rnnt int64)",
+    )
 
 
 def _coco_options(p) -> None:
@@ -75,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     acc.add_argument("--mlperf-accuracy-file", required=True)
     acc.add_argument("--dataset-dir", help="the dataset the run used")
     acc.add_argument("--model-path", help="LLMs: the checkpoint directory holding the tokenizer")
-    acc.add_argument("--dataset-file", help="LLMs: the dataset file itself, instead of --dataset-dir")
+    acc.add_argument(
+        "--dataset-file", help="LLMs: the dataset file itself, instead of --dataset-dir; rnnt: another manifest"
+    )
     _imagenet_options(acc, alias=False)
     _coco_options(acc)
     acc.add_argument("--output", help="also write the accuracy.txt lines to this file")
@@ -100,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
     llm.add_argument("--model-path", required=True, help="checkpoint directory holding the tokenizer")
     llm.add_argument("--output", help="also write the result line to this file")
 
+    pre = sub.add_parser("preprocess", help="raw dataset -> the layout `run` reads (3d-unet: KiTS19 NIfTI)")
+    pre.add_argument("--model", required=True, choices=[m for m in models if m in PREPROCESSORS])
+    pre.add_argument("--raw-data-dir", required=True, help="3d-unet: the KiTS19 data dir holding case_XXXXX/")
+    pre.add_argument("--results-dir", required=True, help="where the preprocessed layout is written")
+    pre.add_argument("--cases", nargs="*", help="case names (default: every case_* dir)")
+    pre.add_argument("--no-nifti", action="store_true", help="skip the nifti/ copies of the preprocessed cases")
+
     d = sub.add_parser("demo-data", help="random-weight models and synthetic data for dev and tests")
     d.add_argument("dir")
     d.add_argument("--model", default="resnet50", choices=models)
@@ -117,6 +137,10 @@ def _dispatch(a) -> int:
         return run(a)
     if a.command in ("accuracy", "accuracy-imagenet", "accuracy-coco", "accuracy-llm"):
         return workloads.get(a.model).score(a)
+    if a.command == "preprocess":
+        from .workloads.base import load
+
+        return load(PREPROCESSORS[a.model])(a)
     if a.command == "demo-data":
         if a.images < 1:
             raise UsageError(f"--images {a.images} must be positive", "pass --images 1 or more")

@@ -65,23 +65,11 @@ class Backend(_Strict):
     install: dict[StrictStr, Install]
 
 
-class Scenarios(_Strict):
-    edge: list[Scenario]
-    datacenter: list[Scenario]
-
-
-class Dataset(_Strict):
-    name: StrictStr
-    files: list[StrictStr]
-
-
 class Model(_Strict):
     task: StrictStr
     implemented: StrictBool
     precisions: list[Precision]
-    scenarios: Scenarios
-    dataset: Dataset
-    model_files: dict[StrictStr, StrictStr]
+    backends: list[StrictStr]  # the backends its cells exist for; its files and data are the workload's
     packages: Packages = {}
 
 
@@ -393,8 +381,8 @@ def _cross_check(m: Matrix) -> list[tuple[tuple, str]]:
         for d in backend.install:
             need("device", d, ("backends", b, "install", d))
     for name, model in m.models.items():
-        for b in model.model_files:
-            need("backend", b, ("models", name, "model_files", b))
+        for k, b in enumerate(model.backends):
+            need("backend", b, ("models", name, "backends", k))
     for name, impl in m.implementations.items():
         for d in impl.bases:
             need("device", d, ("implementations", name, "bases", d))
@@ -414,8 +402,8 @@ def _cross_check(m: Matrix) -> list[tuple[tuple, str]]:
             out.append((("backends", cell.backend, "install"),
                         f"{cell.id}: backend {cell.backend} has no install for device "
                         f"{cell.device}; add one or a rule that excludes the cell"))
-        elif cell.backend not in m.models[cell.model].model_files:
-            out.append((("models", cell.model, "model_files"),
+        elif cell.backend not in m.models[cell.model].backends:
+            out.append((("models", cell.model, "backends"),
                         f"{cell.id}: model {cell.model} has no model file for backend "
                         f"{cell.backend}; add one or a rule that excludes the cell"))
     return out

@@ -10,7 +10,7 @@ environment for these settings.
 | base images        |                       | MLPERFCTL_BASE_IMAGE (cpu=IMG,...)  | --base-image      |
 | extra CA certs     | build.ca_certs (+)    | MLPERFCTL_CA_CERT (':'-separated)   | --ca-cert         |
 | registry           | build.registry        | MLPERFCTL_REGISTRY                  | --registry        |
-| engine             |                       | MLPERFCTL_ENGINE                    |                   |
+| engine             |                       | MLPERFCTL_ENGINE                    | --engine          |
 | engine socket      |                       | MLPERFCTL_ENGINE_URL                | --engine-url      |
 | builder            |                       | MLPERFCTL_BUILDER                   | --builder         |
 | wheel folders      |                       | MLPERFCTL_WHEEL_DIR (':'-separated) | --wheel-dir       |
@@ -48,7 +48,7 @@ class BuildOptions:
     no_cache: bool = False
     push: bool = False
     continue_on_error: bool = False
-    engine: str = "docker"                                   # a name in mlperfctl.engines.ENGINES
+    engine: str = "auto"                                     # auto or a name in mlperfctl.engines.ENGINES
     engine_url: str | None = None                            # None: the engine's own default
     builder: str = "auto"                                    # auto | buildkit | classic
     log_dir: Path = Path("out/build-logs")
@@ -143,6 +143,9 @@ def build_options(lm: LoadedMatrix | None, environ: Mapping[str, str] | None = N
         if f in values:
             values[f] = tuple(Path(p) for p in values[f])
     opts = BuildOptions(**{"bases": bases, "ca_certs": certs + matrix_certs, "wheel_dirs": wheel_dirs, **values})
+    from .engines import ENGINES
+    if opts.engine not in ("auto", *ENGINES):
+        raise UserError(f"unknown engine '{opts.engine}' {choices(['auto', *ENGINES])}")
     if opts.builder not in BUILDERS:
         raise UserError(f"unknown builder '{opts.builder}' {choices(BUILDERS)}")
     for f in opts.ca_certs:
@@ -160,4 +163,15 @@ def run_options(environ: Mapping[str, str] | None = None, **flags) -> RunOptions
         values["cache_dir"] = cache_home / "mlperfctl" / "preprocessed"
     if "command_line" in values:
         values["command_line"] = tuple(values["command_line"])
+    if "version" not in values and "model" in values:
+        values["version"] = default_version(values["model"])
     return RunOptions(**values)
+
+
+def default_version(model: str) -> str:
+    """The submission round when --version is not given: the newest round in which the model is a closed
+    benchmark (rnnt: v4.0, gptj-99: v5.0), so that its rules and tree layout apply; else the latest round."""
+    import mlperf_rules
+
+    rnd = mlperf_rules.rules_round(model)
+    return rnd.version if rnd is not None else mlperf_rules.LATEST

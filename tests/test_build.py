@@ -31,6 +31,8 @@ def make_project(tmp: Path, matrix_text: str | None = None) -> Path:
     (tmp / "mlperf_harness").mkdir()
     (tmp / "mlperf_harness" / "__init__.py").write_text("")
     (tmp / "mlperf_harness" / "__main__.py").write_text("print('stand-in harness')\n")
+    (tmp / "mlperf_rules").mkdir()
+    (tmp / "mlperf_rules" / "__init__.py").write_text("ROUNDS = {}\n")
     return tmp
 
 
@@ -205,7 +207,7 @@ def test_options_precedence_defaults_matrix_environment_flags(tmp_path):
     lm = matrix_mod.load(make_project(tmp_path, text) / "matrix.yaml")
     # defaults, then the matrix
     opts = options.build_options(lm, environ={})
-    assert opts.registry == "matrix.example:5000/m" and opts.builder == "auto" and opts.engine == "docker"
+    assert opts.registry == "matrix.example:5000/m" and opts.builder == "auto" and opts.engine == "auto"
     assert opts.ca_certs == (tmp_path / "m.crt",) and opts.bases == {} and opts.engine_url is None
     # the environment over the matrix
     env = {"MLPERFCTL_BASE_IMAGE": "cpu=mlperfctl/debian:bookworm", "MLPERFCTL_REGISTRY": "env:5000/e",

@@ -519,12 +519,19 @@ def test_v51_tree_puts_the_tests_under_compliance(runs, tmp_path):
     assert (base / compliance.tree_path("v5.1", SYSTEM, "resnet50", "Offline", "TEST01")).is_dir()
     assert str(compliance.tree_path("v5.1", SYSTEM, "resnet50", "Offline", "TEST04")) == \
         f"compliance/{SYSTEM}/resnet50/Offline/TEST04"
-    # LoadGen 6.0.17 ran with the v6.1 seeds: our checker reads them in the performance run only
+    # LoadGen 6.0.17 ran with the v6.1 seeds: our checker reads them in the performance run and, as the official
+    # checker does, in the TEST01 and TEST04 performance runs
     seeds, ran = (mlperf_rules.get_round(v).seeds.as_dict() for v in ("v5.1", "v6.1"))
-    assert problems(root, "v5.1") == [
-        f"closed/acme/results/{SYSTEM}/resnet50: missing required scenario(s) for edge: SingleStream, MultiStream",
-        *(f"closed/acme/results/{SYSTEM}/resnet50/Offline/performance/run_1/mlperf_log_detail.txt: {key} is "
-          f"{value}, v5.1 requires {seeds[key]}" for key, value in ran.items())]
+    found = problems(root, "v5.1")
+    runs_1 = [f"closed/acme/results/{SYSTEM}/resnet50/Offline/performance/run_1",
+              *(f"closed/acme/compliance/{SYSTEM}/resnet50/Offline/{t}/performance/run_1"
+                for t in ("TEST01", "TEST04"))]
+    for run_1 in runs_1:
+        for key, value in ran.items():
+            assert f"{run_1}/mlperf_log_detail.txt: {key} is {value}, v5.1 requires {seeds[key]}" in found, found
+    assert f"closed/acme/results/{SYSTEM}/resnet50: missing required scenario(s) for edge: SingleStream, " \
+           "MultiStream" in found
+    assert len(found) == 1 + 3 * len(ran), found
 
 
 def test_failing_tests_are_what_our_checker_reports(runs, tmp_path):

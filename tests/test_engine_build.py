@@ -34,7 +34,9 @@ def cli_env(**extra) -> dict:
 
 
 def cli(*args, cwd, env=None):
-    return subprocess.run([sys.executable, "-m", "mlperfctl", *map(str, args)], capture_output=True,
+    # -P: the project under test holds stand-in mlperf_harness/mlperf_rules folders (COPY sources), which must
+    # not shadow the real packages on sys.path
+    return subprocess.run([sys.executable, "-P", "-m", "mlperfctl", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, env=env or cli_env())
 
 
@@ -54,6 +56,8 @@ def tiny(tmp_path_factory, docker_client, local_base):
     (root / "mlperf_harness").mkdir()
     (root / "mlperf_harness" / "__init__.py").write_text("")
     (root / "mlperf_harness" / "__main__.py").write_text(f"print('stand-in {uuid.uuid4().hex}')\n")
+    (root / "mlperf_rules").mkdir()
+    (root / "mlperf_rules" / "__init__.py").write_text("ROUNDS = {}\n")
     r = cli("lock", "--json", cwd=root)
     assert r.returncode == 0, r.stderr
     assert all(x["locked"] for x in json.loads(r.stdout)), r.stdout
@@ -135,8 +139,7 @@ def test_failing_step_reports_cell_and_log_tail(tiny, tmp_path):
     shutil.copytree(tiny, root)
     text = (root / "matrix.yaml").read_text().replace(
         "  plain:\n", "  broken:\n    task: test\n    implemented: true\n    precisions: [fp32]\n"
-        "    scenarios: {edge: [Offline], datacenter: [Offline]}\n    dataset: {name: none, files: []}\n"
-        "    model_files: {alpha: toy.onnx, beta: toy.onnx}\n"
+        "    backends: [alpha, beta]\n"
         "    packages: {mlperfctl-no-such-package: \"0.0.1\"}\n  plain:\n")
     (root / "matrix.yaml").write_text(text)
     data, r = build_json(root, "--backend", "alpha", "--model", "broken,toy", "--continue-on-error", expect=1)
@@ -297,8 +300,7 @@ def test_wheel_dir_installs_a_pin_the_index_cannot_serve(tiny, tmp_path, docker_
     text = text.replace("models:\n", "  gamma:\n    description: only in a local wheel\n    install:\n      cpu:\n"
                         "        packages: {mlperfctl-probe: \"1.0\"}\n"
                         "        index_url: https://index.invalid/simple\nmodels:\n", 1)
-    text = text.replace("model_files: {alpha: toy.onnx, beta: toy.onnx}",
-                        "model_files: {alpha: toy.onnx, beta: toy.onnx, gamma: toy.onnx}")
+    text = text.replace("backends: [alpha, beta]", "backends: [alpha, beta, gamma]")
     (root / "matrix.yaml").write_text(text)
     token = uuid.uuid4().hex
     make_wheel(tmp_path / "wheels", "mlperfctl_probe", "1.0+site", token)

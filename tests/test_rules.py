@@ -188,9 +188,9 @@ def test_harness_accuracy_lines_match_every_rounds_patterns(version):
 
 
 def test_the_literal_lines_are_what_the_harness_writes():
-    from mlperf_harness import accuracy as imagenet
-    from mlperf_harness.llm import accuracy as llm
-    from mlperf_harness.sdxl import accuracy as sdxl
+    from mlperf_harness.workloads.imagenet import accuracy as imagenet
+    from mlperf_harness.workloads.llm import accuracy as llm
+    from mlperf_harness.workloads.sdxl import accuracy as sdxl
 
     assert imagenet.format_line(38250, 50000) == RESNET_LINE
     assert "\n".join(sdxl.lines({"CLIP_SCORE": 31.75, "FID_SCORE": 23.5})) + "\n" == SDXL_LINES

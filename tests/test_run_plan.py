@@ -37,7 +37,15 @@ def test_defaults_pick_builtin_harness_and_first_backend(loaded):
 
 def test_scenario_all_follows_the_category(loaded):
     assert run_plan.plan(loaded, opts(scenario="all")).scenarios == ["SingleStream", "MultiStream", "Offline"]
-    assert run_plan.plan(loaded, opts(scenario="all", category="datacenter")).scenarios == ["Server", "Offline"]
+    # the round's rulebook, not the matrix: sdxl in v5.1's datacenter; resnet50 is edge-only from v5.1 on
+    assert run_plan.plan(loaded, opts(model="sdxl", version="v5.1", scenario="all",
+                                      category="datacenter")).scenarios == ["Server", "Offline"]
+    assert run_plan.plan(loaded, opts(model="sdxl", scenario="all")).scenarios == ["SingleStream", "Offline"]
+    with pytest.raises(UserError, match="resnet50 has no datacenter scenarios in v6.1"):
+        run_plan.plan(loaded, opts(scenario="all", category="datacenter"))
+    # llama2-70b-99.9: Offline required, and one of Server/Interactive (Server)
+    assert run_plan.plan(loaded, opts(model="llama2-70b-99.9", scenario="all",
+                                      category="datacenter")).scenarios == ["Offline", "Server"]
     with pytest.raises(UserError, match="no edge scenarios"):
         run_plan.plan(loaded, opts(model="llama2-70b-99", scenario="all"))
 
@@ -48,7 +56,7 @@ def test_scenario_all_follows_the_category(loaded):
     ({"execution_mode": "quick"}, "unknown execution mode 'quick'"),
     ({"model": "resnet"}, "unknown model 'resnet'"),
     ({"backend": "tensorrt"}, "no cell python-tensorrt-cpu-resnet50 in the matrix"),
-    ({"precision": "fp8"}, "unknown precision for resnet50 'fp8' (choose: fp16, fp32, int8)"),
+    ({"precision": "fp8"}, "unknown precision for resnet50 'fp8' (choose: fp32)"),
 ])
 def test_bad_options_are_one_line_errors(loaded, kw, message):
     with pytest.raises(UserError) as e:
@@ -67,7 +75,6 @@ def test_preflight_passes_and_resolves_model_dir(loaded, data):
     ("dataset-missing", "does not exist (pass --dataset-dir)"),
     ("layout", "lacks val_map.txt (expected the ImageNet 2012 validation layout)"),
     ("model-missing", "model file"),
-    ("not-implemented", "retinanet is not implemented by the built-in harness yet"),
 ])
 def test_preflight_failures(loaded, data, case, message):
     o = opts(dataset_dir=data / "imagenet", model_path=data / "models" / "resnet50_v1.onnx")
@@ -79,11 +86,18 @@ def test_preflight_failures(loaded, data, case, message):
         (data / "imagenet" / "val_map.txt").unlink()
     elif case == "model-missing":
         o = dataclasses.replace(o, model_path=data / "models" / "missing.onnx")
-    elif case == "not-implemented":
-        o = dataclasses.replace(o, model="retinanet", backend="pytorch")
     p = run_plan.plan(loaded, o)
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
         preflight.preflight(loaded, p, o, set())
+
+
+def test_unimplemented_model_is_refused_in_plan(loaded):
+    """A model the matrix marks unimplemented (or the harness does not serve) stops before any check of data."""
+    models = dict(loaded.matrix.models)
+    models["resnet50"] = models["resnet50"].model_copy(update={"implemented": False})
+    lm = dataclasses.replace(loaded, matrix=loaded.matrix.model_copy(update={"models": models}))
+    with pytest.raises(UserError, match="resnet50 is not implemented by the built-in harness yet"):
+        run_plan.plan(lm, opts())
 
 
 def test_preflight_cuda_needs_nvidia_runtime(loaded, data):
@@ -177,6 +191,9 @@ def test_offline_samples_per_second_ignores_token_throughput(tmp_path):
     assert results.offline_samples_per_second(MLLog(detail)) is None
 
 
+SDXL_DC = {"model": "sdxl", "version": "v5.1"}  # a model with datacenter scenarios in the rulebook
+
+
 def _targets(loaded, **kw):
     p = run_plan.plan(loaded, opts(**kw))
     return {s: (t.flag, t.value) for s, t in p.targets.items()}
@@ -186,7 +203,7 @@ def test_general_targets_apply_to_the_scenarios_they_fit(loaded):
     assert _targets(loaded, scenario="all", target_latency=5) == {
         "SingleStream": ("--target-latency", 5.0), "MultiStream": ("--target-latency", 5.0)}
     assert _targets(loaded, scenario="all", target_qps=100, target_latency=5)["Offline"] == ("--target-qps", 100.0)
-    assert _targets(loaded, scenario="all", category="datacenter", target_qps=100) == {
+    assert _targets(loaded, scenario="all", category="datacenter", target_qps=100, **SDXL_DC) == {
         "Server": ("--target-qps", 100.0), "Offline": ("--target-qps", 100.0)}
     assert _targets(loaded) == {}
 
@@ -195,7 +212,8 @@ def test_per_scenario_targets_win_over_the_general_ones(loaded):
     got = _targets(loaded, scenario="all", target_latency=5, multistream_target_latency=40, offline_target_qps=9)
     assert got == {"SingleStream": ("--target-latency", 5.0), "MultiStream": ("--target-latency", 40.0),
                    "Offline": ("--target-qps", 9.0)}
-    got = _targets(loaded, scenario="all", category="datacenter", target_qps=100, server_target_qps=30)
+    got = _targets(loaded, scenario="all", category="datacenter", target_qps=100, server_target_qps=30,
+                   **SDXL_DC)
     assert got == {"Server": ("--target-qps", 30.0), "Offline": ("--target-qps", 100.0)}
 
 
@@ -218,7 +236,7 @@ def test_each_scenario_gets_its_target_on_the_harness_command_line(loaded):
     # the general target fits none of the run's scenarios: refused here, not by the harness later
     ({"target_latency": 5}, "--target-latency applies to SingleStream and MultiStream, not Offline: use --target-qps"),
     ({"scenario": "SingleStream", "target_qps": 5}, "--target-qps applies to Offline and Server, not SingleStream"),
-    ({"scenario": "all", "category": "datacenter", "target_latency": 5},
+    ({"scenario": "all", "category": "datacenter", "target_latency": 5, "model": "sdxl", "version": "v5.1"},
      "--target-latency applies to SingleStream and MultiStream, not Server, Offline"),
     # a per-scenario target for a scenario the run does not include
     ({"scenario": "all", "server_target_qps": 5}, "--server-target-qps is for Server, which this run does not "
@@ -248,3 +266,39 @@ def test_bad_target_is_exit_2_before_any_engine(tmp_path):
                         f"unix://{tmp_path}/no-engine.sock"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert r.stderr.startswith("error: --server-target-qps is for Server")
+
+
+def test_version_defaults_to_the_models_newest_closed_round(loaded):
+    """No --version: the round whose rules apply to the model (rnnt was last closed in v4.0); any rulebook round
+    may be named; an unknown one is a one-line error listing them."""
+    from mlperfctl.options import run_options
+
+    assert run_options(model="rnnt", version=None).version == "v4.0"
+    assert run_options(model="gptj-99").version == "v5.0"
+    assert run_options(model="resnet50").version == "v6.1"
+    assert run_options(model="rnnt", version="v6.1").version == "v6.1"
+    p = run_plan.plan(loaded, opts(model="rnnt", version="v4.0"))
+    assert p.cell.id == "python-pytorch-cpu-rnnt" and p.precision == "fp32"
+    with pytest.raises(UserError) as e:
+        run_plan.plan(loaded, opts(version="v3.1"))
+    assert "unknown submission version 'v3.1'" in str(e.value) and "v4.0" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_preflight_runs_the_workloads_dataset_check(loaded, tmp_path):
+    """rnnt declares a dataset check: a manifest naming a missing wav is one line before any container."""
+    entry = {"transcript": "a b", "original_duration": 1.0,
+             "files": [{"fname": "dev-clean-wav/1/2/1-2-0000.wav", "speed": 1}]}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dev-clean-wav.json").write_text(json.dumps([entry]))
+    model = tmp_path / "DistributedDataParallel_1576581068.9962234-epoch-100.pt"
+    model.write_bytes(b"pt")
+    o = opts(model="rnnt", dataset_dir=tmp_path / "data", model_path=model)
+    with pytest.raises(UserError) as e:
+        preflight.preflight(loaded, run_plan.plan(loaded, o), o, set())
+    assert "entry 0 names" in str(e.value) and "1-2-0000.wav, which does not exist" in str(e.value)
+    assert "\n" not in str(e.value)
+    wav = tmp_path / "data" / "dev-clean-wav/1/2/1-2-0000.wav"
+    wav.parent.mkdir(parents=True)
+    wav.write_bytes(b"RIFF")
+    assert preflight.preflight(loaded, run_plan.plan(loaded, o), o, set()) == model

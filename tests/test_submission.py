@@ -290,6 +290,7 @@ def test_compliance_dirs_are_placed_per_layout(tmp_path, runs):
     test01 = tmp_path / "TEST01"
     (test01 / "performance" / "run_1").mkdir(parents=True)
     shutil.copy(runs["valid"] / "mlperf_log_detail.txt", test01 / "performance" / "run_1")
+    shutil.copy(runs["valid"] / "mlperf_log_summary.txt", test01 / "performance" / "run_1")
     (test01 / "verify_performance.txt").write_text("TEST PASS\n")
     (test01 / "verify_accuracy.txt").write_text("TEST PASS\n")
     write(tmp_path / "v6", runs, compliance={"TEST01": test01})
@@ -436,6 +437,7 @@ def _closed_with_compliance(tmp_path, runs, verify_accuracy="TEST PASS\n"):
     test01 = tmp_path / "TEST01"
     (test01 / "performance" / "run_1").mkdir(parents=True)
     shutil.copy(runs["valid"] / "mlperf_log_detail.txt", test01 / "performance" / "run_1")
+    shutil.copy(runs["valid"] / "mlperf_log_summary.txt", test01 / "performance" / "run_1")
     (test01 / "verify_performance.txt").write_text("TEST PASS\n")
     (test01 / "verify_accuracy.txt").write_text(verify_accuracy)
     test04 = tmp_path / "TEST04"
@@ -450,6 +452,14 @@ def _closed_with_compliance(tmp_path, runs, verify_accuracy="TEST PASS\n"):
 def test_closed_compliance_tests_pass_and_the_test01_fallback(tmp_path, runs):
     root, scen = _closed_with_compliance(tmp_path, runs)
     assert messages(root) == [f"{scen.parent}: missing required scenario(s) for edge: SingleStream, MultiStream"]
+    # the performance checks run on TESTxx/performance/run_1 too, and its file list is exact
+    run_1 = root / scen / "TEST04" / "performance" / "run_1"
+    (run_1 / "mlperf_log_summary.txt").unlink()
+    assert any("TEST04/performance/run_1: file list mismatch (mlperf_log_summary.txt)" in p for p in messages(root))
+    shutil.copy(runs["short"] / "mlperf_log_summary.txt", run_1)
+    shutil.copy(runs["short"] / "mlperf_log_detail.txt", run_1)
+    assert any("TEST04/performance/run_1/mlperf_log_detail.txt: min_duration is 200 ms" in p for p in messages(root))
+    shutil.copy(runs["valid"] / "mlperf_log_detail.txt", run_1)
     # the first-element comparison failed: the baseline and compliance scores must be within 1 % (resnet)
     (root / scen / "TEST01" / "verify_accuracy.txt").write_text("num_perf_log_data_mismatch = 3\nTEST FAIL\n")
     problems = messages(root)
@@ -458,7 +468,15 @@ def test_closed_compliance_tests_pass_and_the_test01_fallback(tmp_path, runs):
     acc.mkdir()
     (acc / "baseline_accuracy.txt").write_text("accuracy=76.500%, good=3060, total=4000\n")
     (acc / "compliance_accuracy.txt").write_text("accuracy=76.000%, good=3040, total=4000\n")
+    # the official checker's exact file list of TEST01/accuracy
+    assert any("TEST01/accuracy: file list mismatch (accuracy.txt, mlperf_log_accuracy.json)" in p
+               for p in messages(root)), messages(root)
+    (acc / "accuracy.txt").write_text("")
+    shutil.copy(runs["acc"] / "mlperf_log_accuracy.json", acc)
     assert len(messages(root)) == 1
+    (acc / "notes.txt").write_text("extra")
+    assert any("file list mismatch (notes.txt)" in p for p in messages(root))
+    (acc / "notes.txt").unlink()
     (acc / "compliance_accuracy.txt").write_text("accuracy=75.000%, good=3000, total=4000\n")
     assert any("TEST01 fallback: acc differs by 2.000% (> 1%)" in p for p in messages(root))
 

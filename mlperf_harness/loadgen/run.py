@@ -6,12 +6,18 @@ accuracy mode score the accuracy log into accuracy.txt). What differs per worklo
 Runner (mlperf_harness.workloads.base)."""
 
 import json
+import resource
 import sys
 from pathlib import Path
 
 from .. import workloads
 from . import lifecycle, logs, settings
 from .pool import WorkerPool
+
+
+def peak_rss_mib() -> float:
+    """The process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
 def run(a) -> int:
@@ -33,6 +39,7 @@ def run(a) -> int:
     r.threads, r.batch, r.workers = r.defaults()
     lifecycle.prepare_output(out, audit_config)
     (out / "user.conf").write_text(conf_text)
+    (out / "mlperf.conf").write_text(settings.mlperf_conf(r.loadgen_model, a.scenario))  # v4.x trees want it
     qsl = r.load(out)
     print(r.banner(), flush=True)
     total = len(qsl)
@@ -47,6 +54,7 @@ def run(a) -> int:
         "batch_size": r.batch,
         "workers": r.workers,
         "duration_s": round(duration, 3),
+        "peak_rss_mib": peak_rss_mib(),
         "compliance_audit": audit_config is not None,
     })  # fmt: skip
     detail = logs.join_token_early_stopping(logs.read_detail(out / "mlperf_log_detail.txt"))
@@ -58,5 +66,5 @@ def run(a) -> int:
     else:
         r.score(out, result)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out / 'result.json'}", file=sys.stderr)
+    print(f"wrote {out / 'result.json'} (peak RSS {result['peak_rss_mib']} MiB)", file=sys.stderr)
     return 0

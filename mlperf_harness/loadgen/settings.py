@@ -32,6 +32,45 @@ def official(model: str, scenario: str) -> Official:
     return Official(s.min_duration_ms, s.min_query_count, s.performance_sample_count_override)
 
 
+def mlperf_conf(model: str, scenario: str) -> str:
+    """mlperf.conf as the run's record of what LoadGen took from its built-in mlperf.conf for model/scenario
+    (LoadGen 4.1.12 and later read no mlperf.conf file; the v4.0 and v4.1 submission trees still want one beside
+    user.conf, whose keys override these). In mlperf.conf's own key syntax; latencies in ms."""
+    import mlperf_loadgen as lg
+
+    from ..info import loadgen_version
+
+    s = lg.TestSettings()
+    if s.FromConfig("", model, scenario, 0) != 0:
+        raise RuntimeError(f"LoadGen could not read its embedded mlperf.conf for {model}/{scenario}")
+    key = f"{model}.{scenario}"
+    lines = [
+        f"# the settings LoadGen {loadgen_version()} took from its built-in mlperf.conf for {key}",
+        "# (written by mlperf_harness: this LoadGen reads no mlperf.conf file; user.conf's keys override these)",
+        *(f"*.*.{k} = {getattr(s, k)}" for k in ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")),
+        *(f"*.*.test05_{k} = {getattr(s, 'test05_' + k)}" for k in ("qsl_rng_seed", "sample_index_rng_seed",
+                                                                    "schedule_rng_seed")),
+        f"{model}.*.performance_sample_count_override = {s.performance_sample_count_override}",
+        f"{key}.min_duration = {s.min_duration_ms}",
+        f"{key}.min_query_count = {s.min_query_count}",
+    ]  # fmt: skip
+    latency = {
+        "Server": (s.server_target_latency_ns, s.server_target_latency_percentile),
+        "SingleStream": (s.single_stream_expected_latency_ns, s.single_stream_target_latency_percentile),
+        "MultiStream": (s.multi_stream_expected_latency_ns, s.multi_stream_target_latency_percentile),
+    }
+    if scenario in latency:
+        ns, percentile = latency[scenario]
+        lines += [f"{key}.target_latency = {ns / 1e6:g}", f"{key}.target_latency_percentile = {percentile * 100:g}"]
+    if scenario == "MultiStream":
+        lines.append(f"{key}.samples_per_query = {s.multi_stream_samples_per_query}")
+    lines.append(f"{key}.sample_concatenate_permutation = {int(s.sample_concatenate_permutation)}")
+    lines.append(f"{key}.use_token_latencies = {int(s.use_token_latencies)}")
+    if s.use_token_latencies:
+        lines += [f"{key}.ttft_latency = {s.ttft_latency / 1e6:g}", f"{key}.tpot_latency = {s.tpot_latency / 1e6:g}"]
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class RunSettings:
     model: str

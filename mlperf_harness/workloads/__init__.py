@@ -13,19 +13,32 @@ runner.py) and its line below.
 from mlperf_harness.errors import UsageError
 
 from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
+from .bert import BERT
+from .dlrm import DLRM_V2
 from .imagenet import EFFICIENTNET, MOBILENET, RESNET50
 from .llm import GPTJ, LLAMA2_70B
+from .retinanet import RETINANET
+from .rnnt import RNNT
 from .sdxl import SDXL
+from .unet3d import UNET3D
 
 __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload", "declarations", "get", "names"]
 
 WORKLOADS: dict[str, Workload] = {
     "resnet50": RESNET50,
+    "retinanet": RETINANET,
     "sdxl": SDXL,
     "gptj-99": GPTJ,
     "gptj-99.9": GPTJ,
     "llama2-70b-99": LLAMA2_70B,
     "llama2-70b-99.9": LLAMA2_70B,
+    "bert-99": BERT,
+    "bert-99.9": BERT,
+    "rnnt": RNNT,
+    "3d-unet-99": UNET3D,
+    "3d-unet-99.9": UNET3D,
+    "dlrm-v2-99": DLRM_V2,
+    "dlrm-v2-99.9": DLRM_V2,
     "mobilenet": MOBILENET,
     "efficientnet": EFFICIENTNET,
 }

@@ -48,6 +48,10 @@ class Workload:
     demo_model_dir: str  # where it puts the model files (--model-path)
     runner_class: str  # "module:Class" of the family's Runner
     scorer: str  # "module:function" of the family's `accuracy` command: function(args) -> exit code
+    # optional "module:function" checking the dataset dir before any container starts, on the host, so standard
+    # library only: function(dataset_dir: Path, count: int | None), raising UsageError (e.g. a file it names is
+    # missing); "" when dataset_files are all the host can check
+    dataset_check: str = ""
 
     # -- what the host asks --------------------------------------------------------------------------------------
     def devices(self) -> tuple[str, ...]:
@@ -95,6 +99,11 @@ class Workload:
         values = {"model": model, "accuracy_log": accuracy_log, "dataset_dir": dataset_dir, "model_path": model_path}
         argv = [a.format_map(values) for a in self.accuracy_args]
         return argv + ["--output", output] if output else argv
+
+    def check_dataset(self, dataset_dir: Path, count: int | None = None) -> None:
+        """The declared dataset check (standard library only; the host runs it in preflight)."""
+        if self.dataset_check:
+            load(self.dataset_check)(dataset_dir, count)
 
     # -- what the harness does with it (heavy imports happen here) ---------------------------------------------
     def write_demo(self, out_dir: Path, count: int, seed: int) -> None:

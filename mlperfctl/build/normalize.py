@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import shutil
 import tarfile
 import tempfile
@@ -59,12 +60,16 @@ def rewrite_layer(src, dst, epoch: int) -> str:
     return h.hexdigest()
 
 
+_PARENT_ID = re.compile(r"FROM [0-9a-f]{12,64}")  # buildah (podman build): the raw intermediate parent's ID
+
+
 def normalise_config(config: dict, epoch: int, diff_ids: list[str]) -> dict:
     config = dict(config)
     when = epoch_iso(epoch)
     config["created"] = when
     config["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
-    config["history"] = [{**h, "created": when} for h in config.get("history", [])]
+    config["history"] = [{**{k: v for k, v in h.items() if not (k == "comment" and _PARENT_ID.fullmatch(str(v)))},
+                          "created": when} for h in config.get("history", [])]
     for noisy in ("container", "container_config", "docker_version"):
         config.pop(noisy, None)
     inner = dict(config.get("config") or {})
@@ -97,6 +102,10 @@ def normalise_image(engine, image_id: str, tag: str, epoch: int, keep_layers: in
                 if i < keep_layers:
                     new_ids.append(diff_id)
                     layer_paths.append(f"{diff_id.split(':')[1]}/layer.tar")
+                    if getattr(engine, "load_needs_all_layers", False):  # podman: no layers taken from the store
+                        Path(layers_dir, diff_id.split(":")[1]).mkdir(exist_ok=True)
+                        with open(Path(layers_dir, diff_id.split(":")[1], "layer.tar"), "wb") as dst:
+                            shutil.copyfileobj(tar.extractfile(path), dst, 1 << 20)
                     continue
                 tmp_layer = Path(tmp, f"layer{i}.tar")
                 with open(tmp_layer, "wb") as dst:

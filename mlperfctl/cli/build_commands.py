@@ -44,6 +44,9 @@ CaInImageOpt = Annotated[bool, typer.Option(
 RegistryOpt = Annotated[str | None, typer.Option(
     "--registry", help="Registry prefix for push/pull, e.g. localhost:5000/lab (default: MLPERFCTL_REGISTRY, "
                        "then matrix.yaml's build.registry).")]
+EngineNameOpt = Annotated[str | None, typer.Option(
+    "--engine", help="Container engine: docker, podman, or auto (docker when its socket is there, else "
+                     "podman; default: MLPERFCTL_ENGINE, else auto).")]
 EngineOpt = Annotated[str | None, typer.Option(
     "--engine-url",
     help="Engine socket, e.g. unix:///run/podman/podman.sock (default: MLPERFCTL_ENGINE_URL, DOCKER_HOST, "
@@ -130,7 +133,8 @@ def build(
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
     base_image: BaseOpt = None, ca_cert: CaOpt = None, ca_in_image: CaInImageOpt = False,
-    registry: RegistryOpt = None, engine_url: EngineOpt = None, builder: BuilderOpt = None,
+    registry: RegistryOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None, builder: BuilderOpt = None,
     wheel_dir: WheelDirOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every stage from scratch.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Push each cell's image to --registry.")] = False,
@@ -145,7 +149,8 @@ def build(
     lm = matrix_mod.load(matrix)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
     opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, ca_in_image=ca_in_image, registry=registry,
-                         engine_url=engine_url, builder=builder, wheel_dir=wheel_dir, no_cache=no_cache, push=push,
+                         engine=engine, engine_url=engine_url,
+                         builder=builder, wheel_dir=wheel_dir, no_cache=no_cache, push=push,
                          continue_on_error=continue_on_error, log_dir=log_dir)
     if push and not opts.registry:
         raise UserError("--push needs a registry: --registry HOST[:PORT][/PREFIX] (or MLPERFCTL_REGISTRY)")
@@ -194,13 +199,15 @@ def lock(
 def verify(
     cell: Annotated[str, typer.Argument(help="The cell to rebuild from scratch and compare.")],
     matrix: MatrixOpt = None, base_image: BaseOpt = None, ca_cert: CaOpt = None,
-    engine_url: EngineOpt = None, builder: BuilderOpt = None, wheel_dir: WheelDirOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None,
+    builder: BuilderOpt = None, wheel_dir: WheelDirOpt = None,
     as_json: JsonOpt = False,
 ):
     """Rebuild a cell with --no-cache and report whether its image ID is identical."""
     lm = matrix_mod.load(matrix)
     c = lm.parse_cell(cell)
-    opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, engine_url=engine_url, builder=builder,
+    opts = build_options(lm, base_image=base_image, ca_cert=ca_cert,
+    engine=engine, engine_url=engine_url, builder=builder,
                          wheel_dir=wheel_dir)
     engine = engines.get(opts.engine, opts.engine_url)
     b = Executor(lm, opts, engine, RichReporter(quiet=as_json))
@@ -242,12 +249,12 @@ def verify(
 def images(
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
-    base_image: BaseOpt = None, engine_url: EngineOpt = None, as_json: JsonOpt = False,
+    base_image: BaseOpt = None, engine: EngineNameOpt = None, engine_url: EngineOpt = None, as_json: JsonOpt = False,
 ):
     """List cells with their image state (built, outdated, missing, pulled), tag and size."""
     lm = matrix_mod.load(matrix)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
-    opts = build_options(lm, base_image=base_image, engine_url=engine_url)
+    opts = build_options(lm, base_image=base_image, engine=engine, engine_url=engine_url)
     engine = engines.get(opts.engine, opts.engine_url)
     rows = bundle_mod.image_states(lm, cells, opts, engine)
     if as_json:
@@ -265,12 +272,13 @@ def images(
 def push(
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
-    base_image: BaseOpt = None, registry: RegistryOpt = None, engine_url: EngineOpt = None,
+    base_image: BaseOpt = None, registry: RegistryOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None,
 ):
     """Push the selected cells' current images to --registry."""
     lm = matrix_mod.load(matrix)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
-    opts = build_options(lm, base_image=base_image, registry=registry, engine_url=engine_url)
+    opts = build_options(lm, base_image=base_image, registry=registry, engine=engine, engine_url=engine_url)
     b = Executor(lm, opts, engines.get(opts.engine, opts.engine_url))
     try:
         for cp in b.plans(cells):
@@ -282,11 +290,11 @@ def push(
 def pull(
     cells: Annotated[list[str], typer.Argument(help="Cell identifiers.")],
     matrix: MatrixOpt = None, base_image: BaseOpt = None, registry: RegistryOpt = None,
-    engine_url: EngineOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None,
 ):
     """Pull cells' current images from --registry (run then uses them without building)."""
     lm = matrix_mod.load(matrix)
-    opts = build_options(lm, base_image=base_image, registry=registry, engine_url=engine_url)
+    opts = build_options(lm, base_image=base_image, registry=registry, engine=engine, engine_url=engine_url)
     if not opts.registry:
         raise UserError("pull needs a registry: --registry HOST[:PORT][/PREFIX] (or MLPERFCTL_REGISTRY)")
     engine = engines.get(opts.engine, opts.engine_url)
@@ -305,12 +313,12 @@ def save(
     output: Annotated[Path, typer.Option("--output", "-o", help="The bundle file to write (.tar).")],
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
-    base_image: BaseOpt = None, engine_url: EngineOpt = None,
+    base_image: BaseOpt = None, engine: EngineNameOpt = None, engine_url: EngineOpt = None,
 ):
     """Write one bundle: the cells' image tars and a manifest of digests and cell keys."""
     lm = matrix_mod.load(matrix)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
-    opts = build_options(lm, base_image=base_image, engine_url=engine_url)
+    opts = build_options(lm, base_image=base_image, engine=engine, engine_url=engine_url)
     manifest = bundle_mod.save(lm, cells, opts, engines.get(opts.engine, opts.engine_url), output)
     out.print(f"wrote {output}: {len(manifest['images'])} images, {_size(output.stat().st_size)}",
               highlight=False)
@@ -318,10 +326,10 @@ def save(
 
 def load(
     bundle: Annotated[Path, typer.Argument(help="A bundle written by `mlperfctl save`.")],
-    engine_url: EngineOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None,
 ):
     """Load a bundle and check every image ID against its manifest."""
-    opts = build_options(None, engine_url=engine_url)
+    opts = build_options(None, engine=engine, engine_url=engine_url)
     loaded = bundle_mod.load(bundle, engines.get(opts.engine, opts.engine_url))
     for item in loaded:
         out.print(f"{item['cell']}: loaded {item['tag']} ({item['image_id'][:19]})", highlight=False)
@@ -335,11 +343,11 @@ def base_bootstrap(
     tag: Annotated[str, typer.Option("--tag", help="The image to create.")] = "mlperfctl/debian:bookworm",
     suite: Annotated[str, typer.Option("--suite", help="Debian suite.")] = "bookworm",
     mirror: Annotated[str, typer.Option("--mirror", help="Debian mirror.")] = "http://deb.debian.org/debian",
-    engine_url: EngineOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if the image exists.")] = False,
 ):
     """Build a Debian base image locally (debootstrap --variant=minbase + import); needs root."""
-    opts = build_options(None, engine_url=engine_url)
+    opts = build_options(None, engine=engine, engine_url=engine_url)
     engine = engines.get(opts.engine, opts.engine_url)
     if engine.inspect_image(tag) and not force:
         out.print(f"{tag} exists (use --force to make it again)", highlight=False)

@@ -60,7 +60,6 @@ def cell_row(lm, cell) -> dict:
     kind = lm.matrix.implementations[cell.implementation].kind
     return {"id": cell.id, **cell.keys(), "implemented": model.implemented,
             "runnable": kind,  # builtin: `mlperfctl run` drives it; external: build only, for now
-            "precisions": model.precisions,
-            "scenarios": model.scenarios.model_dump()}
+            "precisions": model.precisions, "backends": model.backends}
 
 

@@ -16,7 +16,9 @@ from .. import matrix as matrix_mod
 from ..errors import UserError
 from ..options import build_options, run_options
 from ..run import execute as run_execute
-from .build_commands import CaOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt
+from ..run import submission_flow as flow
+from . import launch_commands
+from .build_commands import CaOpt, EngineNameOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt
 from .common import BaseOpt, MatrixOpt, err, out
 
 Opt = typer.Option
@@ -24,8 +26,9 @@ Opt = typer.Option
 
 def run(
     model: Annotated[str, Opt("--model", "-m", help="The benchmark: resnet50, sdxl, llama2-70b-99, ...")],
-    scenario: Annotated[str, Opt(help="Offline, Server, SingleStream, MultiStream, or all (what the "
-                                      "category requires).")] = "Offline",
+    scenario: Annotated[str | None, Opt(help="Offline, Server, SingleStream, MultiStream, or all (what the round's "
+                                             "rulebook requires of the category; default: Offline, "
+                                             "all with --submission).")] = None,
     mode: Annotated[str, Opt(help="performance, accuracy, or all.")] = "all",
     execution_mode: Annotated[str, Opt(help="test (seconds, smoke), fast (shortened) or valid "
                                             "(the round's official durations).")] = "test",
@@ -42,7 +45,9 @@ def run(
     submitter: Annotated[str, Opt(help="Your organisation's name.")] = "mlperfctl",
     system_name: Annotated[str | None, Opt(help="Default: derived from the host and device.")] = None,
     system_json: Annotated[Path | None, Opt(help="JSON file whose fields override the host probe.")] = None,
-    version: Annotated[str, Opt(help="Submission layout: v6.1 or v5.1.")] = "v6.1",
+    version: Annotated[str | None, Opt(help="Submission round (its rules and tree layout), v6.1 ... v4.0. "
+                                            "Default: the newest round in which the model is a closed "
+                                            "benchmark (rnnt: v4.0, gptj-99: v5.0).")] = None,
     target_qps: Annotated[float | None, Opt(help="Target QPS for Offline and Server (user.conf), unless "
                                                  "their own option is given.")] = None,
     target_latency: Annotated[float | None, Opt(help="Target latency (ms) for SingleStream and MultiStream, "
@@ -70,15 +75,32 @@ def run(
     base_image: BaseOpt = None,
     ca_cert: CaOpt = None,
     registry: RegistryOpt = None,
-    engine_url: EngineOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None,
     wheel_dir: WheelDirOpt = None,
     matrix: MatrixOpt = None,
+    submission_flow: Annotated[bool, Opt(
+        "--submission", help="The whole submission: every required scenario, performance, accuracy, the round's "
+                             "compliance tests (closed), truncation, check and package; resumes from the "
+                             "ledger.")] = False,
+    results_dir: Annotated[Path | None, Opt(help="--submission: raw LoadGen outputs and the run ledger, outside the "
+                                                 "tree (default: <submission-dir>-raw beside it).")] = None,
+    compliance_retries: Annotated[int, Opt(help="--submission: extra attempts for an INVALID compliance run "
+                                                "(valid mode; never TEST06).")] = 1,
+    skip_dataset_size_check: Annotated[bool, Opt(
+        "--skip-dataset-size-check",
+        help="--submission: the check accepts accuracy runs on a dataset subset.")] = False,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
+    launcher: launch_commands.LauncherOpt = "local",
+    partition: launch_commands.PartitionOpt = None,
+    nodes: launch_commands.NodesOpt = 1,
+    bundle: launch_commands.BundleOpt = None,
+    no_wait: launch_commands.NoWaitOpt = False,
 ):
     """Run an MLPerf benchmark in its container and write the results into the submission tree."""
     lm = matrix_mod.load(matrix)
     opts = run_options(
-        model=model, scenario=scenario, mode=mode, execution_mode=execution_mode,
+        model=model, scenario=scenario or ("all" if submission_flow else "Offline"), mode=mode,
+        execution_mode=execution_mode,
         implementation=implementation, backend=backend, device=device, precision=precision,
         dataset_dir=dataset_dir, model_path=model_path, submission_dir=submission_dir,
         division=division, category=category, submitter=submitter, system_name=system_name,
@@ -90,12 +112,26 @@ def run(
         batch_size=batch_size, count=count, force=force, find_performance=find_performance,
         system_json=system_json, cache_dir=cache_dir)
     build_opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, registry=registry,
-                               engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)
+                               engine=engine, engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)
     console = err if as_json else out
+    if launcher != "local":
+        if submission_flow:
+            raise UserError(f"--submission with --launcher {launcher} is not supported yet: run --submission "
+                            f"locally, or submit each scenario with --launcher {launcher} and no --submission")
+        launch_commands.launch(lm, opts, build_opts, launcher=launcher, partition=partition, nodes=nodes,
+                               bundle=bundle, no_wait=no_wait, as_json=as_json, console=console)
+        return
 
     def log_line(tag: str, line: str) -> None:
         console.print(f"[dim]{tag:>22} |[/dim] {escape(line)}", highlight=False)
 
+    if submission_flow:
+        sopts = flow.SubmissionOptions(results_dir=results_dir, compliance_retries=compliance_retries,
+                                       skip_dataset_size_check=skip_dataset_size_check)
+        summary = flow.execute_submission(lm, opts, build_opts, sopts, console=console, log_line=log_line,
+                                          reporter=RichReporter(quiet=as_json))
+        _submission_report(summary, as_json)
+        return
     summary = run_execute.execute(lm, opts, build_opts, console=console, log_line=log_line,
                                   reporter=RichReporter(quiet=as_json))
     if as_json:
@@ -112,6 +148,31 @@ def run(
                       str(r.get("result_validity", "")), r.get("accuracy", ""), str(r["seconds"]))
     out.print(table)
     out.print(f"submission tree: {summary['submission_dir']}", highlight=False)
+
+
+def _submission_report(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        tests = sorted({t for r in summary["scenarios"] for t in r["compliance"]})
+        table = Table(title=f"{summary['cell']} on {summary['system']} ({summary['division']} {summary['version']})")
+        for col in ("scenario", "result", "validity", "accuracy", "target", *tests):
+            table.add_column(col)
+        for r in summary["scenarios"]:
+            meets = "" if not r["accuracy"] else ("[green]meets[/]" if r["accuracy_meets_target"] else "[red]below[/]")
+            table.add_row(r["scenario"], r["result"], str(r["validity"]), escape(r["accuracy"]),
+                          f"{meets} {escape(r['accuracy_target'])}".strip(),
+                          *[escape(r["compliance"].get(t, "")) for t in tests])
+        out.print(table)
+        check = summary["check"]
+        out.print(f"pieces run {summary['pieces_run']}, reused {summary['pieces_reused']}; raw outputs and ledger in "
+                  f"{summary['results_dir']}", highlight=False)
+        out.print(f"submission check: {'ok' if check['ok'] else str(len(check['problems'])) + ' problem(s)'}",
+                  highlight=False)
+        for problem in check["problems"][:20]:
+            out.print(f"  {problem}", highlight=False, markup=False)
+        out.print(f"submission tree: {summary['submission_dir']}"
+                  + (f"  archive: {summary['archive']}" if summary["archive"] else ""), highlight=False)
 
 
 def demo_data(

@@ -9,17 +9,20 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from mlperf_rules import OPEN_ONLY
+import mlperf_rules
+from mlperf_harness import workloads
+from mlperf_harness.errors import UsageError
 
 from ..errors import UserError, choices
 from ..matrix import SCENARIOS, Cell, LoadedMatrix
 from ..options import RunOptions
+from .rulebook import required_scenarios
 
 MODES = ("performance", "accuracy")
 EXECUTION_MODES = ("test", "fast", "valid")
 CATEGORIES = ("edge", "datacenter")
 DIVISIONS = ("open", "closed")
-VERSIONS = ("v6.1", "v5.1")
+VERSIONS = mlperf_rules.versions()  # the rounds the rulebook knows
 QPS_SCENARIOS = ("Offline", "Server")
 LATENCY_SCENARIOS = ("SingleStream", "MultiStream")
 # scenario -> (RunOptions field, flag): the CM names of the per-scenario targets
@@ -49,6 +52,7 @@ class RunPlan:
     modes: list[str]
     precision: str
     model_file: str
+    workload: workloads.Workload | None  # the harness's declaration (None: an external implementation's cell)
     targets: dict[str, Target] = field(default_factory=dict)  # scenarios without one: none given
 
 
@@ -102,16 +106,12 @@ def plan(lm: LoadedMatrix, opts: RunOptions) -> RunPlan:
     _one_of(opts.category, CATEGORIES, "category")
     _one_of(opts.division, DIVISIONS, "division")
     _one_of(opts.version, VERSIONS, "submission version")
-    if opts.division == "closed" and opts.model in OPEN_ONLY:
+    if opts.division == "closed" and opts.model in mlperf_rules.OPEN_ONLY:
         raise UserError(f"{opts.model} is an open-division model (it stands in for resnet through "
                         f"model_mapping.json): use --division open")
     model = m.models[opts.model]
-    required = getattr(model.scenarios, opts.category)
     if opts.scenario == "all":
-        if not required:
-            raise UserError(f"{opts.model} has no {opts.category} scenarios "
-                            f"(try --category {'datacenter' if opts.category == 'edge' else 'edge'})")
-        scenarios = list(required)
+        scenarios = required_scenarios(opts.model, opts.version, opts.category)  # the round's rulebook
     else:
         _one_of(opts.scenario, SCENARIOS, "scenario")
         scenarios = [opts.scenario]
@@ -131,11 +131,28 @@ def plan(lm: LoadedMatrix, opts: RunOptions) -> RunPlan:
         raise UserError(f"no cell {wanted} in the matrix (see `mlperfctl matrix explain` "
                         f"or `mlperfctl matrix list --model {opts.model}`)")
     cell = cells[0]  # matrix order: the first backend the model lists is the default
-    precision = opts.precision or model.precisions[0]
+    workload = harness_workload(lm, cell)
+    precision = opts.precision or workload.precisions(cell.device, cell.backend)[0]
     _one_of(precision, model.precisions, f"precision for {opts.model}")
+    try:
+        for scenario in scenarios:
+            workload.check(cell.model, cell.device, cell.backend, precision, scenario)
+        model_file = workload.model_file(cell.backend)
+    except UsageError as e:
+        raise UserError(str(e)) from None
     modes = list(MODES) if opts.mode == "all" else [opts.mode]
     targets = scenario_targets(opts, scenarios)
-    return RunPlan(cell, scenarios, modes, precision, model.model_files[cell.backend], targets)
+    return RunPlan(cell, scenarios, modes, precision, model_file, workload, targets)
+
+
+def harness_workload(lm: LoadedMatrix, cell: Cell) -> workloads.Workload:
+    """The harness's declaration for the cell's model: what it runs (backends, precisions, scenarios per
+    device), its dataset layout and model files. A model the harness does not implement is refused here."""
+    m = lm.matrix
+    if not m.models[cell.model].implemented or cell.model not in workloads.WORKLOADS:
+        done = ", ".join(n for n, x in m.models.items() if x.implemented)
+        raise UserError(f"{cell.model} is not implemented by the built-in harness yet (implemented: {done})")
+    return workloads.get(cell.model)
 
 
 def builtin(lm: LoadedMatrix) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlperf_harness.errors import UsageError
+
 from ..errors import UserError
 from ..matrix import LoadedMatrix
 from ..options import RunOptions
@@ -14,21 +16,20 @@ from .plan import RunPlan
 def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: set[str]) -> Path:
     """Check data, model, device and implementation before any container starts.
     Returns the model path to mount."""
-    m = lm.matrix
-    model = m.models[p.cell.model]
-    impl = m.implementations[p.cell.implementation]
-    if impl.kind == "builtin" and not model.implemented:
-        raise UserError(f"{p.cell.model} is not implemented by the built-in harness yet "
-                        f"(implemented: {', '.join(n for n, x in m.models.items() if x.implemented)})")
+    w = p.workload
     if opts.dataset_dir is None:
-        raise UserError(f"--dataset-dir is required: the {model.dataset.name} folder "
-                        f"(for demo data: mlperfctl demo-data DIR)")
+        raise UserError(f"--dataset-dir is required: the {w.dataset_name} folder "
+                        f"(for demo data: mlperfctl demo-data DIR --model {p.cell.model})")
     if not opts.dataset_dir.is_dir():
         raise UserError(f"dataset dir {opts.dataset_dir} does not exist (pass --dataset-dir)")
-    missing = [f for f in model.dataset.files if not (opts.dataset_dir / f).exists()]
+    missing = [f for f in w.dataset_files if not (opts.dataset_dir / f).exists()]
     if missing:
         raise UserError(f"dataset dir {opts.dataset_dir} lacks {', '.join(missing)} "
-                        f"(expected the {model.dataset.name} layout)")
+                        f"(expected the {w.dataset_name} layout)")
+    try:
+        w.check_dataset(opts.dataset_dir, opts.count)  # the workload's own check (rnnt: every wav it names)
+    except UsageError as e:
+        raise UserError(str(e)) from None
     model_path = opts.model_path
     if model_path is None:
         raise UserError(f"--model-path is required: the {p.model_file} file for {p.cell.backend}")

@@ -6,18 +6,23 @@ README.md, run.json, TEST0x/) and the code under src/<model>/; v4.x/v5.x keep th
 in measurements/<system>/<model>/<Scenario>/, compliance in compliance/..., code in code/<model>/<impl>/.
 
 Everything is built in a staging directory inside the submission dir (same filesystem) and
-moved in with renames. Existing results are replaced only with force, and then moved aside until
-the new ones are in; any failure rolls back, leaving the tree byte-identical.
+moved in with renames, under an exclusive lock on the tree (`tree_lock`: `.mlperfctl.lock`,
+created with O_EXCL so it also works on a shared filesystem between Slurm nodes): two writers
+(two shells, two jobs) take turns and never interleave. Existing results are replaced only with
+force, and then moved aside until the new ones are in; any failure rolls back, leaving the tree byte-identical.
 """
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import json
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +34,8 @@ from ..errors import UserError, choices
 DIVISIONS = ("closed", "open")  # the divisions mlperfctl writes
 MODES = ("performance", "accuracy")
 STAGING_PREFIX = ".mlperfctl-staging-"
+LOCK_NAME = ".mlperfctl.lock"
+LOCK_TIMEOUT = float(os.environ.get("MLPERFCTL_LOCK_TIMEOUT", "3600"))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
@@ -175,6 +182,52 @@ class _Transaction:
         self.done.clear()
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def tree_lock(submission_dir: Path, timeout: float | None = None, poll: float = 0.1):
+    """Hold the tree's exclusive lock: wait while another live writer holds it; a lock left by a
+    dead process on this host is reported (UserError) with the fix, never taken over silently."""
+    lock = Path(submission_dir) / LOCK_NAME
+    host = socket.gethostname()
+    deadline = time.monotonic() + (LOCK_TIMEOUT if timeout is None else timeout)
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = lock.read_text().strip()
+            except FileNotFoundError:
+                continue
+            owner_host, _, pid = owner.rpartition(":")
+            if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+                raise UserError(f"stale lock {lock}: its writer (pid {pid} on {host}) is gone, killed mid-write;"
+                                f" the tree is intact (writes are atomic): remove it with `rm {lock}` and rerun"
+                                ) from None
+            if time.monotonic() > deadline:
+                raise UserError(f"{lock} is held by {owner or 'a writer being created'}; waited "
+                                f"{timeout or LOCK_TIMEOUT:.0f} s. If no mlperfctl run writes to this tree, "
+                                f"remove it with `rm {lock}`") from None
+            time.sleep(poll)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{host}:{os.getpid()}\n")
+        break
+    try:
+        yield lock
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+
+
 # Open-division models that stand in for a benchmark: our name -> the checker's benchmark, written to
 # model_mapping.json beside the submitter's results
 OPEN_MODEL_MAPPING = {"mobilenet": "resnet", "efficientnet": "resnet"}
@@ -214,6 +267,20 @@ def write_results(submission_dir: Path, *, division: str, submitter: str, system
     submission_dir = Path(submission_dir)
     created_root = not submission_dir.exists()
     submission_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with tree_lock(submission_dir):
+            return _write_locked(submission_dir, layout, division=division, submitter=submitter,
+                                 system_name=system_name, system_json=system_json, results=results, src_dir=src_dir,
+                                 force=force, implementation=implementation)
+    except BaseException:
+        if created_root:  # only when nothing else (another writer's lock) appeared in it meanwhile
+            with contextlib.suppress(OSError):
+                submission_dir.rmdir()
+        raise
+
+
+def _write_locked(submission_dir: Path, layout: Layout, *, division, submitter, system_name,
+                  system_json, results, src_dir, force, implementation) -> list[Path]:
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=submission_dir))
     base = submission_dir / division / submitter
     tx = _Transaction(staging)
@@ -233,8 +300,6 @@ def write_results(submission_dir: Path, *, division: str, submitter: str, system
     except BaseException:
         tx.undo()
         shutil.rmtree(staging, ignore_errors=True)
-        if created_root:
-            shutil.rmtree(submission_dir, ignore_errors=True)
         raise
     shutil.rmtree(staging)
     return placed

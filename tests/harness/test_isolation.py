@@ -9,8 +9,14 @@ import mlperf_harness
 
 PACKAGE = Path(mlperf_harness.__file__).parent
 FRAMEWORKS = ("onnxruntime", "torch", "tensorrt", "ai_edge_litert", "tensorflow")
-# nn.Modules, imported only by the pytorch backend and by sdxl scoring
-TORCH_ONLY = {PACKAGE / "workloads/imagenet/models/resnet50_torch.py", PACKAGE / "workloads/sdxl/inception.py"}
+# nn.Modules, imported only by the pytorch backends, by sdxl scoring and by the pytorch-only dlrm-v2 runner
+TORCH_ONLY = {
+    PACKAGE / "workloads/imagenet/models/resnet50_torch.py",
+    PACKAGE / "workloads/sdxl/inception.py",
+    PACKAGE / "workloads/unet3d/model.py",
+    PACKAGE / "workloads/dlrm/model.py",
+    PACKAGE / "workloads/retinanet/model.py",
+}
 
 
 def imports(path: Path) -> list[tuple[str, bool]]:

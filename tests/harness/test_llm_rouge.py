@@ -100,7 +100,7 @@ def test_llama2_report_matches_the_checker(tmp_path):
         assert re.match(CHECKER[name], line), name
     assert float(re.match(CHECKER["TOKENS_PER_SAMPLE"], line).group(1)) == 3.5
     misses = accuracy.unmet(spec.BENCHMARKS["llama2-70b-99"], result)
-    assert [m.split()[0] for m in misses] == ["tokens_per_sample"]  # ROUGE means of 50 clear the targets
+    assert [m.split()[0] for m in misses] == ["TOKENS_PER_SAMPLE"]  # ROUGE means of 50 clear the targets
 
 
 def test_gptj_report_has_no_token_counts(tmp_path):
@@ -108,14 +108,25 @@ def test_gptj_report_has_no_token_counts(tmp_path):
     result = accuracy.evaluate(spec.BENCHMARKS["gptj-99"], tokens, ["the cat"], _Tokens())
     assert result == {"rouge1": 100.0, "rouge2": 100.0, "rougeL": 100.0, "rougeLsum": 100.0, "gen_len": 7, "gen_num": 1}
     assert re.match(CHECKER["GEN_LEN"], accuracy.format_line(result)).group(1) == "7"
-    # gen_len's bound scaled to 1 of 13368 samples is 0.9 x 4016878 / 13368 = 270.4 characters
-    assert [m.split()[0] for m in accuracy.unmet(spec.BENCHMARKS["gptj-99"], result)] == ["gen_len"]
+    # GEN_LEN's bound scaled to 1 of 13368 samples is 0.9 x 4016878 / 13368 = 270.4 characters
+    assert [m.split()[0] for m in accuracy.unmet(spec.BENCHMARKS["gptj-99"], result)] == ["GEN_LEN"]
 
 
 def test_targets_are_the_checkers():
-    assert spec.BENCHMARKS["llama2-70b-99.9"].bounds["rouge1"][0] == pytest.approx(44.4312 * 0.999)
-    assert spec.BENCHMARKS["llama2-70b-99"].bounds["tokens_per_sample"] == pytest.approx((294.45 * 0.9, 294.45 * 1.1))
-    assert spec.BENCHMARKS["gptj-99"].bounds["rougeL"][0] == pytest.approx(29.9881 * 0.99)
+    """The harness judges accuracy by the rulebook's bounds: the checker's numbers, per the model's round."""
+    def bounds(model):
+        return {m.key: (m.target, m.upper) for m in spec.BENCHMARKS[model].rules.accuracy_targets(model)}
+
+    assert bounds("llama2-70b-99.9")["ROUGE1"][0] == pytest.approx(44.4312 * 0.999)
+    assert bounds("llama2-70b-99")["TOKENS_PER_SAMPLE"] == pytest.approx((294.45 * 0.9, 294.45 * 1.1))
+    assert bounds("gptj-99")["ROUGEL"][0] == pytest.approx(29.9881 * 0.99)
+    assert bounds("gptj-99")["GEN_LEN"][0] == pytest.approx(4016878 * 0.9)
+
+
+def test_accuracy_log_dtype_is_the_rounds():
+    """llama2-70b logs int32 token ids (what TEST06 and the reference script decode), gptj int64."""
+    assert spec.BENCHMARKS["llama2-70b-99.9"].log_dtype == "int32"
+    assert spec.BENCHMARKS["gptj-99"].log_dtype == "int64"
 
 
 def test_accuracy_log_beyond_the_dataset(tmp_path):

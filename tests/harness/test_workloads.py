@@ -15,17 +15,20 @@ from .test_bad_inputs import assert_bad_input
 
 def test_registry_names_and_declarations_agree():
     assert workloads.names() == (
-        "resnet50", "sdxl", "gptj-99", "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9", "mobilenet", "efficientnet"
+        "resnet50", "retinanet", "sdxl", "gptj-99", "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9", "bert-99",
+        "bert-99.9", "rnnt",
+        "3d-unet-99", "3d-unet-99.9", "dlrm-v2-99", "dlrm-v2-99.9", "mobilenet", "efficientnet",
     )  # fmt: skip
     for name in workloads.names():
         assert name in workloads.get(name).names
     served = [n for d in workloads.declarations() for n in d.names]
     assert sorted(served) == sorted(workloads.names())
-    assert {d.family for d in workloads.declarations()} == {"imagenet", "sdxl", "llm"}
+    assert {d.family for d in workloads.declarations()} == {
+        "imagenet", "retinanet", "sdxl", "llm", "bert", "rnnt", "unet3d", "dlrm"}
 
 
 def test_unknown_model_lists_the_choices():
-    with pytest.raises(UsageError, match=r"unknown model 'resnet'.*resnet50, sdxl, gptj-99"):
+    with pytest.raises(UsageError, match=r"unknown model 'resnet'.*resnet50, retinanet, sdxl, gptj-99"):
         workloads.get("resnet")
 
 
@@ -40,7 +43,7 @@ def test_resnet50_supports_what_its_backends_run():
 
 
 def test_llms_and_sdxl_are_pytorch_only():
-    for name in ("sdxl", "gptj-99.9", "llama2-70b-99"):
+    for name in ("sdxl", "gptj-99.9", "llama2-70b-99", "rnnt"):
         d = workloads.get(name)
         assert all(d.backends(dev) == ("pytorch",) for dev in workloads.DEVICES)
         assert d.precisions("cpu", "pytorch") == ("fp32", "fp16", "bf16")

@@ -62,7 +62,7 @@ def command(a) -> int:
                 "no labels to score against", "pass --dataset-dir (with val_map.txt) or --imagenet-val-file"
             )
         val_file = Path(a.dataset_dir) / "val_map.txt"
-    good, total = imagenet(Path(a.mlperf_accuracy_file), Path(val_file), a.dtype)
+    good, total = imagenet(Path(a.mlperf_accuracy_file), Path(val_file), a.dtype or "float32")
     line = format_line(good, total)
     print(line)
     if a.output:

@@ -1,7 +1,6 @@
 """ImageNet validation set as the MLPerf reference reads it: val_map.txt, preprocessing, and an .npy cache."""
 
 import hashlib
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mlperf_harness.cachefile import write_atomic
 from mlperf_harness.errors import UsageError
 
 SIZE = 224
@@ -181,10 +181,7 @@ class Dataset:
         todo = [i for i in range(len(self.entries)) if not self._npy(i).is_file()]
 
         def one(i: int) -> None:
-            tmp = self._npy(i).with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                np.save(f, fn(self.entries[i].path))
-            tmp.replace(self._npy(i))
+            write_atomic(self._npy(i), lambda f: np.save(f, fn(self.entries[i].path)))
 
         with ThreadPoolExecutor(max(1, threads)) as pool:
             list(pool.map(one, todo))

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+import mlperf_rules
 from mlperf_harness.errors import UsageError
 
 from . import rouge
-from .spec import GPTJ_GEN_LEN, Benchmark
-
-GPTJ_DATASET_SIZE = 13368  # the gen_len target is a sum over the full dataset
+from .spec import Benchmark
 
 
-def read_log(path: Path, count: int) -> dict[int, np.ndarray]:
+def read_log(path: Path, count: int, dtype: str = "int64") -> dict[int, np.ndarray]:
     """Generated token ids per distinct qsl_idx (LoadGen may log a sample more than once)."""
     if not path.is_file():
         raise UsageError(f"{path} does not exist", "pass the mlperf_log_accuracy.json of an accuracy-mode run")
@@ -31,7 +30,7 @@ def read_log(path: Path, count: int) -> dict[int, np.ndarray]:
         idx = entry["qsl_idx"]
         if idx >= count:
             raise UsageError(f"qsl_idx {idx} is beyond the dataset's {count} samples", "pass the run's dataset")
-        tokens.setdefault(idx, np.frombuffer(bytes.fromhex(entry["data"]), np.int64))
+        tokens.setdefault(idx, np.frombuffer(bytes.fromhex(entry["data"]), dtype))
     return tokens
 
 
@@ -55,13 +54,21 @@ def format_line(result: dict) -> str:
 
 
 def unmet(bench: Benchmark, result: dict) -> list[str]:
-    """The checker's accuracy bounds this result misses; gen_len's is scaled to the samples scored."""
+    """The round's closed-division accuracy bounds (mlperf_rules) this result misses, read from its accuracy.txt
+    line with the checker's own patterns; GEN_LEN, a sum over the full dataset, is scaled to the samples scored."""
+    rnd = bench.rules
+    values = mlperf_rules.accuracy_values(rnd, bench.name, format_line(result))
     misses = []
-    for metric, (low, high) in bench.bounds.items():
-        if metric == "gen_len":
-            low = GPTJ_GEN_LEN * 0.9 * result["gen_num"] / GPTJ_DATASET_SIZE
-        value = result[metric]
-        if value < low or (high is not None and value > high):
-            bound = f">= {low:.4f}" + (f" and <= {high:.4f}" if high is not None else "")
-            misses.append(f"{metric} {value} (needs {bound})")
+    for metric in rnd.accuracy_targets(bench.name):
+        low, high = metric.target, metric.upper
+        if metric.key == "GEN_LEN":
+            scale = result["gen_num"] / rnd.dataset_size(bench.name)
+            low, high = (None if x is None else x * scale for x in (low, high))
+        value = values.get(metric.key)
+        if value is None:
+            misses.append(f"{metric.key} missing from the accuracy line")
+        elif (low is not None and value < low) or (high is not None and value > high):
+            bound = " and ".join(b for b in (low is not None and f">= {low:.4f}", high is not None and f"<= {high:.4f}")
+                                 if b)
+            misses.append(f"{metric.key} {value} (needs {bound})")
     return misses

@@ -3,8 +3,8 @@
 Offline: the issued samples are ordered by prompt length and cut into batches of at most max_batch (prompts
 left-padded within a batch), so a batch wastes little on padding. Server and SingleStream: every query is its own
 generation. With token latencies on, each sample's first token goes to LoadGen (FirstTokenComplete) as soon as
-the model has produced it; every completed sample carries its generated token ids (int64, the reference's
-accuracy-log dtype) and their count.
+the model has produced it; every completed sample carries its generated token ids (in the round's
+accuracy-log dtype: int32 for llama2-70b, int64 for gptj) and their count.
 """
 
 import threading
@@ -50,7 +50,7 @@ def rescore(model: str, accuracy_log: Path, dataset_file: Path, model_dir: Path)
     """The accuracy.txt line of a run's accuracy log, as the reference evaluation script."""
     bench = BENCHMARKS[model]
     samples, tokenizer = _read_samples(bench, dataset_file, model_dir, None)
-    tokens = accuracy.read_log(accuracy_log, len(samples))
+    tokens = accuracy.read_log(accuracy_log, len(samples), bench.log_dtype)
     return accuracy.format_line(accuracy.evaluate(bench, tokens, samples.targets, tokenizer))
 
 
@@ -140,16 +140,19 @@ class LlmRunner(Runner):
 
         qsr, generate_ = lg.QuerySampleResponse, self.gen.generate
         input_ids, first_tokens = self.samples.input_ids, self.bench.token_latencies
+        dtype = np.dtype(self.bench.log_dtype)
+        size = dtype.itemsize
 
         def first(ids: list[int]):
             def report(tokens: list[int]) -> None:
-                data = np.asarray(tokens, np.int64)
-                lg.FirstTokenComplete([qsr(q, data.ctypes.data + 8 * k, 8) for k, q in enumerate(ids)])
+                data = np.asarray(tokens, dtype)
+                lg.FirstTokenComplete([qsr(q, data.ctypes.data + size * k, size) for k, q in enumerate(ids)])
 
             return report
 
         def answer(ids, indices):
-            outputs = generate_([input_ids[i] for i in indices], first(ids) if first_tokens else None)
+            outputs = [o.astype(dtype, copy=False)
+                       for o in generate_([input_ids[i] for i in indices], first(ids) if first_tokens else None)]
             responses = [qsr(q, out.ctypes.data, out.nbytes, len(out)) for q, out in zip(ids, outputs, strict=True)]
             with self.lock:
                 self.generated_tokens += sum(map(len, outputs))
@@ -178,7 +181,7 @@ class LlmRunner(Runner):
 
     def score(self, out: Path, result: dict) -> None:
         """ROUGE (and token counts) of the logged generations into accuracy.txt, against the round's targets."""
-        tokens = accuracy.read_log(out / "mlperf_log_accuracy.json", len(self.samples))
+        tokens = accuracy.read_log(out / "mlperf_log_accuracy.json", len(self.samples), self.bench.log_dtype)
         scores = accuracy.evaluate(self.bench, tokens, self.samples.targets, self.gen.tokenizer)
         line = accuracy.format_line(scores)
         (out / "accuracy.txt").write_text(line + "\n")

@@ -1,15 +1,12 @@
-"""What the MLCommons reference defines per benchmark: dataset file, generation settings, accuracy targets.
+"""What the MLCommons reference defines per benchmark: dataset file and generation settings.
 
-Sources: language/llama2-70b (SUT.py gen_kwargs, dataset.py, evaluate-accuracy.py), language/gpt-j
-(backend_PyTorch.py gen_kwargs, dataset.py, evaluation.py) and tools/submission/submission_checker.py.
+Sources: language/llama2-70b (SUT.py gen_kwargs, dataset.py), language/gpt-j (backend_PyTorch.py gen_kwargs,
+dataset.py). The accuracy targets and the accuracy-log dtype are the round's: `mlperf_rules`.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-LLAMA2_TARGET = {"rouge1": 44.4312, "rouge2": 22.0352, "rougeL": 28.6162}
-LLAMA2_TOKENS_PER_SAMPLE = 294.45  # the checker accepts 0.9x to 1.1x of it
-GPTJ_TARGET = {"rouge1": 42.9865, "rouge2": 20.1235, "rougeL": 29.9881}
-GPTJ_GEN_LEN = 4016878  # characters over the full 13368-sample set; the checker asks for at least 0.9x
+import mlperf_rules
 
 
 @dataclass(frozen=True)
@@ -21,18 +18,24 @@ class Benchmark:
     model_dir: str
     generation: dict
     token_latencies: bool
-    # metric -> (lowest accepted, highest accepted or None)
-    bounds: dict = field(default_factory=dict)
     prompt_max_tokens: int | None = None  # tokenizer truncation of the prompt
+
+    @property
+    def rules(self):
+        """The round whose rules apply (mlperf_rules): accuracy targets, dataset size, accuracy-log dtype."""
+        return mlperf_rules.rules_round(self.name)
+
+    @property
+    def log_dtype(self) -> str:
+        """How the reference's accuracy script (and TEST06) decode the token ids: int32 or int64."""
+        return self.rules.benchmark(self.name).accuracy_log_dtype
 
 
 LLAMA2_GENERATION = {"max_new_tokens": 1024, "min_new_tokens": 1, "num_beams": 1, "do_sample": False}
 GPTJ_GENERATION = {"max_new_tokens": 128, "min_new_tokens": 30, "num_beams": 4, "early_stopping": True}
 
 
-def _llama2(name: str, fraction: float) -> Benchmark:
-    bounds = {k: (v * fraction, None) for k, v in LLAMA2_TARGET.items()}
-    bounds["tokens_per_sample"] = (LLAMA2_TOKENS_PER_SAMPLE * 0.9, LLAMA2_TOKENS_PER_SAMPLE * 1.1)
+def _llama2(name: str) -> Benchmark:
     return Benchmark(
         name,
         "llama2",
@@ -41,13 +44,10 @@ def _llama2(name: str, fraction: float) -> Benchmark:
         "Llama-2-70b-chat-hf",
         LLAMA2_GENERATION,
         True,
-        bounds,
     )
 
 
-def _gptj(name: str, fraction: float) -> Benchmark:
-    bounds = {k: (v * fraction, None) for k, v in GPTJ_TARGET.items()}
-    bounds["gen_len"] = (GPTJ_GEN_LEN * 0.9, None)
+def _gptj(name: str) -> Benchmark:
     return Benchmark(
         name,
         "gptj",
@@ -56,7 +56,6 @@ def _gptj(name: str, fraction: float) -> Benchmark:
         "checkpoint-final",
         GPTJ_GENERATION,
         False,
-        bounds,
         prompt_max_tokens=1919,
     )
 
@@ -64,9 +63,9 @@ def _gptj(name: str, fraction: float) -> Benchmark:
 BENCHMARKS = {
     b.name: b
     for b in (
-        _llama2("llama2-70b-99", 0.99),
-        _llama2("llama2-70b-99.9", 0.999),
-        _gptj("gptj-99", 0.99),
-        _gptj("gptj-99.9", 0.999),
+        _llama2("llama2-70b-99"),
+        _llama2("llama2-70b-99.9"),
+        _gptj("gptj-99"),
+        _gptj("gptj-99.9"),
     )
 }

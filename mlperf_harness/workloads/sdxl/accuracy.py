@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+import mlperf_rules
 from mlperf_harness.errors import UsageError
 
 # The closed-division window (submission checker accuracy-target and accuracy-upper-limit, v5.1 to v6.1).
-TARGETS = {"CLIP_SCORE": (31.68631873, 31.81331801), "FID_SCORE": (23.01085758, 23.95007626)}
 FID_BATCH = 8
 
 
@@ -146,11 +146,16 @@ def lines(result: dict) -> list[str]:
     return [f"{{'{k}': {result[k]:.8f}}}" for k in ("CLIP_SCORE", "FID_SCORE")]
 
 
+def targets(model: str = "sdxl") -> dict[str, tuple[float, float]]:
+    """metric -> the round's closed-division [min, max] (mlperf_rules)."""
+    return {m.key: (m.target, m.upper) for m in mlperf_rules.rules_round(model).accuracy_targets(model)}
+
+
 def window(result: dict) -> dict:
     """Each metric's value, the round's [min, max] and whether it is inside."""
     return {
         k: {"value": round(result[k], 8), "min": lo, "max": hi, "pass": lo <= result[k] <= hi}
-        for k, (lo, hi) in TARGETS.items()
+        for k, (lo, hi) in targets().items()
     }
 
 

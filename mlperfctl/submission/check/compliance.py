@@ -8,8 +8,23 @@ from pathlib import Path
 
 from mlperf_rules import Benchmark
 
+from . import performance
+
 TEST06_PASS = ("EOS check pass: True", "Sample length check pass: True")
 TEST06_FIRST_TOKEN = ("First token check pass: True", "First token check pass: Skipped")
+PERF_TESTS = ("TEST01", "TEST04")  # the official checker runs its performance checks on their run_1 logs
+RUN_1_FILES = {"mlperf_log_summary.txt", "mlperf_log_detail.txt"}
+TEST01_ACC_FILES = {"mlperf_log_accuracy.json", "accuracy.txt", "baseline_accuracy.txt", "compliance_accuracy.txt"}
+OPTIONAL_FILES = {"mlperf_log_trace.json", "results.json", ".gitkeep"}  # never counted by the official lists
+
+
+def _file_list(ctx, d: Path, required: set[str], optional: set[str] = frozenset()) -> bool:
+    """The official checker's exact file list: what is missing or extra (bar the optional files)."""
+    found = {p.name for p in d.iterdir() if p.is_file()} if d.is_dir() else set()
+    diff = sorted((found ^ required) - optional - OPTIONAL_FILES)
+    if diff:
+        ctx.problem(d, f"file list mismatch ({', '.join(diff)}): needs exactly {', '.join(sorted(required))}")
+    return not diff
 
 
 def check(ctx, base: Path, system_name: str, model_dir: str, scenario: str, bench: Benchmark) -> None:
@@ -29,6 +44,11 @@ def check(ctx, base: Path, system_name: str, model_dir: str, scenario: str, benc
         verify = d / "verify_performance.txt"
         if verify.is_file() and "TEST PASS" not in verify.read_text(errors="replace"):
             ctx.problem(verify, "compliance performance check did not pass (no TEST PASS)")
+        run_1 = d / "performance" / "run_1"
+        if test in PERF_TESTS and run_1.is_dir():
+            _file_list(ctx, run_1, RUN_1_FILES, {"mlperf_log_accuracy.json"})
+            if (run_1 / "mlperf_log_detail.txt").is_file():  # seeds, duration, validity, counts, latency
+                performance.check(ctx, run_1, "closed", scenario, bench)
         if test == "TEST06":
             _test06(ctx, d / "verify_accuracy.txt")
         if test == "TEST01":
@@ -49,6 +69,8 @@ def _test01_accuracy(ctx, d: Path, bench: Benchmark) -> None:
     if not verify.is_file() or "TEST PASS" in verify.read_text(errors="replace"):
         return
     acc = d / "accuracy"
+    if acc.is_dir():
+        _file_list(ctx, acc, TEST01_ACC_FILES)
     scores = {}
     for name in ("baseline_accuracy.txt", "compliance_accuracy.txt"):
         if not (acc / name).is_file():

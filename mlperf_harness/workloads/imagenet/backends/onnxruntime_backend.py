@@ -11,6 +11,36 @@ from . import check_class_count, check_input_shape, check_nhwc_shape, require_fp
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "rocm": "ROCMExecutionProvider"}
 
 
+def session(model_path: Path, device: str, threads: int, fix: str = "pass a valid ONNX model"):
+    """An InferenceSession on the device's provider (threads intra-op, all graph optimisations), or a one-line
+    UsageError: the provider missing from this build, the file unloadable (`fix` says what to pass), or the
+    provider failing to start."""
+    import onnxruntime as ort
+
+    provider = PROVIDERS[device]
+    available = ort.get_available_providers()
+    if provider not in available:
+        raise UsageError(
+            f"onnxruntime {ort.__version__} here has no {provider} (available: {', '.join(available)})",
+            f"run in an image built for --device {device}, or pick --device from what is available",
+        )
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        sess = ort.InferenceSession(str(model_path), opts, providers=[provider])
+    except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UsageError(f"onnxruntime cannot load {model_path}: {first[:300]}", fix) from None
+    if sess.get_providers()[0] != provider:
+        raise UsageError(
+            f"onnxruntime could not start {provider} (session uses {sess.get_providers()})",
+            "check the GPU driver and runtime libraries in this image",
+        )
+    return sess
+
+
 class OnnxRuntimeBackend:
     name = "onnxruntime"
     preprocessing = "vgg"
@@ -19,28 +49,7 @@ class OnnxRuntimeBackend:
         import onnxruntime as ort
 
         require_fp32(self.name, precision)
-        provider = PROVIDERS[device]
-        available = ort.get_available_providers()
-        if provider not in available:
-            raise UsageError(
-                f"onnxruntime {ort.__version__} here has no {provider} (available: {', '.join(available)})",
-                f"run in an image built for --device {device}, or pick --device from what is available",
-            )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self.session = ort.InferenceSession(str(model_path), opts, providers=[provider])
-        except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise UsageError(
-                f"onnxruntime cannot load {model_path}: {str(e).splitlines()[0]}", "pass a valid ONNX model"
-            ) from None
-        if self.session.get_providers()[0] != provider:
-            raise UsageError(
-                f"onnxruntime could not start {provider} (session uses {self.session.get_providers()})",
-                "check the GPU driver and runtime libraries in this image",
-            )
+        self.session = session(model_path, device, threads)
         inp = self.session.get_inputs()[0]
         if scaling is None:
             check_input_shape(inp.shape, model_path)

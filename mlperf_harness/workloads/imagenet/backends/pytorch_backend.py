@@ -9,7 +9,8 @@ from mlperf_harness.errors import UsageError
 from . import check_class_count, require_fp32
 
 
-def _device(torch, device: str):
+def torch_device(torch, device: str):
+    """The torch device for --device, or a one-line UsageError when this torch build or host cannot give it."""
     if device == "cpu":
         return torch.device("cpu")
     hip = getattr(torch.version, "hip", None)
@@ -37,7 +38,7 @@ class PyTorchBackend:
 
         require_fp32(self.name, precision)
         self.torch = torch
-        self.device = _device(torch, device)
+        self.device = torch_device(torch, device)
         torch.set_num_threads(threads)
         try:
             state = torch.load(model_path, map_location="cpu", weights_only=True)

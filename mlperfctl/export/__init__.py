@@ -1,0 +1,1 @@
+"""Write a run out for another platform (Kubernetes Jobs, Apptainer) from the same ContainerSpec."""

@@ -1,0 +1,1 @@
+"""Launchers: run a plan somewhere else than this host (Slurm)."""

@@ -1,0 +1,180 @@
+"""`run --submission` logic that needs no container: the run ledger (what a rerun may reuse), the
+option checks made before the first container, and a disk-full write that leaves the tree as it was."""
+
+import errno
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mlperf_rules
+from mlperfctl import submission
+from mlperfctl.errors import UserError
+from mlperfctl.options import RunOptions
+from mlperfctl.run import submission_flow as flow
+from mlperfctl.run.ledger import Ledger, fingerprint, summary_validity
+from mlperfctl.submission import sysinfo
+from mlperfctl.submission import writer as submission_writer
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).parent / "data"
+
+
+def entry(output, **kw):
+    return {"output": str(output), "fingerprint": "fp", "image_id": "sha256:a", "exit_code": 0,
+            "validity": "VALID", **kw}
+
+
+def test_ledger_reuses_only_a_matching_complete_piece(tmp_path):
+    out = tmp_path / "Offline" / "performance"
+    out.mkdir(parents=True)
+    ledger = Ledger(tmp_path / "ledger.json")
+    ledger.record("k", entry(out))
+    again = Ledger(tmp_path / "ledger.json")  # read back from disk
+    ok = {"fp": "fp", "image_id": "sha256:a", "output": out, "strict_validity": True}
+    assert again.reusable("k", **ok)["output"] == str(out)
+    assert again.reusable("other", **ok) is None
+    assert again.reusable("k", **{**ok, "fp": "changed options"}) is None
+    assert again.reusable("k", **{**ok, "image_id": "sha256:rebuilt"}) is None
+    assert again.reusable("k", **{**ok, "output": tmp_path / "gone"}) is None
+    again.record("k", entry(out, validity="INVALID"))
+    assert again.reusable("k", **ok) is None  # valid mode: an INVALID run is run again
+    assert again.reusable("k", **{**ok, "strict_validity": False})  # test mode, TEST06: kept
+    again.record("k", entry(out, exit_code=1))
+    assert again.reusable("k", **{**ok, "strict_validity": False}) is None
+    assert not list(tmp_path.glob(".ledger-*"))  # atomic saves leave no temp file
+
+
+def test_ledger_fingerprint_and_validity(tmp_path):
+    assert fingerprint(["run", "--scenario", "Offline"]) != fingerprint(["run", "--scenario", "Server"])
+    assert fingerprint(["run"], "mode = 2\n") != fingerprint(["run"], "mode = 3\n")
+    (tmp_path / "mlperf_log_summary.txt").write_text("SUT name : x\nResult is : INVALID\n")
+    assert summary_validity(tmp_path) == "INVALID" and summary_validity(tmp_path / "none") is None
+
+
+def test_a_broken_ledger_is_one_line(tmp_path):
+    (tmp_path / "ledger.json").write_text("{not json")
+    with pytest.raises(UserError, match="move it away to start over"):
+        Ledger(tmp_path / "ledger.json")
+    (tmp_path / "ledger.json").write_text('{"pieces": []}')
+    with pytest.raises(UserError, match="not an mlperfctl ledger"):
+        Ledger(tmp_path / "ledger.json")
+
+
+def opts(tmp_path, **kw):
+    kw.setdefault("submission_dir", tmp_path / "sub")
+    return RunOptions(model="resnet50", device="cpu", **kw)
+
+
+def test_options_checked_before_any_container(tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("x")
+    so = flow.SubmissionOptions()
+    assert flow.check_options(opts(tmp_path), so) == (tmp_path / "sub-raw").resolve()
+    cases = [
+        (opts(tmp_path), flow.SubmissionOptions(compliance_retries=-1), "--compliance-retries -1: must be 0 or more"),
+        (opts(tmp_path, count=0), so, "--count 0: must be positive"),
+        (opts(tmp_path, threads=-2), so, "--threads -2: must be positive"),
+        (opts(tmp_path, submission_dir=tmp_path / "afile"), so, "is a file, not a directory"),
+        (opts(tmp_path, submission_dir=tmp_path / "afile" / "sub"), so, "afile is a file, not a directory"),
+        (opts(tmp_path), flow.SubmissionOptions(results_dir=tmp_path / "afile"), "--results-dir"),
+        (opts(tmp_path), flow.SubmissionOptions(results_dir=tmp_path / "sub" / "raw"), "inside the submission tree"),
+    ]
+    for o, s, message in cases:
+        with pytest.raises(UserError, match=message.replace("(", r"\(")):
+            flow.check_options(o, s)
+    monkeypatch.setattr(flow.os, "access", lambda path, mode: False)
+    with pytest.raises(UserError, match="is not writable"):
+        flow.check_options(opts(tmp_path), so)
+    monkeypatch.undo()
+    monkeypatch.setattr(flow.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10, 10, 1024))
+    with pytest.raises(UserError, match="MiB free"):
+        flow.check_options(opts(tmp_path), so)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (("--compliance-retries", "-1"), "--compliance-retries -1: must be 0 or more"),
+    (("--count", "0"), "--count 0: must be positive"),
+    (("--offline-target-qps", "-3", "--scenario", "Offline"), "--offline-target-qps -3.0: must be positive"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, extra, message):
+    (tmp_path / "sub").write_text("a file")
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "run", "--submission", "--model", "resnet50",
+                        "--device", "cpu", "--submission-dir", str(tmp_path / "ok"), *extra],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "▶" not in r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "run", "--submission", "--model", "resnet50",
+                        "--device", "cpu", "--submission-dir", str(tmp_path / "sub")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "is a file, not a directory" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def harness_out(tmp_path_factory):
+    base = tmp_path_factory.mktemp("tiny")
+    conf = base / "user.conf"
+    conf.write_text("resnet50.Offline.target_qps = 120000\nresnet50.Offline.min_duration = 200\n")
+    for mode in ("performance", "accuracy"):
+        subprocess.run([sys.executable, str(DATA / "tiny_sut.py"), str(base / mode), mode, str(conf)], check=True)
+    (base / "src" / "mlperf_harness").mkdir(parents=True)
+    (base / "src" / "mlperf_harness" / "__init__.py").write_text('"""harness"""\n')
+    return base
+
+
+def _write(root, base, force=False, readme="# resnet50 Offline\n\n    mlperfctl run --model resnet50\n"):
+    probed = {"host_processor_model_name": "Test CPU", "host_processors_per_node": "1",
+              "host_processor_core_count": "2", "host_memory_capacity": "16 GB",
+              "host_storage_capacity": "500 GB", "host_storage_type": "SSD", "operating_system": "Debian 12",
+              "accelerators_per_node": "0", "accelerator_model_name": "N/A", "accelerator_memory_capacity": "N/A",
+              "accelerator_host_interconnect": "N/A"}
+    host = sysinfo.system_description(division="open", submitter="acme", system_name="box", framework="ort 1",
+                                      probed=probed)
+    rs = submission.ResultSet(model="resnet50", scenario="Offline", performance_dir=base / "performance",
+                              accuracy_dir=base / "accuracy",
+                              measurements=submission.measurements_for("resnet50", "fp32", "resnet50_v1.onnx"),
+                              readme=readme, ledger={"exit_status": 0})
+    return flow.write_tree(root, division="open", submitter="acme", system_name="box", system_json=host,
+                           results=[rs], src_dir=base / "src", force=force)
+
+
+@pytest.mark.parametrize("fail_at", [1, 3])
+def test_disk_full_while_writing_leaves_the_tree_as_it_was(tmp_path, harness_out, monkeypatch, fail_at):
+    root = tmp_path / "sub"
+    _write(root, harness_out)
+    before = snapshot(root)
+    calls = []
+    real = shutil.copy2
+
+    def full(src, dst, **kw):  # the staging copy runs out of space part-way
+        calls.append(dst)
+        if len(calls) >= fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst, **kw)
+
+    monkeypatch.setattr(submission_writer.shutil, "copy2", full)
+    with pytest.raises(UserError) as e:
+        _write(root, harness_out, force=True, readme="# another README\n\n    mlperfctl run\n")
+    message = str(e.value)
+    assert "disk full" in message and "exactly as it was" in message and "\n" not in message
+    assert snapshot(root) == before
+    assert not [p for p in root.iterdir() if p.name.startswith(submission.STAGING_PREFIX)]
+
+
+
+def test_the_rounds_loadgen_and_seeds(tmp_path, harness_out):
+    flow.check_loadgen("v6.1", "6.0.17", "img")
+    with pytest.raises(UserError, match=r"img has LoadGen 6.0.17 \(the seeds of v6.1\); a v5.1 result needs "
+                                        r"LoadGen 5.1.1"):
+        flow.check_loadgen("v5.1", "6.0.17", "img")
+    seeds = flow.check_seeds("v6.1", harness_out / "performance")  # tiny SUT: real LoadGen 6.0.17
+    assert seeds == mlperf_rules.get_round("v6.1").seeds.as_dict()
+    with pytest.raises(UserError, match="not v5.1's .*the result is refused"):
+        flow.check_seeds("v5.1", harness_out / "performance")
