@@ -1,5 +1,6 @@
 """Shared fixtures: the project's matrix, and the real container engine for engine tests."""
 
+import importlib
 import os
 import shutil
 from pathlib import Path
@@ -20,6 +21,23 @@ def loaded():
     from mlperfctl import matrix
 
     return matrix.load(ROOT / "matrix.yaml")
+
+
+def _need(module: str, extra: str):
+    """Import an optional host dependency: skip without it, except in CI (MLPERFCTL_REQUIRE_ENGINE=1, where
+    `make setup` installs every extra), where a missing one fails instead of silently skipping."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE") == "1":
+            pytest.fail(f"{module} is not importable ({e}): `make setup` installs it (the `{extra}` extra)")
+        pytest.skip(f"{module} is not installed here (pip install '.[{extra}]')")
+
+
+@pytest.fixture(scope="session")
+def need():
+    """need(module, extra): the module, or a skip (a failure in CI) naming the extra that installs it."""
+    return _need
 
 
 @pytest.fixture(scope="session")

@@ -70,16 +70,18 @@ def test_preprocessing_crops_the_centre_87_5_percent(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def mobilenet_demo(tmp_path_factory):
-    pytest.importorskip("tensorflow")
+def mobilenet_demo(tmp_path_factory, need):
+    need("tensorflow", "tflite")
+    need("ai_edge_litert", "tflite")
     root = tmp_path_factory.mktemp("mobilenet-demo")
-    tflite_models.write_model("mobilenet", root, 6, seed=5)
+    tflite_models.write_model("mobilenet", root, 6, seed=5, backends=("onnxruntime", "tflite", "tf"))
     return root
 
 
 @pytest.fixture(scope="module")
-def efficientnet_demo(tmp_path_factory):
-    pytest.importorskip("tensorflow")
+def efficientnet_demo(tmp_path_factory, need):
+    need("tensorflow", "tflite")
+    need("ai_edge_litert", "tflite")
     root = tmp_path_factory.mktemp("efficientnet-demo")
     tflite_models.write_model("efficientnet", root, 6, seed=5)
     return root
@@ -156,8 +158,9 @@ def test_wrong_kind_of_model_file_is_one_line_naming_it(mobilenet_demo):
         assert "\n" not in e.value.args[0]
 
 
-def test_wrong_kind_through_the_cli_before_running(tmp_path):
+def test_wrong_kind_through_the_cli_before_running(tmp_path, need):
     """`run` on a text file as the .tflite: exit 2, one line naming it."""
+    need("ai_edge_litert", "tflite")
     images.write(tmp_path / "data", 2, seed=1)
     bogus = tmp_path / "mobilenet_v1_1.0_224.tflite"
     bogus.write_text("not a model\n")
@@ -184,8 +187,6 @@ def test_wrong_kind_through_the_cli_before_running(tmp_path):
         "--count",
         "2",
     )
-    if "ai_edge_litert" in proc.stderr:
-        pytest.skip("ai-edge-litert is not installed here")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and str(bogus) in proc.stderr and "TFLite" in proc.stderr
 

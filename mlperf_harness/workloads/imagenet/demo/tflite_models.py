@@ -4,9 +4,9 @@ uint8-quantised .tflite (converted from Keras by TensorFlow's TFLite converter, 
 dataset) and an NHWC float32 ONNX graph of the same weights (written here with onnx.helper, batch-norm folded),
 plus synthetic JPEGs in the ImageNet layout (resnet50's writer).
 
-mobilenet also gets a frozen TensorFlow graph (mobilenet_v1_1.0_224_frozen.pb) for the tf backend.
-Needs tensorflow (tensorflow-cpu) on the host for the .tflite and .pb files; without it only the ONNX file is
-written."""
+With `--backend tf`, mobilenet gets only a frozen TensorFlow graph (mobilenet_v1_1.0_224_frozen.pb) for the tf
+backend; `--backend tflite` / `onnxruntime` write only those files. Needs tensorflow (tensorflow-cpu) on the host for
+the .tflite and .pb files; without it (and without --backend) only the ONNX file is written."""
 
 import contextlib
 import io
@@ -16,6 +16,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from mlperf_harness.errors import UsageError
 
 from . import images
 
@@ -221,34 +223,52 @@ def file_names(model_name: str) -> dict[str, str]:
     return {"fp32": f"{stem}.tflite", "int8": f"{stem}_quant.tflite", "onnx": f"{stem}.onnx", "pb": f"{stem}_frozen.pb"}
 
 
-def write_model(model_name: str, out_dir: Path, count: int, seed: int) -> None:
+DEFAULT_BACKENDS = ("onnxruntime", "tflite")  # without --backend; the frozen graph (tf) only when asked for
+
+
+def write_model(model_name: str, out_dir: Path, count: int, seed: int, backends=None) -> None:
+    """The model files of `backends` (default: the ONNX file, and the .tflite files where tensorflow is importable)
+    and the synthetic images. Asked-for files that need tensorflow (tflite, tf) raise UsageError without it."""
     stem, size, plan = MODELS[model_name]
     models = out_dir / "models"
     models.mkdir(parents=True, exist_ok=True)
     names = file_names(model_name)
+    asked = backends is not None
+    backends = set(DEFAULT_BACKENDS if backends is None else backends)
+    if "tf" in backends and "pb" not in names:
+        raise UsageError(f"{model_name} has no TensorFlow frozen graph", "use --backend tflite or onnxruntime")
     weights = params(plan, seed)
-    (models / names["onnx"]).write_bytes(onnx_model(plan, weights, size, stem).SerializeToString())
-    print(f"wrote {models / names['onnx']}")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        print(
-            f"notice: tensorflow is not importable here; the .tflite files of {model_name} were not written "
-            "(pip install tensorflow-cpu for tflite runs)"
-        )
-    else:
-        model = keras_model(plan, weights, size)
-        float_bytes, quant_bytes = tflite_files(model, size, seed)
-        for key, data in (("fp32", float_bytes), ("int8", quant_bytes)):
-            (models / names[key]).write_bytes(data)
-            print(f"wrote {models / names[key]}")
-        if "pb" in names:
-            from .frozen_graph import keras_graph_def
+    if "onnxruntime" in backends:
+        (models / names["onnx"]).write_bytes(onnx_model(plan, weights, size, stem).SerializeToString())
+        print(f"wrote {models / names['onnx']}")
+    if backends & {"tflite", "tf"}:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            if asked:
+                raise UsageError(
+                    f"tensorflow is not importable here: cannot write the {'/'.join(sorted(backends))} files of "
+                    f"{model_name}",
+                    "pip install '.[tflite]' (tensorflow-cpu)",
+                ) from None
+            print(
+                f"notice: tensorflow is not importable here; the .tflite files of {model_name} were not written "
+                "(pip install tensorflow-cpu for tflite runs)"
+            )
+        else:
+            model = keras_model(plan, weights, size)
+            if "tflite" in backends:
+                float_bytes, quant_bytes = tflite_files(model, size, seed)
+                for key, data in (("fp32", float_bytes), ("int8", quant_bytes)):
+                    (models / names[key]).write_bytes(data)
+                    print(f"wrote {models / names[key]}")
+            if "tf" in backends:
+                from .frozen_graph import keras_graph_def
 
-            graph_def = keras_graph_def(model, "input", "MobilenetV1/Predictions/Reshape_1", size)
-            (models / names["pb"]).write_bytes(graph_def.SerializeToString())
-            print(f"wrote {models / names['pb']}")
+                graph_def = keras_graph_def(model, "input", "MobilenetV1/Predictions/Reshape_1", size)
+                (models / names["pb"]).write_bytes(graph_def.SerializeToString())
+                print(f"wrote {models / names['pb']}")
     images.write(out_dir / DATASET_DIR, count, seed)
     print(f"wrote {count} JPEGs and val_map.txt to {out_dir / DATASET_DIR}")
     print(
@@ -258,9 +278,9 @@ def write_model(model_name: str, out_dir: Path, count: int, seed: int) -> None:
     )
 
 
-def write_mobilenet(out_dir: Path, count: int, seed: int) -> None:
-    write_model("mobilenet", out_dir, count, seed)
+def write_mobilenet(out_dir: Path, count: int, seed: int, backend: str | None = None) -> None:
+    write_model("mobilenet", out_dir, count, seed, None if backend is None else (backend,))
 
 
-def write_efficientnet(out_dir: Path, count: int, seed: int) -> None:
-    write_model("efficientnet", out_dir, count, seed)
+def write_efficientnet(out_dir: Path, count: int, seed: int, backend: str | None = None) -> None:
+    write_model("efficientnet", out_dir, count, seed, None if backend is None else (backend,))
