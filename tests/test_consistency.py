@@ -132,3 +132,14 @@ def test_quantised_tflite_is_declared_but_only_fp32_is_offered(loaded, model):
     with pytest.raises(UserError, match=r"int8.*fp32"):
         plan.plan(loaded, _all_options(model=model, backend="tflite", scenario="Offline", division="open",
                                        precision="int8"))
+
+
+def test_make_setup_installs_every_extra():
+    """CI's host (`make setup`) has every optional dependency the tests import: each extra of pyproject.toml."""
+    import re
+    import tomllib
+
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    installed = re.search(r"pip install -q -e '\.\[([^\]]+)\]'", (ROOT / "Makefile").read_text())
+    assert installed, "Makefile: setup installs no '.[extras]'"
+    assert set(installed.group(1).split(",")) == extras, f"Makefile's setup installs {installed.group(1)}"
