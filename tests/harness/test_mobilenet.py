@@ -74,7 +74,7 @@ def mobilenet_demo(tmp_path_factory, need):
     need("tensorflow", "tflite")
     need("ai_edge_litert", "tflite")
     root = tmp_path_factory.mktemp("mobilenet-demo")
-    tflite_models.write_model("mobilenet", root, 6, seed=5, backends=("onnxruntime", "tflite", "tf"))
+    tflite_models.write_model("mobilenet", root, 6, seed=5, backends=("onnxruntime", "tflite", "tf"), quantised=True)
     return root
 
 

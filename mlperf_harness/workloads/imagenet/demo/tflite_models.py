@@ -4,9 +4,10 @@ uint8-quantised .tflite (converted from Keras by TensorFlow's TFLite converter, 
 dataset) and an NHWC float32 ONNX graph of the same weights (written here with onnx.helper, batch-norm folded),
 plus synthetic JPEGs in the ImageNet layout (resnet50's writer).
 
-With `--backend tf`, mobilenet gets only a frozen TensorFlow graph (mobilenet_v1_1.0_224_frozen.pb) for the tf
-backend; `--backend tflite` / `onnxruntime` write only those files. Needs tensorflow (tensorflow-cpu) on the host for
-the .tflite and .pb files; without it (and without --backend) only the ONNX file is written."""
+`--backend B` writes only the file `run --backend B` reads: tflite the float32 .tflite, onnxruntime the ONNX
+file, tf (mobilenet) a frozen TensorFlow graph (mobilenet_v1_1.0_224_frozen.pb), written only when asked for.
+Needs tensorflow (tensorflow-cpu) on the host for the .tflite and .pb files; without it (and without --backend)
+only the ONNX file is written."""
 
 import contextlib
 import io
@@ -191,8 +192,9 @@ def onnx_model(plan, weights, size: int, name: str):
     return model
 
 
-def tflite_files(model, size: int, seed: int) -> tuple[bytes, bytes]:
-    """(float32 .tflite, uint8-quantised .tflite) of a Keras model; the quantised one with uint8 input/output."""
+def tflite_files(model, size: int, seed: int, quantised: bool = True) -> tuple[bytes, bytes | None]:
+    """(float32 .tflite, uint8-quantised .tflite or None) of a Keras model; the quantised one with uint8 input/output
+    (its conversion, calibrated on a representative dataset, costs as much again as the float one)."""
     import tensorflow as tf
 
     def convert(converter) -> bytes:
@@ -201,6 +203,8 @@ def tflite_files(model, size: int, seed: int) -> tuple[bytes, bytes]:
             return converter.convert()
 
     float_bytes = convert(tf.lite.TFLiteConverter.from_keras_model(model))
+    if not quantised:
+        return float_bytes, None
     rng = np.random.default_rng(seed + 1)
 
     def representative():
@@ -226,14 +230,16 @@ def file_names(model_name: str) -> dict[str, str]:
 DEFAULT_BACKENDS = ("onnxruntime", "tflite")  # without --backend; the frozen graph (tf) only when asked for
 
 
-def write_model(model_name: str, out_dir: Path, count: int, seed: int, backends=None) -> None:
+def write_model(model_name: str, out_dir: Path, count: int, seed: int, backends=None, quantised=None) -> None:
     """The model files of `backends` (default: the ONNX file, and the .tflite files where tensorflow is importable)
-    and the synthetic images. Asked-for files that need tensorflow (tflite, tf) raise UsageError without it."""
+    and the synthetic images. Asked-for files that need tensorflow (tflite, tf) raise UsageError without it.
+    quantised: also the uint8-quantised .tflite (default: only when backends is None)."""
     stem, size, plan = MODELS[model_name]
     models = out_dir / "models"
     models.mkdir(parents=True, exist_ok=True)
     names = file_names(model_name)
     asked = backends is not None
+    quantised = not asked if quantised is None else quantised
     backends = set(DEFAULT_BACKENDS if backends is None else backends)
     if "tf" in backends and "pb" not in names:
         raise UsageError(f"{model_name} has no TensorFlow frozen graph", "use --backend tflite or onnxruntime")
@@ -259,10 +265,13 @@ def write_model(model_name: str, out_dir: Path, count: int, seed: int, backends=
         else:
             model = keras_model(plan, weights, size)
             if "tflite" in backends:
-                float_bytes, quant_bytes = tflite_files(model, size, seed)
+                # asked for (--backend tflite): only the float32 file `run --backend tflite` reads (the fp32 the
+                # matrix offers); by default the uint8-quantised one too
+                float_bytes, quant_bytes = tflite_files(model, size, seed, quantised)
                 for key, data in (("fp32", float_bytes), ("int8", quant_bytes)):
-                    (models / names[key]).write_bytes(data)
-                    print(f"wrote {models / names[key]}")
+                    if data is not None:
+                        (models / names[key]).write_bytes(data)
+                        print(f"wrote {models / names[key]}")
             if "tf" in backends:
                 from .frozen_graph import keras_graph_def
 
