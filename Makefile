@@ -12,7 +12,7 @@ setup: $(STAMP) engine
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[harness,dev,generative,medical-recommendation]'
+	$(BIN)/pip install -q -e '.[harness,dev,generative,medical-recommendation,tflite]'
 	@# The CPU build of torch, only from a local wheel: never PyPI's multi-GB CUDA build.
 	$(BIN)/pip install -q 'torch==2.13.0+cpu' || echo "note: no CPU torch wheel here; pytorch tests will skip"
 	touch $(STAMP)

@@ -125,6 +125,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--model", default="resnet50", choices=models)
     d.add_argument("--images", type=int, default=64, help="dataset samples to write")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument(
+        "--backend",
+        choices=workloads.BACKENDS,
+        help="write only this backend's model file (and the data); default: the model's default files, without "
+        "the TensorFlow frozen graphs (.pb), which only `--backend tf` writes (they need tensorflow, and resnet50's "
+        "is ~100 MB)",
+    )
 
     sub.add_parser("info", help="harness, LoadGen and framework versions as JSON")
     return p
@@ -144,7 +151,7 @@ def _dispatch(a) -> int:
     if a.command == "demo-data":
         if a.images < 1:
             raise UsageError(f"--images {a.images} must be positive", "pass --images 1 or more")
-        workloads.get(a.model).write_demo(Path(a.dir), a.images, a.seed)
+        workloads.get(a.model).write_demo(Path(a.dir), a.images, a.seed, a.backend)
         _readable(Path(a.dir))
         return 0
     from .info import collect

@@ -13,6 +13,25 @@ def _version(module: str) -> str | None:
         return None
 
 
+def _dist_version(module: str, *dists: str) -> str | None:
+    """The installed version of the first of these distributions when `module` is importable, found without
+    importing it (tensorflow takes seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
+
+    try:
+        if find_spec(module) is None:
+            return None
+    except (ImportError, ValueError):  # ValueError: blocked (sys.modules[module] is None)
+        return None
+    for dist in dists:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
 def loadgen_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -29,7 +48,14 @@ def collect() -> dict:
         "harness_version": __version__,
         "python": platform.python_version(),
         "loadgen_version": loadgen_version(),
-        "frameworks": {m: v for m in ("onnxruntime", "torch", "tensorrt") if (v := _version(m))},
+        "frameworks": {
+            **{m: v for m in ("onnxruntime", "torch", "tensorrt") if (v := _version(m))},
+            **{
+                m: v
+                for m, d in (("ai_edge_litert", ("ai-edge-litert",)), ("tensorflow", ("tensorflow-cpu", "tensorflow")))
+                if (v := _dist_version(m, *d))
+            },
+        },
         "onnxruntime_providers": [],
     }
     if "onnxruntime" in info["frameworks"]:

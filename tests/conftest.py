@@ -11,6 +11,7 @@ The podman pass in `make test` keeps CI short: a heavy model test marked `one_ca
 first parametrized case only under podman (the others are skipped, saying so), and a module fixture that runs
 several scenarios takes them through the `engine_cases` fixture, which gives the first one only under podman."""
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -94,6 +95,23 @@ def loaded():
     from mlperfctl import matrix
 
     return matrix.load(ROOT / "matrix.yaml")
+
+
+def _need(module: str, extra: str):
+    """Import an optional host dependency: skip without it, except in CI (MLPERFCTL_REQUIRE_ENGINE=1, where
+    `make setup` installs every extra), where a missing one fails instead of silently skipping."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE") == "1":
+            pytest.fail(f"{module} is not importable ({e}): `make setup` installs it (the `{extra}` extra)")
+        pytest.skip(f"{module} is not installed here (pip install '.[{extra}]')")
+
+
+@pytest.fixture(scope="session")
+def need():
+    """need(module, extra): the module, or a skip (a failure in CI) naming the extra that installs it."""
+    return _need
 
 
 @pytest.fixture(scope="session")

@@ -92,3 +92,10 @@ def test_generate_writes_and_checks(tmp_path):
 def test_generate_bad_base_image():
     r = cli("generate", "--base-image", "gpu=foo", "--output", "/tmp/unused")
     assert r.returncode == 2 and r.stderr.startswith("error: --base-image: unknown device 'gpu'")
+
+
+def test_demo_data_backend_without_a_model_file_exit_2_one_line(tmp_path):
+    r = cli("demo-data", str(tmp_path / "d"), "--model", "efficientnet", "--backend", "tf")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "--backend tf" in r.stderr and "efficientnet" in r.stderr
+    assert not (tmp_path / "d").exists()

@@ -119,3 +119,27 @@ def test_tensorrt_fp16_is_declared_but_only_fp32_is_offered(loaded):
     """The matrix offers per model, the workload declares per backend: the matrix may offer less."""
     w = workloads.get("resnet50")
     assert w.supports("cuda", "tensorrt", "fp16") and loaded.matrix.models["resnet50"].precisions == ["fp32"]
+
+
+@pytest.mark.parametrize("model", ["mobilenet", "efficientnet"])
+def test_quantised_tflite_is_declared_but_only_fp32_is_offered(loaded, model):
+    """uint8-quantised TFLite files run on the tflite backend only (onnxruntime and tf run float32): not offered."""
+    from mlperfctl.errors import UserError
+
+    w = workloads.get(model)
+    assert w.supports("cpu", "tflite", "int8") and not w.supports("cpu", "onnxruntime", "int8")
+    assert loaded.matrix.models[model].precisions == ["fp32"]
+    with pytest.raises(UserError, match=r"int8.*fp32"):
+        plan.plan(loaded, _all_options(model=model, backend="tflite", scenario="Offline", division="open",
+                                       precision="int8"))
+
+
+def test_make_setup_installs_every_extra():
+    """CI's host (`make setup`) has every optional dependency the tests import: each extra of pyproject.toml."""
+    import re
+    import tomllib
+
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    installed = re.search(r"pip install -q -e '\.\[([^\]]+)\]'", (ROOT / "Makefile").read_text())
+    assert installed, "Makefile: setup installs no '.[extras]'"
+    assert set(installed.group(1).split(",")) == extras, f"Makefile's setup installs {installed.group(1)}"

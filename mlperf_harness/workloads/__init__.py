@@ -15,7 +15,7 @@ from mlperf_harness.errors import UsageError
 from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
 from .bert import BERT
 from .dlrm import DLRM_V2
-from .imagenet import RESNET50
+from .imagenet import EFFICIENTNET, MOBILENET, RESNET50
 from .llm import GPTJ, LLAMA2_70B
 from .retinanet import RETINANET
 from .rnnt import RNNT
@@ -39,6 +39,8 @@ WORKLOADS: dict[str, Workload] = {
     "3d-unet-99.9": UNET3D,
     "dlrm-v2-99": DLRM_V2,
     "dlrm-v2-99.9": DLRM_V2,
+    "mobilenet": MOBILENET,
+    "efficientnet": EFFICIENTNET,
 }
 
 

@@ -13,6 +13,7 @@ workloads/<family>/runner.py and overrides what differs, in the spirit of repo2d
 """
 
 import importlib
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 from mlperf_harness.errors import UsageError
 
 DEVICES = ("cpu", "cuda", "rocm")
-BACKENDS = ("onnxruntime", "pytorch", "tensorrt")
+BACKENDS = ("onnxruntime", "pytorch", "tensorrt", "tflite", "tf")
 SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
 # the accuracy command most families take (Workload.accuracy_args' default)
 ACCURACY_ARGS = ("accuracy", "--model", "{model}", "--mlperf-accuracy-file", "{accuracy_log}", "--dataset-dir",
@@ -109,8 +110,22 @@ class Workload:
             load(self.dataset_check)(dataset_dir, count)
 
     # -- what the harness does with it (heavy imports happen here) ---------------------------------------------
-    def write_demo(self, out_dir: Path, count: int, seed: int) -> None:
-        load(self.demo_writer)(out_dir, count, seed)
+    def write_demo(self, out_dir: Path, count: int, seed: int, backend: str | None = None) -> None:
+        """The demo writer's default files, or with `backend` only that backend's model file (and the data).
+        A writer without a `backend` parameter writes one set of files for every backend."""
+        if backend is None:
+            load(self.demo_writer)(out_dir, count, seed)
+            return
+        if backend not in self.model_files:
+            raise UsageError(
+                f"--backend {backend}: {'/'.join(self.names)} has no model file for it",
+                f"choose one of {', '.join(self.model_files)}",
+            )
+        writer = load(self.demo_writer)
+        if "backend" in inspect.signature(writer).parameters:
+            writer(out_dir, count, seed, backend=backend)
+        else:
+            writer(out_dir, count, seed)
 
     def runner(self, args) -> "Runner":
         return load(self.runner_class)(self, args)

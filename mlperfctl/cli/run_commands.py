@@ -191,12 +191,17 @@ def demo_data(
     model: Annotated[str, Opt("--model", "-m", help="The benchmark whose demo assets to write.")] = "resnet50",
     images: Annotated[int, Opt(help="How many dataset samples (images, prompts, articles).")] = 64,
     seed: Annotated[int, Opt(help="Seed for the weights and images.")] = 0,
+    backend: Annotated[str | None, Opt("--backend", "-b", help=(
+        "Write only this backend's model file (and the data), e.g. `--backend tf` for the TensorFlow "
+        "frozen graph (.pb), which is written only when asked for; default: the model's default files."))] = None,
 ):
     """Write demo assets: the model's real architecture with seeded random weights and a small
     synthetic dataset, in the on-disk formats real users mount (accuracy is meaningless)."""
     cmd = [sys.executable, "-m", "mlperf_harness", "demo-data", str(directory), "--model", model,
-           "--images", str(images), "--seed", str(seed)]
+           "--images", str(images), "--seed", str(seed)] + (["--backend", backend] if backend else [])
     code = subprocess.call(cmd)
+    if code == 2:  # bad input: the harness said so in one line
+        raise typer.Exit(2)
     if code:
         raise UserError(f"demo data generation failed (exit code {code})")
 

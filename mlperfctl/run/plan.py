@@ -110,6 +110,9 @@ def plan(lm: LoadedMatrix, opts: RunOptions) -> RunPlan:
     _one_of(opts.category, CATEGORIES, "category")
     _one_of(opts.division, DIVISIONS, "division")
     _one_of(opts.version, VERSIONS, "submission version")
+    if opts.division == "closed" and opts.model in mlperf_rules.OPEN_ONLY:
+        raise UserError(f"{opts.model} is an open-division model (it stands in for resnet through "
+                        f"model_mapping.json): use --division open")
     model = m.models[opts.model]
     if opts.scenario == "all":
         scenarios = required_scenarios(opts.model, opts.version, opts.category)  # the round's rulebook

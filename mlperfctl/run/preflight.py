@@ -37,7 +37,8 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
         model_path = model_path / p.model_file
     if not model_path.exists():
         raise UserError(f"model file {model_path} does not exist "
-                        f"(pass --model-path to {p.model_file})")
+                        f"(pass --model-path to {p.model_file}; for demo data: mlperfctl demo-data DIR "
+                        f"--model {p.cell.model} --backend {p.cell.backend})")
     if p.cell.device == "cuda" and "nvidia" not in engine_runtimes and not _cdi_gpus():
         raise UserError("device cuda: the container engine has no NVIDIA runtime or CDI device "
                         "(install the NVIDIA Container Toolkit and run `nvidia-ctk runtime configure`)")

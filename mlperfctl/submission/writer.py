@@ -264,6 +264,11 @@ def tree_lock(submission_dir: Path, timeout: float | None = None, poll: float = 
             lock.unlink()
 
 
+# Open-division models that stand in for a benchmark: our name -> the checker's benchmark, written to
+# model_mapping.json beside the submitter's results
+OPEN_MODEL_MAPPING = {"mobilenet": "resnet", "efficientnet": "resnet"}
+
+
 def write_results(submission_dir: Path, *, division: str, submitter: str, system_name: str,
                   system_json: dict, results: list[ResultSet], src_dir: Path | None,
                   version: str = "v6.1", force: bool = False, implementation: str = "mlperfctl") -> list[Path]:
@@ -316,7 +321,8 @@ def _write_locked(submission_dir: Path, layout: Layout, *, division, submitter, 
     base = submission_dir / division / submitter
     tx = _Transaction(staging)
     try:
-        entries = _stage(layout, staging / "new", base, system_name, system_json, results, src_dir, implementation)
+        entries = _stage(layout, staging / "new", base, system_name, system_json, results, src_dir, implementation,
+                         division)
         if division == "closed" and layout.calibration_required:
             entries += _calibration(staging / "new", base, results)
         blocked = [e.target for e in entries if e.guarded and e.target.exists() and not _same(e.staged, e.target)]
@@ -360,7 +366,7 @@ def _calibration(new: Path, base: Path, results: list[ResultSet]) -> list[_Entry
 
 
 def _stage(layout: Layout, new: Path, base: Path, system: str, system_json: dict, results: list[ResultSet],
-           src_dir: Path | None, implementation: str) -> list[_Entry]:
+           src_dir: Path | None, implementation: str, division: str = "closed") -> list[_Entry]:
     """Build every entry in `new` (mirroring the tree) and return them in placing order."""
     entries: list[_Entry] = []
 
@@ -402,6 +408,10 @@ def _stage(layout: Layout, new: Path, base: Path, system: str, system_json: dict
         ledger = _read_json(ledger_path) if ledger_path.exists() else {}
         ledger.update({mode: rs.ledger for mode in modes})
         _json_file(entry(meta / "run.json", False), ledger)
+    mapped = {m: OPEN_MODEL_MAPPING[m] for m in models if m in OPEN_MODEL_MAPPING}
+    if division == "open" and mapped:  # the checker reads <division>/<submitter>/model_mapping.json
+        mapping = _read_json(base / "model_mapping.json") if (base / "model_mapping.json").exists() else {}
+        _json_file(entry(Path("model_mapping.json"), False), {**mapping, **mapped})
     return entries
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from mlperf_harness.workloads.imagenet.demo import onnx_model, weights
 
-from .conftest import DEMO_IMAGES
+from .conftest import DEMO_IMAGES, harness
 
 
 def test_same_seed_same_onnx_bytes(demo):
@@ -52,3 +52,28 @@ def test_images_and_val_map(demo):
 
     shapes = {cv2.imread(str(ds / line.split()[0])).shape for line in lines}
     assert len(shapes) > 1, "sizes should vary"
+
+
+def test_default_writes_no_frozen_graph(demo):
+    """The ~100 MB TensorFlow .pb is written only for `--backend tf`, never because tensorflow is importable."""
+    assert (demo / "models/resnet50_v1.onnx").is_file()
+    assert not (demo / "models/resnet50_v1.pb").exists()
+
+
+@pytest.mark.parametrize(("model", "backend"), [("efficientnet", "tf"), ("mobilenet", "tensorrt"), ("sdxl", "tf")])
+def test_backend_without_a_model_file_is_one_line(tmp_path, model, backend):
+    proc = harness("demo-data", tmp_path / "d", "--model", model, "--backend", backend, "--images", 1)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and f"--backend {backend}" in proc.stderr and model in proc.stderr
+    assert not (tmp_path / "d").exists()  # refused before anything is written
+
+
+@pytest.mark.slow
+def test_backend_tf_writes_only_the_frozen_graph(tmp_path, need):
+    tf = need("tensorflow", "tflite")
+    proc = harness("demo-data", tmp_path, "--model", "resnet50", "--backend", "tf", "--images", 2, "--seed", 7)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["resnet50_v1.pb"]
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString((tmp_path / "models/resnet50_v1.pb").read_bytes())
+    assert {"input_tensor", "softmax_tensor"} <= {n.name for n in graph.node}

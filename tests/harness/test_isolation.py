@@ -8,7 +8,7 @@ from pathlib import Path
 import mlperf_harness
 
 PACKAGE = Path(mlperf_harness.__file__).parent
-FRAMEWORKS = ("onnxruntime", "torch", "tensorrt")
+FRAMEWORKS = ("onnxruntime", "torch", "tensorrt", "ai_edge_litert", "tensorflow")
 # nn.Modules, imported only by the pytorch backends, by sdxl scoring and by the pytorch-only dlrm-v2 runner
 TORCH_ONLY = {
     PACKAGE / "workloads/imagenet/models/resnet50_torch.py",

@@ -104,6 +104,49 @@ def preprocess_pytorch(path: Path) -> np.ndarray:
 
 
 PREPROCESSORS = {"vgg": preprocess_vgg, "pytorch": preprocess_pytorch}
+# TFLite-style models (mobilenet, efficientnet-lite): NHWC, their own input size and dtype. The name is
+# "<scaling>-<size>-<dtype>": scaling "inception" maps pixels to [-1, 1] (MobileNet), "lite" to (x-127)/128
+# (EfficientNet-Lite); dtype uint8 keeps the raw pixels for quantised models (their input quantisation does the rest).
+NHWC_SCALING = {"inception": (127.5, 127.5), "lite": (127.0, 128.0)}
+CROP = 0.875  # central fraction kept before the resize, as the TF/MLPerf references
+
+
+def preprocess_nhwc(path: Path, size: int, scaling: str, dtype: str) -> np.ndarray:
+    """Reference pre_process_mobilenet: shorter side to size/0.875 (bilinear), centre crop size x size, HWC;
+    float32 input scaled by NHWC_SCALING[scaling], uint8 input left as pixels."""
+    img = _load_rgb(path)
+    h, w = img.shape[:2]
+    short = int(round(size / CROP))
+    new = (short, int(short * w / h)) if h <= w else (int(short * h / w), short)  # (h, w)
+    img = cv2.resize(img, (new[1], new[0]), interpolation=cv2.INTER_LINEAR)
+    top, left = (new[0] - size) // 2, (new[1] - size) // 2
+    img = img[top : top + size, left : left + size]
+    if dtype == "uint8":
+        return np.ascontiguousarray(img)
+    mean, std = NHWC_SCALING[scaling]
+    return np.ascontiguousarray((img.astype(np.float32) - np.float32(mean)) / np.float32(std))
+
+
+def nhwc_name(scaling: str, size: int, dtype: str) -> str:
+    return f"{scaling}-{size}-{dtype}"
+
+
+def preprocess_vgg_nhwc(path: Path) -> np.ndarray:
+    """The reference's VGG preprocessing for TensorFlow (no transpose): HWC."""
+    return np.ascontiguousarray(preprocess_vgg(path).transpose(1, 2, 0))
+
+
+def spec(preprocessing: str):
+    """(function(path) -> sample, sample shape, dtype) for a preprocessing name."""
+    if preprocessing == "vgg_nhwc":
+        return preprocess_vgg_nhwc, (SIZE, SIZE, 3), np.float32
+    if preprocessing in PREPROCESSORS:
+        return PREPROCESSORS[preprocessing], (3, SIZE, SIZE), np.float32
+    scaling, size, dtype = preprocessing.split("-")
+    if scaling not in NHWC_SCALING or dtype not in ("float32", "uint8") or not size.isdigit():
+        raise ValueError(f"unknown preprocessing {preprocessing!r}")
+    n = int(size)
+    return (lambda p: preprocess_nhwc(p, n, scaling, dtype)), (n, n, 3), np.dtype(dtype).type
 
 
 def cache_dir_for(cache_root: Path, entries: list[Entry], preprocessing: str) -> Path:
@@ -122,8 +165,9 @@ class Dataset:
         self.entries = entries
         self.labels = np.array([e.label for e in entries], dtype=np.int64)
         self.cache = cache_dir_for(cache_root, entries, preprocessing)
-        self._preprocess_all(PREPROCESSORS[preprocessing], threads)
-        self.loaded = np.empty((0, 3, SIZE, SIZE), np.float32)
+        fn, self.shape, self.dtype = spec(preprocessing)
+        self._preprocess_all(fn, threads)
+        self.loaded = np.empty((0, *self.shape), self.dtype)
         self.row = np.full(len(entries), -1, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -144,14 +188,14 @@ class Dataset:
         self.preprocessed = len(todo)
 
     def load(self, indices: list[int]) -> None:
-        self.loaded = np.empty((len(indices), 3, SIZE, SIZE), np.float32)
+        self.loaded = np.empty((len(indices), *self.shape), self.dtype)
         self.row[:] = -1
         for r, i in enumerate(indices):
             self.loaded[r] = np.load(self._npy(i))
             self.row[i] = r
 
     def unload(self, indices: list[int]) -> None:
-        self.loaded = np.empty((0, 3, SIZE, SIZE), np.float32)
+        self.loaded = np.empty((0, *self.shape), self.dtype)
         self.row[:] = -1
 
     def batch(self, indices) -> np.ndarray:

@@ -45,7 +45,7 @@ class ImageNetRunner(Runner):
         a = self.a
         cache_root = Path(a.cache_dir).resolve() if a.cache_dir else out / "cache"
         self.backend = backends.create(
-            a.backend, a.device, Path(a.model_path), self.threads, a.precision, cache_root, self.batch
+            a.backend, a.device, Path(a.model_path), self.threads, a.precision, cache_root, self.batch, a.model
         )
         self.dataset = dataset.Dataset(self.entries, self.backend.preprocessing, cache_root, self.threads)
         return self.dataset
@@ -57,7 +57,7 @@ class ImageNetRunner(Runner):
         )
 
     def warm_up(self) -> None:
-        self.backend.predict(np.zeros((self.batch, 3, dataset.SIZE, dataset.SIZE), np.float32))
+        self.backend.predict(np.zeros((self.batch, *self.dataset.shape), self.dataset.dtype))
 
     def answerer(self):
         return top1_answerer(self.backend, self.dataset, self.batch)()

@@ -9,12 +9,14 @@ from pathlib import Path
 
 from mlperf_harness.errors import UsageError
 
-BACKENDS = ("onnxruntime", "pytorch", "tensorrt")
+BACKENDS = ("onnxruntime", "pytorch", "tensorrt", "tflite", "tf")
+# Pixel scaling of the TF-trained classifiers (dataset.NHWC_SCALING); resnet50 uses its own preprocessing
+SCALING = {"mobilenet": "inception", "efficientnet": "lite"}
 
 
 def check_model_file(path: Path) -> None:
     if not path.is_file():
-        raise UsageError(f"model file {path} does not exist", "pass --model-path to a ResNet50 v1.5 model file")
+        raise UsageError(f"model file {path} does not exist", "pass --model-path to the model file")
 
 
 def check_class_count(classes: int, path: Path) -> int:
@@ -33,12 +35,41 @@ def check_input_shape(shape, path: Path) -> None:
         )
 
 
-def create(name: str, device: str, model_path: Path, threads: int, precision: str, cache_dir: Path, batch: int):
+def check_nhwc_shape(shape, path: Path) -> int:
+    """The size H of an NHWC [N,H,H,3] input (any or symbolic batch dimension)."""
+    if len(shape) != 4 or shape[3] != 3 or shape[1] != shape[2] or not isinstance(shape[1], int):
+        raise UsageError(
+            f"{path} takes input of shape {list(shape)}", "pass a classifier with NHWC float32 input [N,H,H,3]"
+        )
+    return int(shape[1])
+
+
+def create(
+    name: str,
+    device: str,
+    model_path: Path,
+    threads: int,
+    precision: str,
+    cache_dir: Path,
+    batch: int,
+    model: str = "resnet50",
+):
     check_model_file(model_path)
+    scaling = SCALING.get(model)
     if name == "onnxruntime":
         from .onnxruntime_backend import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(model_path, device, threads, precision)
+        return OnnxRuntimeBackend(model_path, device, threads, precision, scaling)
+    if name == "tflite":
+        from .tflite_backend import TFLiteBackend
+
+        if scaling is None:
+            raise UsageError(f"{model} has no TFLite model", "use --backend onnxruntime, pytorch or tf")
+        return TFLiteBackend(model_path, device, threads, precision, scaling, batch)
+    if name == "tf":
+        from .tf_backend import TFBackend
+
+        return TFBackend(model_path, device, threads, precision, scaling)
     if name == "pytorch":
         from .pytorch_backend import PyTorchBackend
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from mlperf_harness.errors import UsageError
 
-from . import check_class_count, check_input_shape, require_fp32
+from . import check_class_count, check_input_shape, check_nhwc_shape, require_fp32
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "rocm": "ROCMExecutionProvider"}
 
@@ -45,13 +45,18 @@ class OnnxRuntimeBackend:
     name = "onnxruntime"
     preprocessing = "vgg"
 
-    def __init__(self, model_path: Path, device: str, threads: int, precision: str):
+    def __init__(self, model_path: Path, device: str, threads: int, precision: str, scaling: str | None = None):
         import onnxruntime as ort
 
         require_fp32(self.name, precision)
         self.session = session(model_path, device, threads)
         inp = self.session.get_inputs()[0]
-        check_input_shape(inp.shape, model_path)
+        if scaling is None:
+            check_input_shape(inp.shape, model_path)
+        else:  # mobilenet / efficientnet-lite: NHWC float32 at the variant's size, TF-style scaling
+            from ..dataset import nhwc_name
+
+            self.preprocessing = nhwc_name(scaling, check_nhwc_shape(inp.shape, model_path), "float32")
         self.input_name = inp.name
         outputs = self.session.get_outputs()
         scores = next((o for o in outputs if len(o.shape) == 2), None)

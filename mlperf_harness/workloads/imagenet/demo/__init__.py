@@ -1,19 +1,27 @@
-"""`demo-data`: a ResNet50 v1.5 with seeded random weights (ONNX and torchvision .pth) and synthetic JPEGs."""
+"""`demo-data`: a ResNet50 v1.5 with seeded random weights and synthetic JPEGs. By default the ONNX file and, where
+torch is importable, the torchvision .pth; with `--backend B` only B's file: onnxruntime/tensorrt the ONNX, pytorch
+the .pth, tf the frozen TensorFlow graph (.pb, ~100 MB, written only when asked for: it needs tensorflow)."""
 
+import os
 import sys
 from pathlib import Path
+
+from mlperf_harness.errors import UsageError
 
 from . import images, onnx_model, weights
 
 ONNX_FILE = "models/resnet50_v1.onnx"
 PTH_FILE = "models/resnet50-19c8e357.pth"
+PB_FILE = "models/resnet50_v1.pb"
 DATASET_DIR = "datasets/imagenet"
 
 
-def _write_pth(params: dict, path: Path) -> bool:
+def _write_pth(params: dict, path: Path, required: bool = False) -> bool:
     try:
         import torch
     except ImportError:
+        if required:
+            raise UsageError(f"torch is not importable here: cannot write {path}", "pip install torch") from None
         print(f"notice: torch is not importable here; {path.name} was not written (pytorch runs need it)")
         return False
     state = {}
@@ -25,15 +33,33 @@ def _write_pth(params: dict, path: Path) -> bool:
     return True
 
 
-def write(out_dir: Path, count: int, seed: int) -> None:
-    """Write everything below out_dir; the same seed gives a byte-identical ONNX file."""
+def _write_pb(seed: int, path: Path) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            f"tensorflow is not importable here: cannot write {path}", "pip install '.[tflite]' (tensorflow-cpu)"
+        ) from None
+    from .frozen_graph import resnet50_graph_def
+
+    path.write_bytes(resnet50_graph_def(seed).SerializeToString())
+
+
+def write(out_dir: Path, count: int, seed: int, backend: str | None = None) -> None:
+    """Write everything below out_dir; the same seed gives a byte-identical ONNX file. backend None: the ONNX file and
+    the .pth (when torch is importable); else only that backend's model file."""
     models = out_dir / "models"
     models.mkdir(parents=True, exist_ok=True)
-    params = weights.resnet50_params(seed)
-    (out_dir / ONNX_FILE).write_bytes(onnx_model.build(params).SerializeToString())
-    print(f"wrote {out_dir / ONNX_FILE}")
-    if _write_pth(params, out_dir / PTH_FILE):
+    params = weights.resnet50_params(seed) if backend != "tf" else {}  # the .pb draws its own (same seed)
+    if backend in (None, "onnxruntime", "tensorrt"):
+        (out_dir / ONNX_FILE).write_bytes(onnx_model.build(params).SerializeToString())
+        print(f"wrote {out_dir / ONNX_FILE}")
+    if backend in (None, "pytorch") and _write_pth(params, out_dir / PTH_FILE, required=backend == "pytorch"):
         print(f"wrote {out_dir / PTH_FILE}")
+    if backend == "tf":
+        _write_pb(seed, out_dir / PB_FILE)
+        print(f"wrote {out_dir / PB_FILE} (1001 classes, as the reference's)")
     images.write(out_dir / DATASET_DIR, count, seed)
     print(f"wrote {count} JPEGs and val_map.txt to {out_dir / DATASET_DIR}")
     print(
