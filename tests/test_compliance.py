@@ -323,11 +323,19 @@ def test_test05_compares_like_the_v4_script(runs, tmp_path):
     seeds here: a v4.1 TEST05 run needs v4.1's LoadGen, which the round's LoadGen pin provides."""
     assert detail(runs["t05"], "effective_qsl_rng_seed") == mlperf_rules.get_round("v6.1").seeds.qsl
     verdict = verifiers.get("TEST05").verify(inputs(runs, "t05", version="v4.1"), tmp_path / "TEST05")
-    assert (tmp_path / "TEST05" / "verify_performance.txt").read_text() == (
-        "Verifying performance.\n"
-        f"reference score = {summary_value(runs['perf'], 'Samples per second')}\n"
-        f"test score = {summary_value(runs['t05'], 'Samples per second')}\nTEST PASS\n")
-    assert verdict.passed and verdict.lines == ["Performance check pass: True", "TEST05 verification complete"]
+    ref, test = summary_value(runs["perf"], "Samples per second"), summary_value(runs["t05"], "Samples per second")
+    text = (tmp_path / "TEST05" / "verify_performance.txt").read_text()
+    assert text.startswith(f"Verifying performance.\nreference score = {ref}\ntest score = {test}\n")
+    # both are real timed runs of the same SUT: on a busy machine the test run may be the slower one. The v4
+    # script's Offline rule: pass iff test > ref * 0.95; far on either side the verdict is certain
+    last = text.splitlines()[-1]
+    assert last in ("TEST PASS", "TEST FAIL: Test score invalid")
+    if float(test) >= float(ref):
+        assert last == "TEST PASS"
+    if float(test) < 0.9 * float(ref):
+        assert last == "TEST FAIL: Test score invalid"
+    assert verdict.passed == (last == "TEST PASS")
+    assert verdict.lines == [f"Performance check pass: {verdict.passed}", "TEST05 verification complete"]
 
 
 SUMMARY = """================================================
