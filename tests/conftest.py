@@ -159,14 +159,17 @@ def local_base(engine, engine_name) -> str:
 @pytest.fixture(scope="session")
 def no_containers(engine):
     """no_containers(label, ...): True when no container, running or not, carries every one of the
-    labels (`key` or `key=value`)."""
+    labels (`key` or `key=value`). Containers that were already there when the session's first engine test
+    started (someone else's long run on a shared engine) are not counted: they are not this suite's."""
+    before = {cid for label in ("io.mlperfctl.run", "io.mlperfctl.cell") for cid, _ in engine.list_containers(label)}
 
     def check(first: str, *more: str) -> bool:
         def has(labels: dict, want: str) -> bool:
             key, eq, value = want.partition("=")
             return key in labels and (not eq or labels[key] == value)
 
-        return not [cid for cid, labels in engine.list_containers(first) if all(has(labels, m) for m in more)]
+        return not [cid for cid, labels in engine.list_containers(first)
+                    if cid not in before and all(has(labels, m) for m in more)]
 
     return check
 
