@@ -12,9 +12,10 @@ setup: $(STAMP) engine
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[harness,dev,generative,medical-recommendation,tflite]'
-	@# The CPU build of torch, only from a local wheel: never PyPI's multi-GB CUDA build.
+	@# The CPU build of torch first, only from a local wheel, so that accelerate's `torch>=2.0` is already met
+	@# and pip never pulls PyPI's CUDA build (about 5 GB with its nvidia-* libraries) into the venv.
 	$(BIN)/pip install -q 'torch==2.13.0+cpu' || echo "note: no CPU torch wheel here; pytorch tests will skip"
+	$(BIN)/pip install -q -e '.[harness,dev,generative,medical-recommendation,tflite]'
 	touch $(STAMP)
 
 engine:
