@@ -71,6 +71,8 @@ def check_run(proc, out: Path, scenario: str, mode: str, backend: str) -> dict:
 def test_onnxruntime(run_args, tmp_path, scenario, mode):
     proc = harness(*run_args(scenario=scenario, mode=mode, **SCENARIO_ARGS[scenario]))
     check_run(proc, tmp_path / "out", scenario, mode, "onnxruntime")
+    if mode == "accuracy":  # demo-data labels each image with the ONNX model's own top-1 (see its docstring)
+        assert (tmp_path / "out" / "accuracy.txt").read_text().startswith(f"accuracy=100.000%, good={DEMO_IMAGES},")
 
 
 @pytest.mark.parametrize(
