@@ -185,6 +185,34 @@ def test_run_flags_carry_every_given_option_with_absolute_paths(tmp_path, monkey
     assert "--execution-mode" not in args and pairs is None   # defaults are not repeated
 
 
+@pytest.mark.parametrize("version", ["v5.1", "v6.1"])
+def test_a_round_reaches_the_job_as_version_never_as_loadgen(tmp_path, monkeypatch, version):
+    """`--version` picks the round's LoadGen on the host; the job gets the same `--version` (its own `run` picks the
+    same LoadGen), even for the default round given explicitly, and never the derived field as a flag."""
+    monkeypatch.chdir(tmp_path)
+    lm = matrix_mod.load(ROOT / "matrix.yaml")
+    opts = run_options(model="resnet50", version=version)
+    assert opts.loadgen is not None
+    args = slurm.run_flags(opts, build_options(lm, environ={}), lm.path, "Offline", "performance")
+    assert args[args.index("--version") + 1] == version and args.count("--version") == 1
+    assert "--loadgen" not in args
+    plain = slurm.run_flags(run_options(model="resnet50"), build_options(lm, environ={}), lm.path, "Offline",
+                            "performance")
+    assert "--version" not in plain  # no round asked for: the job builds with matrix.yaml's LoadGen, as the host
+
+
+def test_image_commands_take_the_round():
+    """Every command that names a cell's image computes the same tag as `run --version`: they all take --version."""
+    from typer.main import get_command
+
+    from mlperfctl.cli import app
+
+    group = get_command(app)
+    for name in ("build", "lock", "images", "verify", "push", "pull", "save"):
+        params = {opt for p in group.commands[name].params for opt in getattr(p, "opts", [])}
+        assert "--version" in params, name
+
+
 def _slurm_up() -> bool:
     r = subprocess.run(["bash", str(ROOT / "scripts" / "slurm-setup.sh"), "status"], capture_output=True)
     return r.returncode == 0

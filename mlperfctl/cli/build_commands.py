@@ -203,11 +203,11 @@ def verify(
     cell: Annotated[str, typer.Argument(help="The cell to rebuild from scratch and compare.")],
     matrix: MatrixOpt = None, base_image: BaseOpt = None, ca_cert: CaOpt = None,
     engine: EngineNameOpt = None, engine_url: EngineOpt = None,
-    builder: BuilderOpt = None, wheel_dir: WheelDirOpt = None,
+    builder: BuilderOpt = None, wheel_dir: WheelDirOpt = None, version: RoundOpt = None,
     as_json: JsonOpt = False,
 ):
     """Rebuild a cell with --no-cache and report whether its image ID is identical."""
-    lm = matrix_mod.load(matrix)
+    lm = with_round(matrix_mod.load(matrix), version)
     c = lm.parse_cell(cell)
     opts = build_options(lm, base_image=base_image, ca_cert=ca_cert,
     engine=engine, engine_url=engine_url, builder=builder,
@@ -277,10 +277,10 @@ def push(
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
     base_image: BaseOpt = None, registry: RegistryOpt = None,
-    engine: EngineNameOpt = None, engine_url: EngineOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None, version: RoundOpt = None,
 ):
     """Push the selected cells' current images to --registry."""
-    lm = matrix_mod.load(matrix)
+    lm = with_round(matrix_mod.load(matrix), version)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
     opts = build_options(lm, base_image=base_image, registry=registry, engine=engine, engine_url=engine_url)
     b = Executor(lm, opts, engines.get(opts.engine, opts.engine_url))
@@ -294,10 +294,10 @@ def push(
 def pull(
     cells: Annotated[list[str], typer.Argument(help="Cell identifiers.")],
     matrix: MatrixOpt = None, base_image: BaseOpt = None, registry: RegistryOpt = None,
-    engine: EngineNameOpt = None, engine_url: EngineOpt = None,
+    engine: EngineNameOpt = None, engine_url: EngineOpt = None, version: RoundOpt = None,
 ):
     """Pull cells' current images from --registry (run then uses them without building)."""
-    lm = matrix_mod.load(matrix)
+    lm = with_round(matrix_mod.load(matrix), version)
     opts = build_options(lm, base_image=base_image, registry=registry, engine=engine, engine_url=engine_url)
     if not opts.registry:
         raise UserError("pull needs a registry: --registry HOST[:PORT][/PREFIX] (or MLPERFCTL_REGISTRY)")
@@ -318,9 +318,10 @@ def save(
     matrix: MatrixOpt = None, implementation: ImplOpt = None, backend: BackendOpt = None,
     device: DeviceOpt = None, model: ModelOpt = None, select: SelectOpt = None, skip: SkipOpt = None,
     base_image: BaseOpt = None, engine: EngineNameOpt = None, engine_url: EngineOpt = None,
+    version: RoundOpt = None,
 ):
     """Write one bundle: the cells' image tars and a manifest of digests and cell keys."""
-    lm = matrix_mod.load(matrix)
+    lm = with_round(matrix_mod.load(matrix), version)
     cells = select_cells(lm, implementation, backend, device, model, select, skip)
     opts = build_options(lm, base_image=base_image, engine=engine, engine_url=engine_url)
     manifest = bundle_mod.save(lm, cells, opts, engines.get(opts.engine, opts.engine_url), output)

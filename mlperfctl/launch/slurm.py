@@ -46,7 +46,7 @@ from ..run.container import RUN_LABEL
 JOBS_SUFFIX = ".jobs"    # <submission-dir>.jobs/: beside the tree (the checker rejects unknown folders in it)
 FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
             "BOOT_FAIL", "DEADLINE"}
-_SKIP = {"model", "scenario", "mode", "command_line"}   # given per job, or not a flag
+_SKIP = {"model", "scenario", "mode", "command_line", "loadgen"}   # given per job, not a flag, or from --version
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ def run_flags(opts: RunOptions, build: BuildOptions, matrix: Path, scenario: str
         if value is None:
             continue
         args += [_flag(f.name), str(Path(value).resolve()) if isinstance(value, Path) else str(value)]
+    if opts.loadgen is not None and "--version" not in args:  # an explicit --version of the default round
+        args += ["--version", opts.version]
     args += ["--engine", build.engine]
     if build.engine_url:
         args += ["--engine-url", build.engine_url]
@@ -256,9 +258,10 @@ def _bundle_item(path: Path, cell_id: str, content_hash: str) -> dict:
                     f"holds {held or 'nothing'}): make it with `mlperfctl save --select {cell_id} -o {path}`")
 
 
-def image_source(lm, build: BuildOptions, cell, bundle: Path | None) -> ImageSource | None:
+def image_source(lm, build: BuildOptions, cell, bundle: Path | None, version: str | None = None) -> ImageSource | None:
     """Where the jobs get the cell's image from (--bundle, else --registry, else nowhere: the node's
-    `mlperfctl run` builds it when missing), checked on this host before anything is submitted."""
+    `mlperfctl run` builds it when missing), checked on this host before anything is submitted. lm carries the
+    LoadGen the runs use; `version` is the round that picked it (the node's pull asks for the same image)."""
     if bundle is None and not build.registry:
         return None
     from .. import engines
@@ -277,7 +280,8 @@ def image_source(lm, build: BuildOptions, cell, bundle: Path | None) -> ImageSou
     if expected is None:
         local = engine.inspect_image(cp.tag)
         expected = local.id if local else None
-    pull = ["pull", cell.id, "--registry", build.registry, "--matrix", str(lm.path.resolve()), *engine_args]
+    pull = ["pull", cell.id, "--registry", build.registry, "--matrix", str(lm.path.resolve()), *engine_args,
+            *(["--version", version] if version else [])]
     for device, base in sorted(build.bases.items()):
         pull += ["--base-image", f"{device}={base}"]
     return ImageSource(cp.tag, expected, pull, f"registry {remote}")
@@ -311,7 +315,8 @@ def submit(lm, opts: RunOptions, build: BuildOptions, slurm: SlurmOptions, plan,
         from ..engines import detect
         build = BuildOptions(**{**{f.name: getattr(build, f.name) for f in fields(BuildOptions)},
                                 "engine": detect(build.engine_url)})
-    image = image_source(lm, build, plan.cell, slurm.bundle)
+    lm = lm.with_loadgen(opts.loadgen)  # the image the runs use: the round's LoadGen when --version was given
+    image = image_source(lm, build, plan.cell, slurm.bundle, opts.version if opts.loadgen else None)
     if slurm.nodes is not None:
         have = partition_nodes(slurm.partition)
         if have is not None and have < slurm.nodes:
