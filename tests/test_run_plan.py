@@ -253,7 +253,7 @@ def test_each_scenario_gets_its_target_on_the_harness_command_line(loaded):
     ({"scenario": "all", "multistream_target_latency": 0}, "--multistream-target-latency 0: must be positive"),
     ({"target_qps": float("inf")}, "--target-qps inf: must be a finite number"),
     ({"target_qps": float("nan")}, "--target-qps nan: must be positive"),
-    # counts of plain `run` too (--submission checked them already), before any image or container
+    # counts (plain `run` and `run --submission` alike), before any image or container
     ({"count": 0}, "--count 0: must be positive"),
     ({"threads": -1}, "--threads -1: must be positive"),
     ({"batch_size": 0}, "--batch-size 0: must be positive"),

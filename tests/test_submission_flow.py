@@ -75,8 +75,6 @@ def test_options_checked_before_any_container(tmp_path, monkeypatch):
     assert flow.check_options(opts(tmp_path), so) == (tmp_path / "sub-raw").resolve()
     cases = [
         (opts(tmp_path), flow.SubmissionOptions(compliance_retries=-1), "--compliance-retries -1: must be 0 or more"),
-        (opts(tmp_path, count=0), so, "--count 0: must be positive"),
-        (opts(tmp_path, threads=-2), so, "--threads -2: must be positive"),
         (opts(tmp_path, submission_dir=tmp_path / "afile"), so, "is a file, not a directory"),
         (opts(tmp_path, submission_dir=tmp_path / "afile" / "sub"), so, "afile is a file, not a directory"),
         (opts(tmp_path), flow.SubmissionOptions(results_dir=tmp_path / "afile"), "--results-dir"),

@@ -72,8 +72,8 @@ def default_results_dir(submission_dir: Path) -> Path:
 
 
 def check_options(opts: RunOptions, sopts: SubmissionOptions) -> Path:
-    """Everything about the destinations and counts that the host can tell before a container starts
-    (one line each, UserError). Returns the results directory."""
+    """Everything about the submission's own options and destinations that the host can tell before a container
+    starts (one line each, UserError; the run options are plan()'s). Returns the results directory."""
     if sopts.compliance_retries < 0:
         raise UserError(f"--compliance-retries {sopts.compliance_retries}: must be 0 or more")
     reduction = sopts.compliance_server_qps_reduction
@@ -81,10 +81,6 @@ def check_options(opts: RunOptions, sopts: SubmissionOptions) -> Path:
         raise UserError(f"--compliance-server-qps-reduction {reduction:g}: must be at least 0 and below "
                         f"{MAX_COMPLIANCE_QPS_REDUCTION:g} (percent; TEST01's performance check fails a compliance "
                         f"run 10% or more below the submission's Server rate)")
-    for name, flag in (("count", "--count"), ("threads", "--threads"), ("batch_size", "--batch-size")):
-        value = getattr(opts, name)
-        if value is not None and value <= 0:
-            raise UserError(f"{flag} {value}: must be positive")
     results_dir = Path(sopts.results_dir or default_results_dir(opts.submission_dir)).resolve()
     sub = Path(opts.submission_dir).resolve()
     for path, flag in ((sub, "--submission-dir"), (results_dir, "--results-dir")):
