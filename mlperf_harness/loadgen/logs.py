@@ -1,7 +1,10 @@
-"""Reading LoadGen's mlperf_log_detail.txt (one `:::MLLOG {json}` record per line)."""
+"""Reading LoadGen's logs: mlperf_log_detail.txt (one `:::MLLOG {json}` record per line) and
+mlperf_log_accuracy.json (a JSON list of {"seq_id", "qsl_idx", "data": hex bytes})."""
 
 import json
 from pathlib import Path
+
+from ..errors import UsageError
 
 MLLOG = ":::MLLOG "
 
@@ -24,6 +27,31 @@ CRITERIA = {
     "result_perf_constraints_met": "performance constraints (latency bound)",
 }
 SHORTENED = {"result_min_duration_met", "result_min_queries_met"}
+
+
+def read_accuracy_log(path: Path, fix: str = "pass --mlperf-accuracy-file from an accuracy-mode run") -> list[dict]:
+    """The entries of an accuracy log; a one-line UsageError naming the file when it is missing or not one."""
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist", fix)
+    try:
+        entries = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run") from None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and "qsl_idx" in e and "data" in e
+                                                for e in entries):
+        raise UsageError(f"{path} is not a LoadGen accuracy log (a JSON list of qsl_idx/data entries)",
+                         "pass mlperf_log_accuracy.json")
+    return entries
+
+
+def first_responses(entries: list[dict]) -> dict[int, bytes]:
+    """qsl_idx -> the bytes of its first response, in log order (LoadGen may log a sample more than once)."""
+    out: dict[int, bytes] = {}
+    for e in entries:
+        idx = int(e["qsl_idx"])
+        if idx not in out:
+            out[idx] = bytes.fromhex(e["data"])
+    return out
 
 
 def read_detail(path: Path) -> dict:

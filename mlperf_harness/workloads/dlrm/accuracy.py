@@ -4,43 +4,32 @@ Each accuracy-log entry is one aggregated query: float32 (prediction, label) pai
 Prints "AUC=<pct>%, accuracy=<pct>%, good=<n>, total=<n>, queries=<n>" (AUC by scikit-learn's roc_auc_score).
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import UsageError
+from ...loadgen.logs import first_responses, read_accuracy_log
 
 DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 
 
 def read_log(accuracy_log: Path, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray, int]:
     """(predictions, labels, queries) over distinct qsl_idx in log order."""
-    if not accuracy_log.is_file():
-        raise UsageError(f"{accuracy_log} does not exist", "pass --mlperf-accuracy-file from an accuracy-mode run")
-    try:
-        entries = json.loads(accuracy_log.read_text())
-    except json.JSONDecodeError as e:
-        raise UsageError(
-            f"{accuracy_log} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run"
-        ) from None
-    seen: set[int] = set()
+    responses = first_responses(read_accuracy_log(accuracy_log))
     chunks = []
-    for e in entries:
-        if e["qsl_idx"] in seen:
-            continue
-        seen.add(e["qsl_idx"])
-        data = np.frombuffer(bytes.fromhex(e["data"]), DTYPES[dtype])
+    for idx, raw in responses.items():
+        data = np.frombuffer(raw, DTYPES[dtype])
         if data.size % 2:
             raise UsageError(
-                f"{accuracy_log}: qsl_idx {e['qsl_idx']} holds {data.size} values, not (prediction, label) pairs",
+                f"{accuracy_log}: qsl_idx {idx} holds {data.size} values, not (prediction, label) pairs",
                 "score a log written by the dlrm-v2 harness",
             )
         chunks.append(data.reshape(-1, 2))
     if not chunks:
         raise UsageError(f"{accuracy_log} holds no results", "rerun the accuracy run")
     pairs = np.concatenate(chunks).astype(np.float64)
-    return pairs[:, 0], pairs[:, 1], len(seen)
+    return pairs[:, 0], pairs[:, 1], len(responses)
 
 
 def score(accuracy_log: Path, dtype: str = "float32") -> dict:

@@ -1,12 +1,12 @@
 """`accuracy --model resnet50` (alias `accuracy-imagenet`): top-1 accuracy from LoadGen's
 mlperf_log_accuracy.json, as the reference script."""
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from mlperf_harness.errors import UsageError
+from mlperf_harness.loadgen.logs import first_responses, read_accuracy_log
 
 from .dataset import parse_val_map
 
@@ -22,29 +22,17 @@ def read_labels(val_map: Path) -> list[int]:
 def imagenet(accuracy_log: Path, val_map: Path, dtype: str = "float32") -> tuple[int, int]:
     """(good, total) over distinct qsl_idx; LoadGen may log a sample more than once."""
     labels = read_labels(val_map)
-    if not accuracy_log.is_file():
-        raise UsageError(f"{accuracy_log} does not exist", "pass --mlperf-accuracy-file from an accuracy-mode run")
-    try:
-        results = json.loads(accuracy_log.read_text())
-    except json.JSONDecodeError as e:
-        raise UsageError(
-            f"{accuracy_log} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run"
-        ) from None
-    seen: set[int] = set()
+    responses = first_responses(read_accuracy_log(accuracy_log))
     good = 0
-    for r in results:
-        idx = r["qsl_idx"]
-        if idx in seen:
-            continue
+    for idx, raw in responses.items():
         if idx >= len(labels):
             raise UsageError(
                 f"qsl_idx {idx} is beyond the {len(labels)} lines of {val_map}", "pass the run's val_map.txt"
             )
-        seen.add(idx)
-        data = np.frombuffer(bytes.fromhex(r["data"]), DTYPES[dtype])
+        data = np.frombuffer(raw, DTYPES[dtype])
         if data.size and int(data[0]) == labels[idx]:
             good += 1
-    return good, len(seen)
+    return good, len(responses)
 
 
 def format_line(good: int, total: int) -> str:

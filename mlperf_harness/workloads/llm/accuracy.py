@@ -5,13 +5,13 @@ ROUGE scores, gen_len, gen_num, gen_tok_len, tokens_per_sample; gpt-j's evaluati
 gen_num), with plain numbers so the submission checker's patterns (`'rouge1':\\s([\\d.]+)`, ...) match.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 import mlperf_rules
 from mlperf_harness.errors import UsageError
+from mlperf_harness.loadgen.logs import first_responses, read_accuracy_log
 
 from . import rouge
 from .spec import Benchmark
@@ -19,18 +19,12 @@ from .spec import Benchmark
 
 def read_log(path: Path, count: int, dtype: str = "int64") -> dict[int, np.ndarray]:
     """Generated token ids per distinct qsl_idx (LoadGen may log a sample more than once)."""
-    if not path.is_file():
-        raise UsageError(f"{path} does not exist", "pass the mlperf_log_accuracy.json of an accuracy-mode run")
-    try:
-        entries = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run") from None
     tokens: dict[int, np.ndarray] = {}
-    for entry in entries:
-        idx = entry["qsl_idx"]
+    for idx, raw in first_responses(read_accuracy_log(path, "pass the mlperf_log_accuracy.json of an "
+                                                                 "accuracy-mode run")).items():
         if idx >= count:
             raise UsageError(f"qsl_idx {idx} is beyond the dataset's {count} samples", "pass the run's dataset")
-        tokens.setdefault(idx, np.frombuffer(bytes.fromhex(entry["data"]), dtype))
+        tokens[idx] = np.frombuffer(raw, dtype)
     return tokens
 
 

@@ -8,13 +8,13 @@ width. Each sample counts once (LoadGen may log one twice); a sample without det
 
 import contextlib
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import UsageError
+from ...loadgen.logs import read_accuracy_log
 from .annotations import read_json
 
 
@@ -28,17 +28,7 @@ class Score:
 
 
 def read_log(accuracy_log: Path) -> list[dict]:
-    if not accuracy_log.is_file():
-        raise UsageError(f"{accuracy_log} does not exist", "pass --mlperf-accuracy-file from an accuracy-mode run")
-    try:
-        results = json.loads(accuracy_log.read_text())
-    except json.JSONDecodeError as e:
-        raise UsageError(
-            f"{accuracy_log} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run"
-        ) from None
-    if not isinstance(results, list):
-        raise UsageError(f"{accuracy_log} is not a LoadGen accuracy log (a JSON list)", "pass mlperf_log_accuracy.json")
-    return results
+    return read_accuracy_log(accuracy_log)
 
 
 def _coco(annotations: Path, data: dict):

@@ -8,12 +8,12 @@ every logged response counted (as the reference). The line is
 v4.0 submission checker reads with `Word Error Rate\\:.*, accuracy=([0-9\\.]+)%`.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import UsageError
+from ...loadgen.logs import read_accuracy_log
 from . import dataset
 
 DTYPES = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64}
@@ -46,14 +46,7 @@ def word_error_rate(hypotheses: list[str], references: list[str]) -> tuple[float
 
 def read_log(accuracy_log: Path, dtype: str = "int64") -> list[tuple[int, list[int]]]:
     """(qsl_idx, label ids) per logged response, in log order."""
-    if not accuracy_log.is_file():
-        raise UsageError(f"{accuracy_log} does not exist", "pass --mlperf-accuracy-file from an accuracy-mode run")
-    try:
-        records = json.loads(accuracy_log.read_text())
-    except json.JSONDecodeError as e:
-        raise UsageError(
-            f"{accuracy_log} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run"
-        ) from None
+    records = read_accuracy_log(accuracy_log)
     out = []
     width = np.dtype(DTYPES[dtype]).itemsize
     for r in records:

@@ -5,12 +5,12 @@ case, DICE = (2|P∩T| + 1e-6) / (|P| + |T| + 1e-6) for kidney (class 1) and tum
 their mean; the reported figures are the means over the cases, in the reference's line format.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import UsageError
+from ...loadgen.logs import first_responses, read_accuracy_log
 from .dataset import Cases
 
 SMOOTH = 1e-6
@@ -30,18 +30,7 @@ def dice(prediction: np.ndarray, target: np.ndarray) -> tuple[float, float]:
 
 def read_log(accuracy_log: Path) -> dict[int, bytes]:
     """qsl_idx -> response bytes, first entry of each index (LoadGen may log a sample twice)."""
-    if not accuracy_log.is_file():
-        raise UsageError(f"{accuracy_log} does not exist", "pass --mlperf-accuracy-file from an accuracy-mode run")
-    try:
-        entries = json.loads(accuracy_log.read_text())
-    except json.JSONDecodeError as e:
-        raise UsageError(
-            f"{accuracy_log} is not valid JSON ({e.msg} at line {e.lineno})", "rerun the accuracy run"
-        ) from None
-    out: dict[int, bytes] = {}
-    for e in entries:
-        out.setdefault(int(e["qsl_idx"]), bytes.fromhex(e["data"]))
-    return out
+    return first_responses(read_accuracy_log(accuracy_log))
 
 
 def score(accuracy_log: Path, preprocessed_dir: Path) -> dict:

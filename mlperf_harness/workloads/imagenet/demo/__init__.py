@@ -66,8 +66,9 @@ def label_with_model(dataset_dir: Path, backend: str, model_path: Path) -> int:
         pairs = dataset.parse_val_map(dataset_dir / "val_map.txt")
         batch = np.stack([preprocess(dataset_dir / name) for name, _ in pairs])
         top1 = np.asarray(runner.predict(batch)).reshape(-1) + runner.label_offset
-    (dataset_dir / "val_map.txt").write_text("".join(f"{name} {int(t)}\n" for (name, _), t in zip(pairs, top1)))
-    return sum(int(t) != old for (_, old), t in zip(pairs, top1))
+    lines = [f"{name} {int(t)}\n" for (name, _), t in zip(pairs, top1, strict=True)]
+    (dataset_dir / "val_map.txt").write_text("".join(lines))
+    return sum(int(t) != old for (_, old), t in zip(pairs, top1, strict=True))
 
 
 def write(out_dir: Path, count: int, seed: int, backend: str | None = None) -> None:
