@@ -15,6 +15,13 @@ def harness(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
+def flags(defaults: dict, over: dict) -> list[str]:
+    """`--key value` pairs: the defaults with `over`'s keys (underscores for dashes) replacing or adding theirs; a
+    value of None drops its flag."""
+    opts = {**defaults, **{k.replace("_", "-"): v for k, v in over.items()}}
+    return [x for k, v in opts.items() if v is not None for x in (f"--{k}", str(v))]
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo")
@@ -46,12 +53,7 @@ def run_args(demo, cache_dir, tmp_path):
             "output-dir": tmp_path / "out",
             "cache-dir": cache_dir,
         }
-        opts.update({k.replace("_", "-"): v for k, v in over.items()})
-        args = ["run"]
-        for k, v in opts.items():
-            if v is not None:
-                args += [f"--{k}", str(v)]
-        return args
+        return ["run", *flags(opts, over)]
 
     return make
 

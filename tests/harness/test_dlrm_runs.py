@@ -3,19 +3,19 @@
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mlperf_harness.workloads.dlrm import TRACE_FILE, demo
 
+from .conftest import flags, harness
+
 CHECKER_AUC = r"^AUC=([\d\.]+).*"
 
 
 def run(*args) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "mlperf_harness", "run", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True)
+    return harness("run", *args)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,7 @@ def args(root: Path, out: Path, **over) -> list[str]:
         "model-path": root / demo.MODEL_DIR,
         "output-dir": out,
     }
-    opts.update({k.replace("_", "-"): v for k, v in over.items()})
-    return [x for k, v in opts.items() for x in (f"--{k}", str(v))]
+    return flags(opts, over)
 
 
 def test_accuracy_run_logs_prediction_label_pairs_and_auc(dlrm_demo, tmp_path):

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from .conftest import harness
+from .conftest import flags, harness
 
 LLAMA = "llama2-70b-99"
 GPTJ = "gptj-99"
@@ -50,11 +50,7 @@ def _args(model, root, out, **over):
         "output-dir": out,
         "threads": 1,
     }
-    opts.update({k.replace("_", "-"): v for k, v in over.items()})
-    args = ["run"]
-    for k, v in opts.items():
-        if v is not None:
-            args += [f"--{k}", str(v)]
+    args = ["run", *flags(opts, over)]
     return args
 
 

@@ -12,7 +12,7 @@ from mlperf_harness import workloads
 from mlperf_harness.errors import UsageError
 from mlperf_harness.workloads.retinanet import ANNOTATIONS, IMAGES, accuracy, backends, demo
 
-from .conftest import harness
+from .conftest import flags, harness
 from .test_bad_inputs import assert_bad_input
 
 COUNT = 2
@@ -43,8 +43,7 @@ def run_args(rdemo, out, **over) -> list[str]:
         "test-query-count": 1,
         "threads": 2,
     }
-    opts.update({k.replace("_", "-"): v for k, v in over.items()})
-    return ["run", *[x for k, v in opts.items() if v is not None for x in (f"--{k}", str(v))]]
+    return ["run", *flags(opts, over)]
 
 
 def test_declaration_matches_the_code(rdemo):

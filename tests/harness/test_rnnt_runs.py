@@ -16,7 +16,7 @@ pytest.importorskip("mlperf_loadgen", reason="mlcommons-loadgen is not installed
 from mlperf_harness import workloads  # noqa: E402 - after the importorskip above
 from mlperf_harness.workloads.rnnt import accuracy, runner  # noqa: E402
 
-from .conftest import harness  # noqa: E402
+from .conftest import flags, harness  # noqa: E402
 
 COUNT = 6
 
@@ -37,11 +37,7 @@ def _run(root, out, **over):
         "execution-mode": "test", "dataset-dir": root / d.demo_dataset_dir, "model-path": root / d.demo_model_dir,
         "output-dir": out, "threads": 2,
     }  # fmt: skip
-    opts.update({k.replace("_", "-"): v for k, v in over.items()})
-    args = ["run"]
-    for k, v in opts.items():
-        if v is not None:
-            args += [f"--{k}", str(v)]
+    args = ["run", *flags(opts, over)]
     return harness(*args)
 
 

@@ -4,19 +4,19 @@
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mlperf_harness.workloads.unet3d import demo
 
+from .conftest import flags, harness
+
 CHECKER_DICE = r"Accuracy\:\s*mean\s*=\s*([\d\.]+).*"
 
 
 def run(*args) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "mlperf_harness", "run", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True)
+    return harness("run", *args)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,7 @@ def args(root: Path, out: Path, **over) -> list[str]:
         "model-path": root / demo.ONNX_FILE,
         "output-dir": out,
     }
-    opts.update({k.replace("_", "-"): v for k, v in over.items()})
-    return [x for k, v in opts.items() for x in (f"--{k}", str(v))]
+    return flags(opts, over)
 
 
 def test_demo_has_reference_files(unet_demo):
