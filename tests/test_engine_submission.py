@@ -207,7 +207,8 @@ def test_v51_submission_runs_loadgen_511_with_its_seeds_in_the_v5_layout(resnet_
     assert "nothing is quantized" in (top / "calibration.md").read_text()
     problems = summary["check"]["problems"]
     expected = ("min_duration is", "Offline samples_per_query is", "compliance performance check did not pass",
-                "is below the target", "missing required scenario(s) for edge: SingleStream, MultiStream")
+                "is below the target", "missing required scenario(s) for edge: SingleStream, MultiStream",
+                "result_validity is INVALID")  # 16 queries: LoadGen may find too few for a valid result
     unexpected = [p for p in problems if not any(t in p for t in expected)]
     assert not unexpected, "\n".join(unexpected)
     assert any("min_duration is 1000 ms" in p for p in problems), problems
