@@ -199,6 +199,9 @@ def test_a_round_reaches_the_job_as_version_never_as_loadgen(tmp_path, monkeypat
     plain = slurm.run_flags(run_options(model="resnet50"), build_options(lm, environ={}), lm.path, "Offline",
                             "performance")
     assert "--version" not in plain  # no round asked for: the job builds with matrix.yaml's LoadGen, as the host
+    gptj = run_options(model="gptj-99")  # its default round (v5.0) is derived again by the job, LoadGen unchanged
+    assert gptj.version != "v6.1" and gptj.loadgen is None
+    assert "--version" not in slurm.run_flags(gptj, build_options(lm, environ={}), lm.path, "Offline", "performance")
 
 
 def test_image_commands_take_the_round():

@@ -46,7 +46,9 @@ from ..run.container import RUN_LABEL
 JOBS_SUFFIX = ".jobs"    # <submission-dir>.jobs/: beside the tree (the checker rejects unknown folders in it)
 FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
             "BOOT_FAIL", "DEADLINE"}
-_SKIP = {"model", "scenario", "mode", "command_line", "loadgen"}   # given per job, not a flag, or from --version
+# given per job, not a flag, or derived: an explicit --version is passed below; otherwise the job's own `run`
+# derives the same default round from the model
+_SKIP = {"model", "scenario", "mode", "command_line", "loadgen", "version"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def run_flags(opts: RunOptions, build: BuildOptions, matrix: Path, scenario: str
         if value is None:
             continue
         args += [_flag(f.name), str(Path(value).resolve()) if isinstance(value, Path) else str(value)]
-    if opts.loadgen is not None and "--version" not in args:  # an explicit --version of the default round
+    if opts.loadgen is not None:  # --version was given: the job builds with the same round's LoadGen
         args += ["--version", opts.version]
     args += ["--engine", build.engine]
     if build.engine_url:

@@ -54,9 +54,8 @@ def _write_pb(seed: int, path: Path) -> None:
     path.write_bytes(resnet50_graph_def(seed).SerializeToString())
 
 
-def label_with_model(dataset_dir: Path, backend: str, model_path: Path) -> int:
-    """Rewrite val_map.txt with the model's top-1 label per image, as the harness's `backend` computes it on cpu.
-    Returns how many labels changed."""
+def label_with_model(dataset_dir: Path, backend: str, model_path: Path) -> None:
+    """Rewrite val_map.txt with the model's top-1 label per image, as the harness's `backend` computes it on cpu."""
     from .. import dataset
     from ..backends import create
 
@@ -68,7 +67,6 @@ def label_with_model(dataset_dir: Path, backend: str, model_path: Path) -> int:
         top1 = np.asarray(runner.predict(batch)).reshape(-1) + runner.label_offset
     lines = [f"{name} {int(t)}\n" for (name, _), t in zip(pairs, top1, strict=True)]
     (dataset_dir / "val_map.txt").write_text("".join(lines))
-    return sum(int(t) != old for (_, old), t in zip(pairs, top1, strict=True))
 
 
 def write(out_dir: Path, count: int, seed: int, backend: str | None = None) -> None:
