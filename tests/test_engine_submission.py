@@ -122,6 +122,19 @@ def test_interrupted_submission_resumes_with_only_the_missing_pieces(resnet_demo
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout)["pieces_run"] == 0 and "▶" not in r.stderr
 
+    # --rerun: that piece alone runs again, its new output replaces the old one, the rest is reused
+    before = (raw / "closed" / "box_cpu" / "python-onnxruntime-cpu-resnet50" / "Offline" / "TEST01"
+              / "mlperf_log_detail.txt").stat().st_mtime_ns
+    r = run([*cmd, "--rerun", "Offline/TEST01"], env=env(), cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads(r.stdout)
+    assert (summary["pieces_run"], summary["pieces_reused"]) == (1, 3), summary
+    assert "TEST01 verification complete" in " ".join(summary["scenarios"][0]["compliance_lines"]["TEST01"])
+    assert r.stderr.count("▶ ") == 1 and "▶ Offline/TEST01" in r.stderr, r.stderr[-3000:]
+    assert (raw / "closed" / "box_cpu" / "python-onnxruntime-cpu-resnet50" / "Offline" / "TEST01"
+            / "mlperf_log_detail.txt").stat().st_mtime_ns != before
+    assert files(sub / RES / "resnet50" / "Offline") == RESNET_OFFLINE
+
 
 def _llm_or_sdxl(model, tmp_path, dataset):
     if not glob.glob("/opt/wheels/torch-2.13.0+cpu-*.whl"):

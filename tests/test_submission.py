@@ -188,6 +188,29 @@ def test_untruncated_tree_fails_then_truncate_makes_it_pass(tmp_path, runs):
     assert submission.truncate_accuracy_logs(root) == []  # idempotent: already hashed and small
 
 
+def test_a_rerun_accuracy_log_supersedes_its_backup_and_nothing_is_lost(tmp_path, runs):
+    root, backup = tmp_path / "sub", tmp_path / "backup"
+    write(root, runs)
+    acc = root / SCEN / "accuracy"
+    first = (acc / "mlperf_log_accuracy.json").read_bytes()
+    submission.truncate_accuracy_logs(root, backup)
+    kept = backup / SCEN / "accuracy" / "mlperf_log_accuracy.json"
+    assert submission.retire_stale_backups(root, backup) == []  # the tree's log is truncated: nothing stale
+    # a rerun writes the scenario again: a new full log (other content) and accuracy.txt without the hash
+    write(root, runs, force=True)
+    rerun = first.replace(b'"seq_id"', b'"seq_id" ', 1)
+    (acc / "mlperf_log_accuracy.json").write_bytes(rerun)
+    with pytest.raises(UserError, match="already exists with other content"):
+        submission.truncate_accuracy_logs(root, backup)
+    [moved] = submission.retire_stale_backups(root, backup)
+    assert moved == backup / ".superseded" / hashlib.sha256(first).hexdigest() / SCEN / "accuracy" / kept.name
+    assert moved.read_bytes() == first and not kept.exists()
+    submission.truncate_accuracy_logs(root, backup)
+    assert kept.read_bytes() == rerun
+    assert (acc / "accuracy.txt").read_text().splitlines()[-1] == f"hash={hashlib.sha256(rerun).hexdigest()}"
+    assert messages(root) == []
+
+
 def test_truncate_refuses_a_backup_inside_the_tree(tmp_path, runs):
     root = tmp_path / "sub"
     write(root, runs)

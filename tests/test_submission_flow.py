@@ -99,6 +99,8 @@ def test_options_checked_before_any_container(tmp_path, monkeypatch):
     (("--count", "0"), "--count 0: must be positive"),
     (("--compliance-server-qps-reduction", "12.5"), "--compliance-server-qps-reduction 12.5: must be at least 0"),
     (("--offline-target-qps", "-3", "--scenario", "Offline"), "--offline-target-qps -3.0: must be positive"),
+    (("--category", "edge", "--rerun", "Server/performance"), "--rerun Server/performance: Server is not a scenario"),
+    (("--scenario", "Offline", "--rerun", "Offline/TEST05"), "--rerun Offline/TEST05: TEST05 is not a piece"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, extra, message):
     (tmp_path / "sub").write_text("a file")
@@ -111,6 +113,42 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, extra, message):
                         "--device", "cpu", "--submission-dir", str(tmp_path / "sub")],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "is a file, not a directory" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_rerun_names_pieces_of_this_submission():
+    scenarios, modes, tests = ("SingleStream", "Offline"), ("performance", "accuracy"), ("TEST01", "TEST04")
+    assert flow.rerun_keys((), scenarios, modes, tests) == frozenset()
+    assert flow.rerun_keys(("Offline/performance", "Offline/TEST04"), scenarios, modes, tests) == {
+        "Offline/performance", "Offline/TEST04"}
+    assert flow.rerun_keys(("SingleStream",), scenarios, modes, tests) == {
+        "SingleStream/performance", "SingleStream/accuracy", "SingleStream/TEST01", "SingleStream/TEST04"}
+    # an accuracy-only submission has no compliance runs to rerun
+    with pytest.raises(UserError, match="TEST01 is not a piece of this submission"):
+        flow.rerun_keys(("Offline/TEST01",), scenarios, ("accuracy",), tests)
+    with pytest.raises(UserError, match="--rerun MultiStream: MultiStream is not a scenario"):
+        flow.rerun_keys(("MultiStream",), scenarios, modes, tests)
+    with pytest.raises(UserError, match=r"--rerun /performance: \(empty\) is not a scenario"):
+        flow.rerun_keys(("/performance",), scenarios, modes, tests)
+
+
+def test_a_failed_compliance_performance_check_says_what_to_rerun():
+    from mlperfctl.compliance.base import Verdict
+    ok = Verdict("TEST01", True, ["Performance check pass: True"], details={"performance_pass": True})
+    slow = Verdict("TEST04", False, ["Performance check pass: False"], details={"performance_pass": False})
+    bad_accuracy = Verdict("TEST01", False, ["Accuracy check pass: False"],
+                           details={"accuracy_pass": False, "performance_pass": True})
+    assert flow.rerun_hints({"Offline": {"TEST01": ok, "TEST04": ok.__class__("TEST04", True, [])}}) == []
+    assert flow.rerun_hints({"Offline": {"TEST01": bad_accuracy}}) == []  # rerunning would not mend that
+    [hint] = flow.rerun_hints({"Offline": {"TEST01": ok}, "MultiStream": {"TEST01": ok, "TEST04": slow}})
+    assert hint.startswith("MultiStream: the performance check of TEST04 failed")
+    assert hint.endswith("--rerun MultiStream/performance --rerun MultiStream/TEST04")
+
+
+def test_rerun_without_submission_is_one_line():
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "run", "--model", "resnet50", "--device", "cpu",
+                        "--rerun", "Offline/performance"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "--rerun Offline/performance: only with --submission" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def snapshot(root: Path) -> dict:

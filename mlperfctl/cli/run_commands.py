@@ -99,6 +99,10 @@ def run(
     skip_dataset_size_check: Annotated[bool, Opt(
         "--skip-dataset-size-check",
         help="--submission: the check accepts accuracy runs on a dataset subset.")] = False,
+    rerun: Annotated[list[str] | None, Opt(
+        help="--submission: run this piece again although the ledger holds it: <Scenario>/<piece> (performance, "
+             "accuracy, TEST01, ...) or <Scenario> for all of its pieces; repeatable. E.g. after a compliance "
+             "performance check failed on a busy machine.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
     launcher: launch_commands.LauncherOpt = "local",
     partition: launch_commands.PartitionOpt = None,
@@ -124,6 +128,9 @@ def run(
     build_opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, registry=registry,
                                engine=engine, engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)
     console = err if as_json else out
+    if rerun and not submission_flow:
+        raise UserError(f"--rerun {rerun[0]}: only with --submission (a run without it always runs; add "
+                        f"--submission, or drop --rerun)")
     if launcher != "local":
         if submission_flow:
             raise UserError(f"--submission with --launcher {launcher} is not supported yet: run --submission "
@@ -138,7 +145,8 @@ def run(
     if submission_flow:
         sopts = flow.SubmissionOptions(results_dir=results_dir, compliance_retries=compliance_retries,
                                        skip_dataset_size_check=skip_dataset_size_check,
-                                       compliance_server_qps_reduction=compliance_server_qps_reduction)
+                                       compliance_server_qps_reduction=compliance_server_qps_reduction,
+                                       rerun=tuple(rerun or ()))
         summary = flow.execute_submission(lm, opts, build_opts, sopts, console=console, log_line=log_line,
                                           reporter=RichReporter(quiet=as_json))
         _submission_report(summary, as_json)
@@ -182,6 +190,8 @@ def _submission_report(summary: dict, as_json: bool) -> None:
                   highlight=False)
         for problem in check["problems"][:20]:
             out.print(f"  {problem}", highlight=False, markup=False)
+        for hint in summary.get("hints", []):
+            out.print(f"hint: {hint}", highlight=False, markup=False)
         out.print(f"submission tree: {summary['submission_dir']}"
                   + (f"  archive: {summary['archive']}" if summary["archive"] else ""), highlight=False)
 

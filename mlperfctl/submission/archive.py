@@ -39,6 +39,33 @@ def accuracy_dirs(root: Path) -> list[Path]:
     return sorted(p for pattern in patterns for p in Path(root).glob(pattern) if p.is_dir())
 
 
+SUPERSEDED = ".superseded"  # in a backup folder: full logs of runs a rerun replaced in the tree
+
+
+def retire_stale_backups(root: Path, backup: Path) -> list[Path]:
+    """Move aside each backed-up full accuracy log whose tree log is a new, untruncated one (a rerun replaced the
+    run), to <backup>/.superseded/<sha256 of the old log>/<same path>, so the truncation that follows backs up the
+    new log instead of refusing; nothing is deleted. Returns where the old logs went."""
+    root, backup = Path(root).resolve(), Path(backup).resolve()
+    moved = []
+    for acc in accuracy_dirs(root):
+        log = acc / "mlperf_log_accuracy.json"
+        kept = backup / acc.relative_to(root) / log.name
+        if not log.is_file() or log.stat().st_size <= MAX_ACCURACY_LOG_SIZE or not kept.is_file():
+            continue  # a log that is already truncated, or none backed up yet
+        old = _sha256(kept)
+        if old == _sha256(log):
+            continue
+        dest = backup / SUPERSEDED / old / acc.relative_to(root) / log.name
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(kept, dest)
+        except OSError as e:
+            raise write_failed(e, f"moving the superseded backup {kept} to {dest}", "the tree is unchanged") from None
+        moved.append(dest)
+    return moved
+
+
 def truncate_accuracy_logs(root: Path, backup: Path | None = None) -> list[dict]:
     """Cut accuracy logs over 10 KiB to their first and last 4 KiB and append `hash=<sha256 of the
     full log>` to accuracy.txt, keeping each full log under `backup` (outside the tree).
