@@ -7,6 +7,7 @@ rules from its embedded mlperf.conf) against an in-memory SUT. A run configured 
 log is the "short min duration" case.
 """
 
+import errno
 import hashlib
 import json
 import shutil
@@ -20,7 +21,7 @@ import pytest
 import mlperf_rules
 from mlperfctl import submission
 from mlperfctl.errors import UserError
-from mlperfctl.submission import MLLog, sysinfo
+from mlperfctl.submission import MLLog, archive, sysinfo
 from mlperfctl.submission import check as submission_check
 from mlperfctl.submission import writer as submission_writer
 
@@ -188,24 +189,34 @@ def test_untruncated_tree_fails_then_truncate_makes_it_pass(tmp_path, runs):
     assert submission.truncate_accuracy_logs(root) == []  # idempotent: already hashed and small
 
 
-def test_a_rerun_accuracy_log_supersedes_its_backup_and_nothing_is_lost(tmp_path, runs):
+def test_a_rerun_accuracy_log_supersedes_its_backup_and_nothing_is_lost(tmp_path, runs, monkeypatch):
     root, backup = tmp_path / "sub", tmp_path / "backup"
     write(root, runs)
     acc = root / SCEN / "accuracy"
     first = (acc / "mlperf_log_accuracy.json").read_bytes()
     submission.truncate_accuracy_logs(root, backup)
     kept = backup / SCEN / "accuracy" / "mlperf_log_accuracy.json"
-    assert submission.retire_stale_backups(root, backup) == []  # the tree's log is truncated: nothing stale
+    assert submission.truncate_accuracy_logs(root, backup, supersede=True) == []  # truncated: nothing stale
     # a rerun writes the scenario again: a new full log (other content) and accuracy.txt without the hash
     write(root, runs, force=True)
     rerun = first.replace(b'"seq_id"', b'"seq_id" ', 1)
     (acc / "mlperf_log_accuracy.json").write_bytes(rerun)
     with pytest.raises(UserError, match="already exists with other content"):
         submission.truncate_accuracy_logs(root, backup)
-    [moved] = submission.retire_stale_backups(root, backup)
-    assert moved == backup / ".superseded" / hashlib.sha256(first).hexdigest() / SCEN / "accuracy" / kept.name
-    assert moved.read_bytes() == first and not kept.exists()
-    submission.truncate_accuracy_logs(root, backup)
+    before = snapshot(root)
+
+    def full(*args, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(archive.shutil, "copy2", full)  # the disk fills while backing up the new log
+    with pytest.raises(UserError, match=r"failed \(disk full\): the tree is exactly as it was"):
+        submission.truncate_accuracy_logs(root, backup, supersede=True)
+    monkeypatch.undo()
+    assert snapshot(root) == before and kept.read_bytes() == first  # the old backup is back where it was
+    assert not [p for p in backup.rglob("*") if p.is_file() and p != kept]
+    submission.truncate_accuracy_logs(root, backup, supersede=True)
+    moved = backup / ".superseded" / hashlib.sha256(first).hexdigest() / SCEN / "accuracy" / kept.name
+    assert [p for p in (backup / ".superseded").rglob("*") if p.is_file()] == [moved]
+    assert moved.read_bytes() == first
     assert kept.read_bytes() == rerun
     assert (acc / "accuracy.txt").read_text().splitlines()[-1] == f"hash={hashlib.sha256(rerun).hexdigest()}"
     assert messages(root) == []

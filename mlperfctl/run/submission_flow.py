@@ -22,6 +22,7 @@ import signal
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import mlperf_rules
@@ -104,11 +105,17 @@ def check_options(opts: RunOptions, sopts: SubmissionOptions) -> Path:
     return results_dir
 
 
+def scenario_pieces(modes: tuple[str, ...], tests: tuple[str, ...]) -> list[tuple[str, str, str | None]]:
+    """A scenario's ledger pieces in the order they run, as (piece, LoadGen mode, compliance test): its modes,
+    then each compliance test (a performance-mode run), which only a submission with performance runs has."""
+    return [(m, m, None) for m in modes] + ([(t, "performance", t) for t in tests] if "performance" in modes else [])
+
+
 def rerun_keys(values: tuple[str, ...], scenarios: tuple[str, ...], modes: tuple[str, ...],
                tests: tuple[str, ...]) -> frozenset[str]:
     """The ledger pieces ("<Scenario>/<piece>") that --rerun names: a scenario alone means all of its pieces. A
     value naming no piece of this submission is a one-line error, before any container starts."""
-    pieces = (*modes, *(tests if "performance" in modes else ()))
+    pieces = [piece for piece, _, _ in scenario_pieces(modes, tests)]
     keys = set()
     for value in values:
         scenario, _, piece = value.partition("/")
@@ -264,11 +271,9 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
         compliance_targets = {s: compliance_target(s, targets.get(s), sopts.compliance_server_qps_reduction)
                               for s in p.scenarios}
         for scenario in p.scenarios:
-            for mode in p.modes:
-                run_piece(scenario, mode, mode, target=targets.get(scenario))
-            if closed and "performance" in p.modes:
-                for test in tests:
-                    run_piece(scenario, test, "performance", target=compliance_targets[scenario], test=test)
+            for piece, mode, test in scenario_pieces(p.modes, tests):
+                run_piece(scenario, piece, mode, test=test,
+                          target=compliance_targets[scenario] if test else targets.get(scenario))
 
         def scorer(log: Path) -> str:
             return eng.output(spec(accuracy_argv(lm, p, container_path(Path(log).resolve()), model_target)))
@@ -420,9 +425,8 @@ def truncate_tree(submission_dir: Path, results_dir: Path) -> list[dict]:
     """The truncation step: the full accuracy logs go to the results directory (those of runs that --rerun
     replaced move to its .superseded/ folder); a failure (disk full: the truncation undoes itself, one line) says
     that the rerun resumes."""
-    backup = results_dir / "accuracy-backup"
-    resumable(submission.retire_stale_backups, results_dir, submission_dir, backup)
-    return resumable(submission.truncate_accuracy_logs, results_dir, submission_dir, backup)
+    return resumable(partial(submission.truncate_accuracy_logs, supersede=True), results_dir, submission_dir,
+                     results_dir / "accuracy-backup")
 
 
 def resumable(step, results_dir: Path, *args):

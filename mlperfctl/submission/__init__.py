@@ -3,7 +3,7 @@ truncate accuracy logs and package the tree (archive), read LoadGen logs (mllog)
 a round's rules (check/). Every round fact comes from the rulebook, mlperf_rules."""
 
 from . import sysinfo
-from .archive import accuracy_dirs, package, retire_stale_backups, truncate_accuracy_logs
+from .archive import accuracy_dirs, package, truncate_accuracy_logs
 from .mllog import MLLog
 from .writer import (
     DIVISIONS,
@@ -20,7 +20,6 @@ from .writer import (
 
 __all__ = [
     "DIVISIONS", "MODES", "STAGING_PREFIX", "MLLog", "ResultSet", "accuracy_dirs", "check_name", "check_version",
-    "existing_results", "measurements_for", "package", "refuse_existing", "retire_stale_backups", "sysinfo",
-    "truncate_accuracy_logs",
+    "existing_results", "measurements_for", "package", "refuse_existing", "sysinfo", "truncate_accuracy_logs",
     "write_results",
 ]

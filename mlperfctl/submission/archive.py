@@ -42,36 +42,14 @@ def accuracy_dirs(root: Path) -> list[Path]:
 SUPERSEDED = ".superseded"  # in a backup folder: full logs of runs a rerun replaced in the tree
 
 
-def retire_stale_backups(root: Path, backup: Path) -> list[Path]:
-    """Move aside each backed-up full accuracy log whose tree log is a new, untruncated one (a rerun replaced the
-    run), to <backup>/.superseded/<sha256 of the old log>/<same path>, so the truncation that follows backs up the
-    new log instead of refusing; nothing is deleted. Returns where the old logs went."""
-    root, backup = Path(root).resolve(), Path(backup).resolve()
-    moved = []
-    for acc in accuracy_dirs(root):
-        log = acc / "mlperf_log_accuracy.json"
-        kept = backup / acc.relative_to(root) / log.name
-        if not log.is_file() or log.stat().st_size <= MAX_ACCURACY_LOG_SIZE or not kept.is_file():
-            continue  # a log that is already truncated, or none backed up yet
-        old = _sha256(kept)
-        if old == _sha256(log):
-            continue
-        dest = backup / SUPERSEDED / old / acc.relative_to(root) / log.name
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(kept, dest)
-        except OSError as e:
-            raise write_failed(e, f"moving the superseded backup {kept} to {dest}", "the tree is unchanged") from None
-        moved.append(dest)
-    return moved
-
-
-def truncate_accuracy_logs(root: Path, backup: Path | None = None) -> list[dict]:
+def truncate_accuracy_logs(root: Path, backup: Path | None = None, *, supersede: bool = False) -> list[dict]:
     """Cut accuracy logs over 10 KiB to their first and last 4 KiB and append `hash=<sha256 of the
     full log>` to accuracy.txt, keeping each full log under `backup` (outside the tree).
 
     A log that already has a hash line and fits is left alone; a small log without one only gets the
-    hash. Returns one record per accuracy directory touched.
+    hash. Returns one record per accuracy directory touched. A backup that holds another log than the
+    tree's is refused, unless `supersede` (a rerun replaced the run): then it moves to
+    <backup>/.superseded/<its sha256>/<same path> and nothing is deleted.
 
     All or nothing, under the tree's lock: the full logs are backed up and the new files built in a
     staging directory inside the tree first, then renamed in; any failure (disk full: one-line UserError)
@@ -84,14 +62,14 @@ def truncate_accuracy_logs(root: Path, backup: Path | None = None) -> list[dict]
     at = [root / LOCK_NAME]  # what was being written when the file system failed
     try:
         with tree_lock(root):
-            return _truncate_locked(root, backup, at)
+            return _truncate_locked(root, backup, at, supersede)
     except OSError as e:
         where = e.filename if e.filename and e.errno not in (errno.ENOSPC, errno.EDQUOT) else at[-1]
         raise write_failed(e, f"truncating the accuracy logs of {root} at {where}",
                            "the tree is exactly as it was") from None
 
 
-def _truncate_locked(root: Path, backup: Path, at: list[Path]) -> list[dict]:
+def _truncate_locked(root: Path, backup: Path, at: list[Path], supersede: bool) -> list[dict]:
     work = []
     for acc in accuracy_dirs(root):  # everything checked before anything is written
         log, txt = acc / "mlperf_log_accuracy.json", acc / "accuracy.txt"
@@ -104,20 +82,31 @@ def _truncate_locked(root: Path, backup: Path, at: list[Path]) -> list[dict]:
             continue
         digest = _sha256(log)
         kept = backup / acc.relative_to(root) / log.name
-        if size > MAX_ACCURACY_LOG_SIZE and kept.exists() and _sha256(kept) != digest:
-            raise UserError(f"{kept} already exists with other content; choose another --backup")
-        work.append((acc, log, txt, lines, size, digest, kept))
+        stale = None  # the sha256 of another run's log backed up at `kept`
+        if size > MAX_ACCURACY_LOG_SIZE and kept.exists() and (old := _sha256(kept)) != digest:
+            if not supersede:
+                raise UserError(f"{kept} already exists with other content; choose another --backup")
+            stale = old
+        work.append((acc, log, txt, lines, size, digest, kept, stale))
     if not work:
         return []
     at.append(root)
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
     tx = _Transaction(staging)
-    made: list[Path] = []  # backup files and folders this call created, removed again on failure
+    # backup files and folders this call created (removed again on failure) and superseded backups it moved
+    # (moved back), in the order done
+    made: list[Path | tuple[Path, Path]] = []
     done, entries = [], []
     try:
-        for n, (acc, log, txt, lines, size, digest, kept) in enumerate(work):
+        for n, (acc, log, txt, lines, size, digest, kept, stale) in enumerate(work):
             record = {"accuracy_dir": str(acc), "size": size, "sha256": digest, "truncated": False, "backup": None}
             if size > MAX_ACCURACY_LOG_SIZE:
+                if stale:
+                    moved = backup / SUPERSEDED / stale / acc.relative_to(root) / log.name
+                    at.append(moved)
+                    _mkdirs(moved.parent, made)
+                    os.replace(kept, moved)
+                    made.append((kept, moved))
                 if not kept.exists():
                     at.append(kept)
                     _mkdirs(kept.parent, made)
@@ -143,7 +132,10 @@ def _truncate_locked(root: Path, backup: Path, at: list[Path]) -> list[dict]:
         shutil.rmtree(staging, ignore_errors=True)
         for path in reversed(made):
             with contextlib.suppress(OSError):
-                path.rmdir() if path.is_dir() else path.unlink()
+                if isinstance(path, tuple):
+                    os.replace(path[1], path[0])
+                else:
+                    path.rmdir() if path.is_dir() else path.unlink()
         raise
     shutil.rmtree(staging)
     return done
