@@ -15,9 +15,9 @@ import pytest
 
 from mlperfctl import matrix as matrix_mod
 from mlperfctl import options, render
-from mlperfctl.build import context, lock, normalize
-from mlperfctl.build import plan as build_plan
-from mlperfctl.build import stages as build_stages
+from mlperfctl.builder import context, lock, normalize
+from mlperfctl.builder import plan as build_plan
+from mlperfctl.builder import stages as build_stages
 from mlperfctl.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,7 +304,7 @@ def _git_repo(path: Path) -> Path:
 
 
 def test_external_source_is_fetched_at_its_ref_or_explained_in_one_line(tmp_path):
-    from mlperfctl.build import external
+    from mlperfctl.builder import external
 
     repo = _git_repo(tmp_path / "upstream")
     lm = matrix_mod.load(make_project(tmp_path / "p", TINY.read_text() + EXTERNAL.format(repo=repo))

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from mlperfctl import matrix as matrix_mod
-from mlperfctl.build import executor
-from mlperfctl.build import plan as build_plan
+from mlperfctl.builder import executor
+from mlperfctl.builder import plan as build_plan
 from mlperfctl.engines.base import ContainerSpec
 from mlperfctl.options import BuildOptions
 
@@ -211,7 +211,7 @@ def test_classic_builder_plumbing_and_normalisation(engine, local_base):
     """The classic builder (podman's path) through docker-py: build, normalise twice to one ID,
     and a failing RUN named with its log tail. (Its pip installs cannot reach PyPI here: the
     proxy needs --ca-cert, which only BuildKit can keep out of the image.)"""
-    from mlperfctl.build import context, normalize
+    from mlperfctl.builder import context, normalize
     from mlperfctl.engines.base import BuildFailed, BuildRequest
 
     classic = engine.builder("classic")

@@ -114,7 +114,7 @@ def test_engine_detection(monkeypatch):
 @pytest.mark.engine
 def test_two_no_cache_builds_normalise_to_one_image_id(engine, local_base):
     """The project's normalisation (save, rewrite, load) makes the engine's builds reproducible."""
-    from mlperfctl.build import normalize
+    from mlperfctl.builder import normalize
 
     tag = f"mlperfctl-test/repro-{uuid.uuid4().hex[:8]}:1"
     keep = len(engine.inspect_image(BASE).layers)

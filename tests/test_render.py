@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from mlperfctl import render
+from mlperfctl.builder import render
 
 STAGES = ("device", "runtime", "framework", "implementation")
 

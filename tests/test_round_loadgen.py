@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from mlperfctl.build import lock
-from mlperfctl.build.plan import plan
+from mlperfctl.builder import lock
+from mlperfctl.builder.plan import plan
+from mlperfctl.builder.render import render
 from mlperfctl.errors import UserError
 from mlperfctl.options import RunOptions, build_options, run_options
-from mlperfctl.render import render
 from mlperfctl.run import rulebook
 from mlperfctl.run import submission_flow as flow
 

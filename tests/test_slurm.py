@@ -131,7 +131,7 @@ def test_host_refuses_a_bundle_without_the_cell_and_an_unreachable_registry(tmp_
     import socket
     import tarfile
 
-    from mlperfctl.build.bundle import BUNDLE_FORMAT, MANIFEST
+    from mlperfctl.builder.bundle import BUNDLE_FORMAT, MANIFEST
     from mlperfctl.errors import UserError
 
     manifest = {"format": BUNDLE_FORMAT, "images": [{"cell": "c", "content_hash": "1" * 64, "image_id": "sha256:9"}]}
@@ -320,8 +320,8 @@ def test_jobs_load_a_bundle_or_pull_from_a_registry_on_their_node(tmp_path, regi
     import uuid
 
     from mlperfctl import engines
-    from mlperfctl.build import executor
-    from mlperfctl.build import plan as build_plan
+    from mlperfctl.builder import executor
+    from mlperfctl.builder import plan as build_plan
 
     demo, sub = tmp_path / "demo", tmp_path / "sub"
     subprocess.run([sys.executable, "-m", "mlperf_harness", "demo-data", str(demo), "--images", "32"], check=True,

@@ -5,9 +5,8 @@ from pathlib import Path
 import pytest
 
 from mlperfctl import matrix as matrix_mod
-from mlperfctl import render
-from mlperfctl.build import plan as build_plan
-from mlperfctl.build import wheels
+from mlperfctl.builder import plan as build_plan
+from mlperfctl.builder import render, wheels
 from mlperfctl.errors import UserError
 from mlperfctl.options import BuildOptions
 from tests.test_build import make_project

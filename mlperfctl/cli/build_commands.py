@@ -14,10 +14,10 @@ from rich.table import Table
 
 from .. import engines
 from .. import matrix as matrix_mod
-from ..build import bundle as bundle_mod
-from ..build import lock as lock_mod
-from ..build.executor import FAILED_STATES, Executor, ImageInfo, Reporter, format_failure
-from ..build.stages import image_repo
+from ..builder import bundle as bundle_mod
+from ..builder import lock as lock_mod
+from ..builder.executor import FAILED_STATES, Executor, ImageInfo, Reporter, format_failure
+from ..builder.stages import image_repo
 from ..errors import UserError
 from ..options import build_options
 from .common import (

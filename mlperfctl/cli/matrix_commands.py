@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .. import matrix as matrix_mod
-from .. import render
+from ..builder import render
 from ..options import parse_bases
 from .common import (
     BackendOpt,

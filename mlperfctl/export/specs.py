@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import engines
-from ..build.plan import plan as build_plan
-from ..build.stages import image_repo
+from ..builder.plan import plan as build_plan
+from ..builder.stages import image_repo
 from ..engines.base import ContainerSpec
 from ..errors import UserError
 from ..options import BuildOptions, RunOptions

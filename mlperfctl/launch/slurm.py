@@ -240,7 +240,7 @@ def _registry_image_id(ref: str, timeout: float = 10) -> str | None:
 
 def _bundle_item(path: Path, cell_id: str, content_hash: str) -> dict:
     """The bundle's manifest entry for the cell's current image (UserError, one line, otherwise)."""
-    from ..build.bundle import BUNDLE_FORMAT, MANIFEST
+    from ..builder.bundle import BUNDLE_FORMAT, MANIFEST
 
     try:
         with tarfile.open(path) as tar:
@@ -267,8 +267,8 @@ def image_source(lm, build: BuildOptions, cell, bundle: Path | None, version: st
     if bundle is None and not build.registry:
         return None
     from .. import engines
-    from ..build import plan as build_plan
-    from ..build.stages import image_repo
+    from ..builder import plan as build_plan
+    from ..builder.stages import image_repo
 
     engine = engines.get(build.engine, build.engine_url)
     cp = build_plan.plan(lm, [cell], build, engine)[0]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .. import engines, submission
-from ..build import executor
+from ..builder import executor
 from ..errors import UserError
 from ..matrix import LoadedMatrix
 from ..options import BuildOptions, RunOptions

@@ -28,7 +28,7 @@ from pathlib import Path
 import mlperf_rules
 
 from .. import compliance, engines, submission
-from ..build import executor
+from ..builder import executor
 from ..errors import UserError
 from ..matrix import LoadedMatrix
 from ..options import BuildOptions, RunOptions

@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .. import render
 from ..engines.base import ContainerEngine
 from ..errors import UserError
 from ..matrix import Cell, LoadedMatrix
 from ..options import BuildOptions
 from . import context as ctx
-from . import external
+from . import external, render
 from .lock import is_locked, stage_locks
 from .stages import (
     GENERATED_SOURCES,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__
-from .build import wheels
-from .build.lock import is_locked, stage_locks
-from .matrix import Cell, LoadedMatrix
+from .. import __version__
+from ..matrix import Cell, LoadedMatrix
+from . import wheels
+from .lock import is_locked, stage_locks
 
 LABEL_PREFIX = "io.mlperfctl"
 SOURCE_URL = "https://github.com/mlperfctl/mlperfctl"
