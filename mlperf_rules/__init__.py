@@ -5,7 +5,9 @@ into the containers for the harness (which imports nothing of mlperfctl). One mo
 (v4_0 ... v6_1) fills in the dataclasses of `types`; `common` holds what rounds share.
 
     import mlperf_rules
-    rnd = mlperf_rules.get_round("v6.1")
+    choice = mlperf_rules.resolve("v6.1", "gptj-99")   # the one way from a round's name to its rules
+    choice.submission.layout; choice.rules.version      # "v5.0": gptj-99's newest round with rules
+    rnd = choice.submission
     rnd.seeds.as_dict(); rnd.benchmark("resnet50").compliance; rnd.required_scenarios("resnet50", "edge")
     mlperf_rules.latest_closed_round("gptj-99")   # "v5.0"
 """
@@ -17,10 +19,26 @@ import re
 from . import common, v4_0, v4_1, v5_0, v5_1, v6_0, v6_1
 from .common import MAX_ACCURACY_LOG_SIZE, MEASUREMENT_FIELDS, SYSTEM_FIELDS, SYSTEM_FIELDS_NON_EMPTY
 from .names import OPEN_ONLY, OUR_MODELS
-from .types import INT, MS, OFF, SCENARIOS, SEED_KEYS, SRV, SS, SYSTEM_TYPES, Benchmark, Layout, Metric, Round, Seeds
+from .types import (  # noqa: E501
+    INT,
+    MS,
+    OFF,
+    SCENARIOS,
+    SEED_KEYS,
+    SRV,
+    SS,
+    SYSTEM_TYPES,
+    Benchmark,
+    Layout,
+    Metric,
+    Round,
+    RoundChoice,
+    Seeds,
+)
 
 __all__ = [
-    "ROUNDS", "LATEST", "versions", "get_round", "latest_closed_round", "rules_round", "round_for_loadgen",
+    "ROUNDS", "LATEST", "versions", "resolve", "RoundChoice", "get_round", "latest_closed_round", "rules_round",
+    "round_for_loadgen",
     "accuracy_values", "accuracy_check", "Round", "Benchmark", "Metric", "Layout", "Seeds", "OUR_MODELS",
     "OPEN_ONLY", "SCENARIOS", "SYSTEM_TYPES", "SEED_KEYS", "SS", "MS", "OFF", "SRV", "INT", "SYSTEM_FIELDS",
     "SYSTEM_FIELDS_NON_EMPTY", "MEASUREMENT_FIELDS", "MAX_ACCURACY_LOG_SIZE", "common",
@@ -60,6 +78,19 @@ def rules_round(model: str, version: str | None = None) -> Round | None:
     if latest is None and model in OPEN_ONLY:
         latest = next((r.version for r in ROUNDS.values() if r.benchmark(model) is not None), None)
     return ROUNDS[latest] if latest else None
+
+
+def resolve(version: str | None, model: str | None = None) -> RoundChoice:
+    """The one way from a round's name to the rounds a run or tree uses. `version` None: the model's default,
+    the newest round in which it is a closed benchmark (rnnt: v4.0, gptj-99: v5.0), else the latest round; the
+    LoadGen is then the matrix's (None). An unknown round is a KeyError naming the choices."""
+    explicit = version is not None
+    if version is None:
+        version = latest_closed_round(model) if model else None
+        version = version or LATEST
+    submission = get_round(version)
+    rules = rules_round(model, version) if model else submission
+    return RoundChoice(submission, rules, submission.loadgen_pin if explicit else None, explicit)
 
 
 def round_for_loadgen(loadgen_version: str) -> Round | None:

@@ -223,3 +223,38 @@ def _system_key(system_type: str) -> str:
         return SYSTEM_TYPES[system_type]
     except KeyError:
         raise ValueError(f"unknown system_type '{system_type}' (choose: {', '.join(SYSTEM_TYPES)})") from None
+
+
+@dataclass(frozen=True)
+class RoundChoice:
+    """The round a run or a tree is for, resolved once (mlperf_rules.resolve) and passed everywhere as this value:
+    `submission` is the round of the tree (its layout, seeds and checker), `rules` the round whose benchmark rules
+    apply to the model (gptj-99 under --version v6.1: v5.0; None when no round has rules for it), `loadgen` the
+    LoadGen the image is built with (the submission round's pin when the round was asked for, else None: the
+    matrix's), `explicit` whether it was asked for."""
+
+    submission: Round
+    rules: Round | None
+    loadgen: str | None
+    explicit: bool = False
+
+    @property
+    def version(self) -> str:
+        return self.submission.version
+
+    @property
+    def rules_version(self) -> str | None:
+        return self.rules.version if self.rules else None
+
+    @property
+    def pin(self) -> str | None:
+        """The LoadGen release whose built-in seeds are the submission round's (None: v4.0 has none)."""
+        return self.submission.loadgen_pin
+
+    def __repr__(self) -> str:
+        return (f"RoundChoice({self.version}, rules={self.rules_version}, loadgen={self.loadgen}, "
+                f"explicit={self.explicit})")
+
+    def as_dict(self) -> dict:
+        return {"round": self.version, "rules_round": self.rules_version, "loadgen_pin": self.pin,
+                "explicit": self.explicit}
