@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import mlperf_rules
+
 from .errors import UserError, choices
 from .matrix import LoadedMatrix
 
@@ -75,8 +77,7 @@ class RunOptions:
     category: str = "edge"
     submitter: str = "mlperfctl"
     system_name: str | None = None
-    version: str = "v6.1"
-    loadgen: str | None = None                   # the LoadGen the image is built with (None: matrix.yaml's)
+    version: str | None = None                   # --version as asked (None: the model's default round); see .round
     target_qps: float | None = None              # Offline and Server, unless a per-scenario one is given
     target_latency: float | None = None          # SingleStream and MultiStream (ms), likewise
     offline_target_qps: float | None = None
@@ -93,6 +94,11 @@ class RunOptions:
     system_json: Path | None = None
     cache_dir: Path = Path.home() / ".cache" / "mlperfctl" / "preprocessed"
     command_line: tuple[str, ...] = field(default_factory=lambda: tuple(sys.argv))
+    # the round, resolved once from --version (None: the model's default) and passed everywhere as this value
+    round: mlperf_rules.RoundChoice = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "round", resolve_round(self.version, self.model))
 
 
 def _paths(value: str | None) -> tuple[Path, ...]:
@@ -164,26 +170,15 @@ def run_options(environ: Mapping[str, str] | None = None, **flags) -> RunOptions
         values["cache_dir"] = cache_home / "mlperfctl" / "preprocessed"
     if "command_line" in values:
         values["command_line"] = tuple(values["command_line"])
-    if "version" in values and "loadgen" not in values:
-        values["loadgen"] = round_loadgen(values["version"])  # an explicit --version picks the round's LoadGen
-    if "version" not in values and "model" in values:
-        values["version"] = default_version(values["model"])
     return RunOptions(**values)
 
 
-def round_loadgen(version: str) -> str | None:
-    """The LoadGen pinned for round `version` (its built-in seeds are the round's); None for a round without one
-    (v4.0) or an unknown round (refused later by the plan, in one line)."""
-    import mlperf_rules
-
-    rnd = mlperf_rules.ROUNDS.get(version)
-    return rnd.loadgen_pin if rnd else None
-
-
-def default_version(model: str) -> str:
-    """The submission round when --version is not given: the newest round in which the model is a closed
-    benchmark (rnnt: v4.0, gptj-99: v5.0), so that its rules and tree layout apply; else the latest round."""
-    import mlperf_rules
-
-    rnd = mlperf_rules.rules_round(model)
-    return rnd.version if rnd is not None else mlperf_rules.LATEST
+def resolve_round(version: str | None, model: str | None = None) -> mlperf_rules.RoundChoice:
+    """The one place mlperfctl turns a round's name into the round (mlperf_rules.resolve): the submission round
+    (tree layout, seeds, checker), the rules round (gptj-99 under v6.1: v5.0) and the LoadGen pin. `version`
+    None: the newest round in which the model is a closed benchmark (rnnt: v4.0), else the latest, built with
+    matrix.yaml's LoadGen. An unknown round is one line naming the choices."""
+    try:
+        return mlperf_rules.resolve(version, model)
+    except KeyError as e:
+        raise UserError(f"--version: {e.args[0]}") from None

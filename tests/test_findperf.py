@@ -98,21 +98,25 @@ def logs(tmp_path_factory):
     }
 
 
+V61_BOUNDS = LatencyBounds.server(mlperf_rules.ROUNDS["v6.1"], "resnet50")
+
+
 def test_bounds_come_from_the_rulebook():
-    assert LatencyBounds.server("v6.1", "resnet50") == LatencyBounds(15, None, None)
+    assert V61_BOUNDS == LatencyBounds(15, None, None)
     bench = mlperf_rules.get_round("v5.1").benchmark("llama2-70b-99")
     ttft, tpot = bench.token_latency_ms.get("Server") or bench.token_latency_ms["*"]
-    assert LatencyBounds.server("v5.1", "llama2-70b-99") == LatencyBounds(None, ttft, tpot)  # LLMs: TTFT/TPOT
+    llm = LatencyBounds.server(mlperf_rules.ROUNDS["v5.1"], "llama2-70b-99")
+    assert llm == LatencyBounds(None, ttft, tpot)  # LLMs: TTFT/TPOT
 
 
 def test_server_verdicts_from_real_logs(logs):
-    over = judge_server(detail(logs["server_overloaded"]), LatencyBounds.server("v6.1", "resnet50"))
+    over = judge_server(detail(logs["server_overloaded"]), V61_BOUNDS)
     assert not over["meets"] and over["validity"] == "INVALID"
     assert "LoadGen: latency constraint not met" in over["reasons"]
     assert any(r.startswith("p99 latency") and "> 15 ms" in r for r in over["reasons"])
     assert over["latency_percentile"] == "result_99.00_percentile_latency_ns" and over["latency_ms"] > 15
     assert not over["hopeless"]  # its fastest queries were quick: a lower rate may do
-    slow = judge_server(detail(logs["server_slow"]), LatencyBounds.server("v6.1", "resnet50"))
+    slow = judge_server(detail(logs["server_slow"]), V61_BOUNDS)
     assert slow["hopeless"] and not slow["meets"] and any("even the fastest query" in r for r in slow["reasons"])
     ok = detail(logs["server_ok"])
     generous = judge_server(ok, LatencyBounds(latency_ms=1000))
@@ -150,8 +154,8 @@ def plan_of(scenarios, targets=None, model="resnet50"):
 
 
 def options(**kw):
-    return SimpleNamespace(**{"find_performance": False, "version": "v6.1", "threads": None, "batch_size": None,
-                              "count": None, **kw})
+    return SimpleNamespace(**{"find_performance": False, "round": mlperf_rules.resolve("v6.1", "resnet50"),
+                              "threads": None, "batch_size": None, "count": None, **kw})
 
 
 def cache(tmp_path, p, o, image_id="sha256:one"):

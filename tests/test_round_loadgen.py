@@ -13,8 +13,8 @@ from mlperfctl.builder import lock
 from mlperfctl.builder.plan import plan
 from mlperfctl.builder.render import render
 from mlperfctl.errors import UserError
-from mlperfctl.options import RunOptions, build_options, run_options
-from mlperfctl.run import rulebook
+from mlperfctl.options import RunOptions, build_options, resolve_round, run_options
+from mlperfctl.run import rulebook, session
 from mlperfctl.run import submission_flow as flow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,35 +27,39 @@ def pins(path: Path) -> dict[str, str]:
 
 
 def test_each_round_picks_its_pin_and_v40_has_none():
-    assert {v: rulebook.round_loadgen(v) for v in PINS} == PINS
-    assert rulebook.round_loadgen("v4.0") is None
+    assert {v: resolve_round(v).pin for v in PINS} == PINS
+    assert resolve_round("v4.0").pin is None
     with pytest.raises(UserError, match=r"--version: unknown MLPerf round 'v3.9' \(choose: v6.1"):
-        rulebook.round_loadgen("v3.9")
+        resolve_round("v3.9")
     assert rulebook.build_loadgen(None, "6.0.17") is None
-    assert rulebook.build_loadgen("v5.1", "6.0.17") == "5.1.1"
+    assert rulebook.build_loadgen(resolve_round("v5.1"), "6.0.17") == "5.1.1"
     with pytest.raises(UserError) as e:
-        rulebook.build_loadgen("v4.0", "6.0.17")
+        rulebook.build_loadgen(resolve_round("v4.0"), "6.0.17")
     line = str(e.value)
     assert "\n" not in line and "no LoadGen release carries v4.0's seeds" in line
     assert "drop --version (LoadGen 6.0.17)" in line and "v5.1: 5.1.1" in line
 
 
 def test_submission_loadgen_refuses_a_round_without_pin_with_what_to_do():
-    assert rulebook.submission_loadgen("resnet50", "v5.1") == "5.1.1"
+    assert rulebook.submission_loadgen(resolve_round("v5.1", "resnet50"), "resnet50") == "5.1.1"
+    assert rulebook.submission_loadgen(resolve_round(None, "resnet50"), "resnet50") == "6.0.17"  # the default round's
     with pytest.raises(UserError) as e:
-        rulebook.submission_loadgen("resnet50", "v4.0")
+        rulebook.submission_loadgen(resolve_round("v4.0", "resnet50"), "resnet50")
     assert "\n" not in str(e.value) and "pick --version v6.1 or v6.0 or v5.1 or v5.0 or v4.1" in str(e.value)
     with pytest.raises(UserError) as e:
-        rulebook.submission_loadgen("rnnt", "v4.0")  # rnnt's only round has no LoadGen of its own
+        rulebook.submission_loadgen(resolve_round("v4.0", "rnnt"), "rnnt")  # rnnt's only round: no LoadGen of its own
     assert "closed benchmark only of rounds without a LoadGen pin, or run without --submission" in str(e.value)
 
 
 def test_run_options_an_explicit_version_picks_the_loadgen_the_default_keeps_the_matrix():
-    assert run_options(model="resnet50").loadgen is None
-    assert run_options(model="gptj-99").version == "v5.0" and run_options(model="gptj-99").loadgen is None
-    assert run_options(model="resnet50", version="v5.1").loadgen == "5.1.1"
-    assert run_options(model="rnnt", version="v4.0").loadgen is None  # no pin: the matrix's LoadGen, as before
-    assert run_options(model="resnet50", version="v9.9").loadgen is None  # the plan refuses it in one line
+    assert run_options(model="resnet50").round.loadgen is None
+    gptj = run_options(model="gptj-99").round
+    assert (gptj.version, gptj.rules_version, gptj.loadgen, gptj.explicit) == ("v5.0", "v5.0", None, False)
+    assert run_options(model="gptj-99", version="v6.1").round.rules_version == "v5.0"  # its newest rules
+    assert run_options(model="resnet50", version="v5.1").round.loadgen == "5.1.1"
+    assert run_options(model="rnnt", version="v4.0").round.loadgen is None  # no pin: the matrix's LoadGen, as before
+    with pytest.raises(UserError, match="unknown MLPerf round 'v9.9'"):  # with the options, in one line
+        run_options(model="resnet50", version="v9.9")
 
 
 def test_with_loadgen_selects_the_runtime_lock_and_keeps_the_upper_locks(loaded):
@@ -117,9 +121,10 @@ def test_the_loadgen_changes_the_runtime_stage_and_every_stage_above_it(loaded):
 
 
 def test_check_loadgen_still_refuses_an_image_built_otherwise():
-    flow.check_loadgen("v5.1", "5.1.1", "img")
+    v51 = resolve_round("v5.1").submission
+    flow.check_loadgen(v51, "5.1.1", "img")
     with pytest.raises(UserError) as e:
-        flow.check_loadgen("v5.1", "6.0.17", "img")
+        flow.check_loadgen(v51, "6.0.17", "img")
     assert "\n" not in str(e.value) and "`mlperfctl build --version v5.1`" in str(e.value)
 
 
@@ -127,7 +132,7 @@ def test_run_submission_with_v40_is_refused_before_any_container(loaded, tmp_pat
     def no_engine(*a, **kw):
         raise AssertionError("an engine was asked for")
 
-    monkeypatch.setattr(flow.engines, "get", no_engine)
+    monkeypatch.setattr(session.engines, "get", no_engine)
     opts = RunOptions(model="resnet50", device="cpu", version="v4.0", scenario="Offline", division="closed",
                       submission_dir=tmp_path / "sub")
     with pytest.raises(UserError, match="no LoadGen release carries v4.0's seeds"):

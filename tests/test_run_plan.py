@@ -297,15 +297,15 @@ def test_version_defaults_to_the_models_newest_closed_round(loaded):
     may be named; an unknown one is a one-line error listing them."""
     from mlperfctl.options import run_options
 
-    assert run_options(model="rnnt", version=None).version == "v4.0"
-    assert run_options(model="gptj-99").version == "v5.0"
-    assert run_options(model="resnet50").version == "v6.1"
-    assert run_options(model="rnnt", version="v6.1").version == "v6.1"
+    assert run_options(model="rnnt", version=None).round.version == "v4.0"
+    assert run_options(model="gptj-99").round.version == "v5.0"
+    assert run_options(model="resnet50").round.version == "v6.1"
+    assert run_options(model="rnnt", version="v6.1").round.version == "v6.1"
     p = run_plan.plan(loaded, opts(model="rnnt", version="v4.0"))
     assert p.cell.id == "python-pytorch-cpu-rnnt" and p.precision == "fp32"
-    with pytest.raises(UserError) as e:
-        run_plan.plan(loaded, opts(version="v3.1"))
-    assert "unknown submission version 'v3.1'" in str(e.value) and "v4.0" in str(e.value)
+    with pytest.raises(UserError) as e:  # resolved with the options, before any plan
+        opts(version="v3.1")
+    assert "unknown MLPerf round 'v3.1'" in str(e.value) and "v4.0" in str(e.value)
     assert "\n" not in str(e.value)
 
 

@@ -192,7 +192,7 @@ def test_a_round_reaches_the_job_as_version_never_as_loadgen(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     lm = matrix_mod.load(ROOT / "matrix.yaml")
     opts = run_options(model="resnet50", version=version)
-    assert opts.loadgen is not None
+    assert opts.round.loadgen is not None and opts.round.explicit
     args = slurm.run_flags(opts, build_options(lm, environ={}), lm.path, "Offline", "performance")
     assert args[args.index("--version") + 1] == version and args.count("--version") == 1
     assert "--loadgen" not in args
@@ -200,7 +200,7 @@ def test_a_round_reaches_the_job_as_version_never_as_loadgen(tmp_path, monkeypat
                             "performance")
     assert "--version" not in plain  # no round asked for: the job builds with matrix.yaml's LoadGen, as the host
     gptj = run_options(model="gptj-99")  # its default round (v5.0) is derived again by the job, LoadGen unchanged
-    assert gptj.version != "v6.1" and gptj.loadgen is None
+    assert gptj.round.version != "v6.1" and gptj.round.loadgen is None
     assert "--version" not in slurm.run_flags(gptj, build_options(lm, environ={}), lm.path, "Offline", "performance")
 
 

@@ -209,11 +209,12 @@ def test_disk_full_while_writing_leaves_the_tree_as_it_was(tmp_path, harness_out
 
 
 def test_the_rounds_loadgen_and_seeds(tmp_path, harness_out):
-    flow.check_loadgen("v6.1", "6.0.17", "img")
+    v61, v51 = mlperf_rules.ROUNDS["v6.1"], mlperf_rules.ROUNDS["v5.1"]
+    flow.check_loadgen(v61, "6.0.17", "img")
     with pytest.raises(UserError, match=r"img has LoadGen 6.0.17 \(the seeds of v6.1\); a v5.1 result needs "
                                         r"LoadGen 5.1.1"):
-        flow.check_loadgen("v5.1", "6.0.17", "img")
-    seeds = flow.check_seeds("v6.1", harness_out / "performance")  # tiny SUT: real LoadGen 6.0.17
+        flow.check_loadgen(v51, "6.0.17", "img")
+    seeds = flow.check_seeds(v61, harness_out / "performance")  # tiny SUT: real LoadGen 6.0.17
     assert seeds == mlperf_rules.get_round("v6.1").seeds.as_dict()
     with pytest.raises(UserError, match="not v5.1's .*the result is refused"):
-        flow.check_seeds("v5.1", harness_out / "performance")
+        flow.check_seeds(v51, harness_out / "performance")

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-import mlperf_rules
-
 from ..errors import UserError
+from ..run.rulebook import pinned_rounds
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -33,8 +32,7 @@ SkipOpt = Annotated[list[str] | None, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 RoundOpt = Annotated[str | None, typer.Option(
     "--version", help="Build with this MLPerf round's own LoadGen, the one whose built-in seeds are the round's ("
-                      + ", ".join(f"{r.version}: {r.loadgen_pin}" for r in mlperf_rules.ROUNDS.values()
-                                  if r.loadgen_pin)
+                      + pinned_rounds()
                       + "); the runtime stage and every stage above it get their own images and tags. "
                         "Default: matrix.yaml's runtime.loadgen.")]
 BaseOpt = Annotated[list[str] | None, typer.Option(
@@ -65,9 +63,11 @@ def select_cells(lm, implementation, backend, device, model, select, skip, exter
 
 def with_round(lm, version: str | None):
     """The matrix whose runtime stage gets round `version`'s LoadGen (None: the matrix's own)."""
+    from ..options import resolve_round
     from ..run.rulebook import build_loadgen
 
-    return lm.with_loadgen(build_loadgen(version, lm.matrix.runtime.loadgen))
+    choice = resolve_round(version) if version is not None else None
+    return lm.with_loadgen(build_loadgen(choice, lm.matrix.runtime.loadgen))
 
 
 def cell_row(lm, cell) -> dict:

@@ -48,7 +48,7 @@ FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPT
             "BOOT_FAIL", "DEADLINE"}
 # given per job, not a flag, or derived: an explicit --version is passed below; otherwise the job's own `run`
 # derives the same default round from the model
-_SKIP = {"model", "scenario", "mode", "command_line", "loadgen", "version"}
+_SKIP = {"model", "scenario", "mode", "command_line", "round", "version"}
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,8 @@ def run_flags(opts: RunOptions, build: BuildOptions, matrix: Path, scenario: str
         if value is None:
             continue
         args += [_flag(f.name), str(Path(value).resolve()) if isinstance(value, Path) else str(value)]
-    if opts.loadgen is not None:  # --version was given: the job builds with the same round's LoadGen
-        args += ["--version", opts.version]
+    if opts.round.explicit:  # --version was given: the job builds with the same round's LoadGen
+        args += ["--version", opts.round.version]
     args += ["--engine", build.engine]
     if build.engine_url:
         args += ["--engine-url", build.engine_url]
@@ -317,8 +317,8 @@ def submit(lm, opts: RunOptions, build: BuildOptions, slurm: SlurmOptions, plan,
         from ..engines import detect
         build = BuildOptions(**{**{f.name: getattr(build, f.name) for f in fields(BuildOptions)},
                                 "engine": detect(build.engine_url)})
-    lm = lm.with_loadgen(opts.loadgen)  # the image the runs use: the round's LoadGen when --version was given
-    image = image_source(lm, build, plan.cell, slurm.bundle, opts.version if opts.loadgen else None)
+    lm = lm.with_loadgen(opts.round.loadgen)  # the image the runs use: the round's LoadGen when --version was given
+    image = image_source(lm, build, plan.cell, slurm.bundle, opts.round.version if opts.round.explicit else None)
     if slurm.nodes is not None:
         have = partition_nodes(slurm.partition)
         if have is not None and have < slurm.nodes:

@@ -27,7 +27,8 @@ def harness_args(p: RunPlan, opts: RunOptions, scenario: str, mode: str, model_t
     args = ["run", "--model", p.cell.model, "--backend", p.cell.backend, "--device", p.cell.device,
             "--scenario", scenario, "--mode", mode, "--execution-mode", execution_mode or opts.execution_mode,
             "--precision", p.precision, "--dataset-dir", "/data", "--model-path", model_target,
-            "--output-dir", output or f"/results/{scenario}/{mode}", "--cache-dir", "/cache"]
+            "--output-dir", output or f"/results/{scenario}/{mode}", "--cache-dir", "/cache",
+            "--version", opts.round.version]  # the round the harness judges accuracy against
     target = target or p.targets.get(scenario)
     if target is not None:
         args += [target.flag, str(target.value)]

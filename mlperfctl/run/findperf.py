@@ -108,8 +108,8 @@ class LatencyBounds:
     tpot_ms: float | None = None
 
     @classmethod
-    def server(cls, version: str | None, model: str) -> LatencyBounds:
-        rnd = mlperf_rules.rules_round(model, version) if version else mlperf_rules.rules_round(model)
+    def server(cls, rnd: mlperf_rules.Round | None, model: str) -> LatencyBounds:
+        """From the rules round of the run (RoundChoice.rules; None: no round has rules for the model)."""
         bench = rnd.benchmark(model) if rnd else None
         if bench is None:
             return cls()
@@ -227,7 +227,7 @@ def _safe(name: str) -> str:
 
 def cache_for(p: RunPlan, opts, *, cache_root: Path, system: str, image_id: str) -> TargetCache:
     return TargetCache(cache_root, cell=p.cell.id, system=system,
-                       key={"image_id": image_id, "version": opts.version, "precision": p.precision,
+                       key={"image_id": image_id, "version": opts.round.version, "precision": p.precision,
                             "threads": opts.threads, "batch_size": opts.batch_size, "count": opts.count})
 
 
@@ -316,7 +316,7 @@ def _offline(probe: ProbeRunner) -> dict:
 
 
 def _server(p: RunPlan, opts, probe: ProbeRunner, offline: dict, console, max_probes: int) -> dict:
-    bounds = LatencyBounds.server(opts.version, p.cell.model)
+    bounds = LatencyBounds.server(opts.round.rules, p.cell.model)
     facts: list[dict] = []
     queries: list[int] = []  # the probes' min query count (LoadGen's log): a probe lasts about queries / rate
 

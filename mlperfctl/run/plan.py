@@ -23,7 +23,6 @@ MODES = ("performance", "accuracy")
 EXECUTION_MODES = ("test", "fast", "valid")
 CATEGORIES = ("edge", "datacenter")
 DIVISIONS = ("open", "closed")
-VERSIONS = mlperf_rules.versions()  # the rounds the rulebook knows
 QPS_SCENARIOS = ("Offline", "Server")
 LATENCY_SCENARIOS = ("SingleStream", "MultiStream")
 # scenario -> (RunOptions field, flag): the CM names of the per-scenario targets
@@ -109,13 +108,12 @@ def plan(lm: LoadedMatrix, opts: RunOptions) -> RunPlan:
     _one_of(opts.execution_mode, EXECUTION_MODES, "execution mode")
     _one_of(opts.category, CATEGORIES, "category")
     _one_of(opts.division, DIVISIONS, "division")
-    _one_of(opts.version, VERSIONS, "submission version")
     if opts.division == "closed" and opts.model in mlperf_rules.OPEN_ONLY:
         raise UserError(f"{opts.model} is an open-division model (it stands in for resnet through "
                         f"model_mapping.json): use --division open")
     model = m.models[opts.model]
     if opts.scenario == "all":
-        scenarios = required_scenarios(opts.model, opts.version, opts.category)  # the round's rulebook
+        scenarios = required_scenarios(opts.round, opts.model, opts.category)  # the round's rulebook
     else:
         _one_of(opts.scenario, SCENARIOS, "scenario")
         scenarios = [opts.scenario]

@@ -12,7 +12,6 @@ import mlperf_rules
 
 from ..options import RunOptions
 from ..submission import MLLog
-from .plan import RunPlan
 
 
 @dataclass
@@ -31,15 +30,6 @@ def effective_seeds(performance_dir: Path) -> dict:
         return {}
     log = MLLog(path)
     return {k: log.get(f"effective_{k}") for k in mlperf_rules.SEED_KEYS}
-
-
-def loadgen_record(info: dict, version: str, performance_dir: Path | None) -> dict:
-    """run.json's "loadgen": the image's LoadGen, the round of the run, the seeds it ran with and whether they
-    are that round's (a plain run is not refused for other seeds: `run --submission` is)."""
-    seeds = effective_seeds(performance_dir) if performance_dir is not None else {}
-    want = mlperf_rules.get_round(version).seeds.as_dict()
-    return {"version": info.get("loadgen_version"), "round": version, "seeds": seeds,
-            "round_seeds": bool(seeds) and all(seeds.get(k) == want[k] for k in mlperf_rules.SEED_KEYS)}
 
 
 def offline_samples_per_second(log: MLLog) -> float | None:
@@ -77,13 +67,3 @@ def framework(info: dict, backend: str) -> str:
     name = {"pytorch": "torch"}.get(backend, backend)
     version = versions.get(name) or versions.get(backend)
     return f"{backend} {version}" if version else backend
-
-
-def readme(p: RunPlan, opts: RunOptions, image, digest: str | None, scenario: str) -> str:
-    return (f"# {p.cell.model} {scenario}\n\n"
-            f"Run with [mlperfctl](https://github.com/mlperfctl/mlperfctl) in the container image "
-            f"`{image.tag}` (image ID `{image.image_id}`"
-            + (f", digest `{digest}`" if digest else "") + ").\n\n"
-            "To reproduce:\n\n```console\n"
-            f"mlperfctl pull {p.cell.id}   # or: mlperfctl build --select {p.cell.id}\n"
-            f"{reproduce_command(opts)}\n```\n")

@@ -1,6 +1,6 @@
 """What the rulebook of the chosen round asks of a run: the scenarios of a category (`--scenario all`
-and `run --submission`) and the compliance tests. mlperf_rules is the only source; the matrix's
-per-model scenario lists are not used for this."""
+and `run --submission`) and the LoadGen a round's image is built with. The round arrives resolved
+(options.resolve_round); mlperf_rules is the only source, the matrix's per-model scenario lists are not used."""
 
 from __future__ import annotations
 
@@ -9,22 +9,13 @@ import mlperf_rules
 from ..errors import UserError
 
 
-def rules_round(model: str, version: str) -> mlperf_rules.Round:
-    """The round whose rules apply to `model` for `--version` (the newest with rules if that one has none)."""
-    try:
-        rnd = mlperf_rules.rules_round(model, version)
-    except KeyError as e:
-        raise UserError(str(e.args[0])) from None
+def required_scenarios(choice: mlperf_rules.RoundChoice, model: str, category: str) -> list[str]:
+    """The scenarios the round requires of `model` on an `category` system: the required ones, plus the first
+    of a one-of group (Server where Server or Interactive must be present), in the rulebook's order."""
+    rnd = choice.rules
     if rnd is None:
         raise UserError(f"no MLPerf round has closed-division rules for {model} (the rulebook lists the "
                         f"scenarios and compliance tests): pick one --scenario")
-    return rnd
-
-
-def required_scenarios(model: str, version: str, category: str) -> list[str]:
-    """The scenarios the round requires of `model` on an `category` system: the required ones, plus the first
-    of a one-of group (Server where Server or Interactive must be present), in the rulebook's order."""
-    rnd = rules_round(model, version)
     required = list(rnd.required_scenarios(model, category) or ())
     one_of = rnd.one_of_scenarios(model, category)
     if one_of and not set(one_of) & set(required):
@@ -33,15 +24,6 @@ def required_scenarios(model: str, version: str, category: str) -> list[str]:
         other = "datacenter" if category == "edge" else "edge"
         raise UserError(f"{model} has no {category} scenarios in {rnd.version} (try --category {other})")
     return required
-
-
-def round_loadgen(version: str) -> str | None:
-    """The LoadGen a `version` result is built with: the round's pin (the PyPI mlcommons-loadgen whose built-in
-    seeds are that round's), or None for a round without one (v4.0: the matrix's LoadGen)."""
-    try:
-        return mlperf_rules.get_round(version).loadgen_pin
-    except KeyError as e:
-        raise UserError(f"--version: {e.args[0]}") from None
 
 
 def pinned_rounds() -> str:
@@ -54,25 +36,23 @@ def no_pin_line(version: str, fix: str) -> str:
             f"from the round's mlperf.conf), so mlperfctl cannot make a {version} submission; {fix}")
 
 
-def build_loadgen(version: str | None, default_loadgen: str) -> str | None:
-    """`build`/`lock`/`images --version`: the round's pinned LoadGen (None: the matrix's); a round without a pin
-    is refused in one line."""
-    if version is None:
+def build_loadgen(choice: mlperf_rules.RoundChoice | None, default_loadgen: str) -> str | None:
+    """`build`/`lock`/`images --version`: the round's pinned LoadGen (None: no --version, the matrix's); a round
+    without a pin is refused in one line."""
+    if choice is None:
         return None
-    pin = round_loadgen(version)
-    if pin is None:
-        raise UserError(no_pin_line(version, f"drop --version (LoadGen {default_loadgen}) or pick a round with a "
-                                             f"LoadGen pin ({pinned_rounds()})"))
-    return pin
+    if choice.pin is None:
+        raise UserError(no_pin_line(choice.version, f"drop --version (LoadGen {default_loadgen}) or pick a round "
+                                                    f"with a LoadGen pin ({pinned_rounds()})"))
+    return choice.pin
 
 
-def submission_loadgen(model: str, version: str) -> str:
-    """`run --submission`: the LoadGen of round `version`, whose seeds its results must carry; a round without
-    one is refused in one line."""
-    pin = round_loadgen(version)
-    if pin is None:
+def submission_loadgen(choice: mlperf_rules.RoundChoice, model: str) -> str:
+    """`run --submission`: the LoadGen of the submission round, whose seeds its results must carry (also when
+    --version was not given: the model's default round); a round without one is refused in one line."""
+    if choice.pin is None:
         newer = [r.version for r in mlperf_rules.ROUNDS.values() if r.loadgen_pin and r.benchmark(model)]
         fix = (f"pick --version {' or '.join(newer)} (where {model} is a benchmark)" if newer
                else f"{model} is a closed benchmark only of rounds without a LoadGen pin")
-        raise UserError(no_pin_line(version, fix + ", or run without --submission"))
-    return pin
+        raise UserError(no_pin_line(choice.version, fix + ", or run without --submission"))
+    return choice.pin

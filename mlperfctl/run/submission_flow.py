@@ -1,5 +1,7 @@
 """`mlperfctl run --submission`: everything one model's submission needs, in one command that resumes.
 
+The run session (session.py) plans, checks, builds and tears down as for a plain run; here the flow's own part.
+
 For every scenario the round's rulebook requires of the category (or `--scenario`): the targets
 (run/findperf.py; its probes are ledger pieces too, so a resumed search replays), the performance and accuracy
 runs, then (closed division) each compliance test the rulebook lists, a performance-mode harness run with the
@@ -15,10 +17,8 @@ the same image and harness command, and runs only the rest."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,23 +27,21 @@ from pathlib import Path
 
 import mlperf_rules
 
-from .. import compliance, engines, submission
-from ..builder import executor
+from .. import compliance, submission
 from ..errors import UserError
 from ..matrix import LoadedMatrix
 from ..options import BuildOptions, RunOptions
 from ..submission import check as submission_check
-from ..submission import sysinfo
-from ..submission.writer import write_failed
-from .container import RUN_LABEL, container_spec, container_user, harness_args, info_spec, remove_stale_containers
 from .findperf import PROBE_EXECUTION_MODE, cache_for, find_targets, sig
 from .ledger import LEDGER_NAME, Ledger, fingerprint, summary_validity
-from .plan import RunPlan, Target, plan
-from .preflight import preflight, unreadable
-from .results import effective_seeds, framework, read_result, readme, reproduce_command
-from .rulebook import rules_round, submission_loadgen
+from .plan import RunPlan, Target
+from .results import effective_seeds, read_result
+from .rulebook import submission_loadgen
+from .session import Interrupted, RunSession, run_record
+from .session import write_tree as session_write_tree
 
 NO_RETRY = ("TEST06",)  # INVALID is expected there (the run's settings make it so): never retried
+KEPT = "the tree is exactly as it was (the raw results and the ledger are kept)"  # what a failed tree write keeps
 STAGING_MARGIN = 64 * 1024 * 1024  # free space the tree's staging copy needs at least
 # --compliance-server-qps-reduction must stay below this (percent): the official TEST01 performance check passes
 # only when the compliance run's Server completed samples/s is within 10% of the performance run's
@@ -58,14 +56,6 @@ class SubmissionOptions:
     package: bool = True
     compliance_server_qps_reduction: float = 0.0  # percent below the Server target QPS for compliance runs
     rerun: tuple[str, ...] = ()          # "<Scenario>" or "<Scenario>/<piece>": run again even when the ledger has it
-
-
-class _Interrupted(Exception):
-    pass
-
-
-def _raise_interrupt(signum, _frame):
-    raise _Interrupted(signal.Signals(signum).name)
 
 
 def default_results_dir(submission_dir: Path) -> Path:
@@ -135,230 +125,214 @@ def accuracy_argv(lm: LoadedMatrix, p: RunPlan, log: str, model_target: str) -> 
     return p.workload.accuracy_argv(p.cell.model, log, "/data", model_target)
 
 
+class PieceRunner:
+    """The submission's harness runs as ledger pieces: a piece recorded complete (same image, same command and
+    audit.config, output still there, valid where that matters) is reused; else it runs in the session's
+    container into a hidden partial folder that becomes its output only when the harness succeeded, compliance
+    pieces with their audit.config and retries, and the ledger records it."""
+
+    def __init__(self, s: RunSession, ledger: Ledger, *, results_dir: Path, base: Path, prefix: str,
+                 rerun: frozenset[str], retries: int):
+        self.s, self.ledger, self.results_dir, self.base, self.prefix = s, ledger, results_dir, base, prefix
+        self.rerun, self.retries = rerun, retries
+        self.pieces: dict[str, dict] = {}  # "<scenario>/<piece>" -> ledger entry (+ "reused")
+        self.ran = self.reused = 0
+
+    def container_path(self, path: Path) -> str:
+        return "/results/" + str(Path(path).relative_to(self.results_dir))
+
+    def run(self, scenario: str, piece: str, mode: str, *, target: Target | None = None, test: str | None = None,
+            execution_mode: str | None = None, strict: bool = True) -> dict:
+        s, opts, rnd = self.s, self.s.opts, self.s.round.rules
+        key = f"{scenario}/{piece}"
+        final = self.base / scenario / piece
+        audit_text = compliance.audit_config_text(rnd.version, test, s.plan.cell.model) if test else None
+        fp = fingerprint(s.harness_command(scenario, mode, "/results/OUTPUT", target=target,
+                                           execution_mode=execution_mode), audit_text)
+        strict = strict and opts.execution_mode == "valid" and test not in NO_RETRY
+        entry = None if key in self.rerun else self.ledger.reusable(
+            self.prefix + key, fp=fp, image_id=s.image.image_id, output=final, strict_validity=strict)
+        if entry is not None:
+            done = entry.get("validity") or "done"
+            s.console.print(f"[green]✓ {scenario} {piece}[/] reused from the ledger ({done})")
+            self.reused += 1
+            self.pieces[key] = {**entry, "reused": True}
+            return self.pieces[key]
+        attempts, retry = compliance_attempts(test, self.retries, opts.execution_mode)
+        entry = run_attempts(lambda n: self._attempt(scenario, piece, mode, test, target, execution_mode, fp, n,
+                                                     attempts),
+                             attempts, retry_invalid=retry,
+                             on_retry=lambda n: s.console.print(f"[yellow]{scenario} {piece}: INVALID, retrying "
+                                                                f"({n + 1}/{attempts})[/]"))
+        self.pieces[key] = {**entry, "reused": False}
+        return self.pieces[key]
+
+    def _attempt(self, scenario, piece, mode, test, target, execution_mode, fp, attempt, attempts) -> dict:
+        s, key = self.s, f"{scenario}/{piece}"
+        final = self.base / scenario / piece
+        partial = self.base / scenario / f".{piece}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        command = s.harness_command(scenario, mode, self.container_path(partial), target=target,
+                                    execution_mode=execution_mode)
+        audit_dir = None
+        if test:  # the test's audit.config in a folder of its own, handed to the harness for this run only
+            audit_dir = self.base / scenario / f".{piece}.audit"
+            shutil.rmtree(audit_dir, ignore_errors=True)
+            audit_dir.mkdir(parents=True)
+            audit = compliance.write_audit_config(audit_dir, s.round.rules.version, test, s.plan.cell.model)
+            os.chmod(audit_dir, 0o755)
+            os.chmod(audit, 0o644)
+            command += ["--audit-config", self.container_path(audit)]
+        s.writable_output(self.results_dir, partial)
+        label = key + (f" (attempt {attempt}/{attempts})" if attempt > 1 else "")
+        try:
+            seconds = s.run_harness(label, command, self.results_dir,
+                                    failure=f"the {len(self.pieces)} piece(s) done are in the ledger "
+                                            f"{self.ledger.path}: rerun the same command to resume")
+        finally:
+            self.ran += 1
+            if audit_dir is not None:
+                shutil.rmtree(audit_dir, ignore_errors=True)
+            s.reclaim(partial)
+        s.overhead.piece(key, seconds, partial)
+        validity = summary_validity(partial) if mode == "performance" else None
+        if final.exists():
+            shutil.rmtree(final)
+        partial.rename(final)
+        entry = {"scenario": scenario, "piece": piece, "mode": mode, "test": test, "output": str(final),
+                 "validity": validity, "fingerprint": fp, "argv": command, "image": s.image.tag,
+                 "image_id": s.image.image_id, "exit_code": 0, "seconds": round(seconds, 3),
+                 "attempt": attempt, "finished": time.time()}
+        self.ledger.record(self.prefix + key, entry)
+        return entry
+
+    def cleanup(self) -> None:
+        """Hidden partial and audit folders of runs that did not finish."""
+        for pattern in ("*/.*.partial", "*/.*.audit"):
+            for leftover in self.base.glob(pattern):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
 def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, sopts: SubmissionOptions,
                        *, console, log_line, reporter=None) -> dict:
-    p = plan(lm, opts)
-    lm = lm.with_loadgen(submission_loadgen(p.cell.model, opts.version))  # the image gets the round's LoadGen
+    loadgen = submission_loadgen(opts.round, opts.model)  # the image gets the round's LoadGen: its seeds
+    s = RunSession(lm, opts, build_options, console=console, log_line=log_line, reporter=reporter, loadgen=loadgen,
+                   check_image=lambda image: check_loadgen(opts.round.submission, image.info.get("loadgen_version"),
+                                                           image.tag))
+    p, choice = s.plan, s.round
     results_dir = check_options(opts, sopts)
-    rnd = rules_round(p.cell.model, opts.version)
+    rnd = rules_for(choice, p.cell.model)
     closed = opts.division == "closed"
     tests = compliance.tests_for(rnd.version, p.cell.model) if closed else ()
     rerun = rerun_keys(sopts.rerun, p.scenarios, p.modes, tests)
-    eng = engines.get(build_options.engine, build_options.engine_url)
-    model_path = preflight(lm, p, opts, eng.runtimes())
-    user = container_user()
-    blocked = unreadable([opts.dataset_dir, model_path], *user)
-    if blocked:
-        raise UserError(f"{blocked} is not readable by the container's user {user[0]}:{user[1]} "
-                        f"(fix: chmod -R o+rX on the dataset and model folders)")
-    system_name = opts.system_name or sysinfo.default_system_name(p.cell.device)
-    ledger = Ledger(results_dir / LEDGER_NAME)
-    prefix = f"{opts.division}/{system_name}/{p.cell.id}/"
-    resuming = any(k.startswith(prefix) for k in ledger.pieces)
-    if not resuming:
-        submission.refuse_existing(opts.submission_dir, division=opts.division, submitter=opts.submitter,
-                                   system_name=system_name, model=p.cell.model, scenarios=p.scenarios,
-                                   version=opts.version, force=opts.force, modes=p.modes)
-    remove_stale_containers(eng)
-    console.print(f"submission: cell [bold]{p.cell.id}[/]  {opts.division} {opts.version} ({rnd.version} rules)  "
-                  f"scenarios {', '.join(p.scenarios)}  compliance {', '.join(tests) or 'none'}  "
-                  f"execution mode {opts.execution_mode}  raw outputs {results_dir}")
-    image = executor.ensure_image(lm, p.cell, build_options, engine=eng, reporter=reporter)
-    current = eng.inspect_image(image.tag)
-    digest = current.digests[0] if current and current.digests else None
-    info = json.loads(eng.output(info_spec(image.tag, user)))
-    check_loadgen(opts.version, info.get("loadgen_version"), image.tag)
-
-    cache_dir = opts.cache_dir
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    base = results_dir / opts.division / system_name / p.cell.id
-    base.mkdir(parents=True, exist_ok=True)
-    owner = f"{os.uname().nodename}:{os.getpid()}"
-    root = os.getuid() == 0
-    model_target = f"/model/{model_path.name}"
-    previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    pieces: dict[str, dict] = {}  # "<scenario>/<piece>" -> ledger entry (+ "reused")
-    counts = {"ran": 0, "reused": 0}
-    started = time.time()
-    interrupted = False
-
-    def spec(command: list[str]):
-        return container_spec(p, image=image.tag, dataset_dir=opts.dataset_dir, model_path=model_path,
-                              results_dir=results_dir, cache_dir=cache_dir, command=command, user=user, owner=owner)
-
-    def container_path(path: Path) -> str:
-        return "/results/" + str(path.relative_to(results_dir))
-
-    def run_piece(scenario: str, piece: str, mode: str, *, target: Target | None = None, test: str | None = None,
-                  execution_mode: str | None = None, strict: bool = True) -> dict:
-        key = f"{scenario}/{piece}"
-        final = base / scenario / piece
-        audit_text = compliance.audit_config_text(rnd.version, test, p.cell.model) if test else None
-        argv = harness_args(p, opts, scenario, mode, model_target, "/results/OUTPUT", target=target,
-                            execution_mode=execution_mode)
-        fp = fingerprint(argv, audit_text)
-        strict = strict and opts.execution_mode == "valid" and test not in NO_RETRY
-        entry = None if key in rerun else ledger.reusable(prefix + key, fp=fp, image_id=image.image_id,
-                                                          output=final, strict_validity=strict)
-        if entry is not None:
-            console.print(f"[green]✓ {scenario} {piece}[/] reused from the ledger ({entry.get('validity') or 'done'})")
-            counts["reused"] += 1
-            pieces[key] = {**entry, "reused": True}
-            return pieces[key]
-        attempts, retry = compliance_attempts(test, sopts.compliance_retries, opts.execution_mode)
-
-        def attempt_once(attempt: int) -> dict:
-            partial = base / scenario / f".{piece}.partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            partial.mkdir(parents=True)
-            command = harness_args(p, opts, scenario, mode, model_target, container_path(partial), target=target,
-                                   execution_mode=execution_mode)
-            audit_dir = None
-            if test:  # the test's audit.config in a folder of its own, handed to the harness for this run only
-                audit_dir = base / scenario / f".{piece}.audit"
-                shutil.rmtree(audit_dir, ignore_errors=True)
-                audit_dir.mkdir(parents=True)
-                audit = compliance.write_audit_config(audit_dir, rnd.version, test, p.cell.model)
-                os.chmod(audit_dir, 0o755)
-                os.chmod(audit, 0o644)
-                command += ["--audit-config", container_path(audit)]
-            if root:
-                for d in (results_dir, *partial.relative_to(results_dir).parents):
-                    os.chmod(results_dir / d, 0o755)
-                os.chown(partial, *user)
-                os.chown(cache_dir, *user)
-            label = f"{scenario}/{piece}" + (f" (attempt {attempt}/{attempts})" if attempt > 1 else "")
-            console.print(f"[bold]▶ {label}[/] in {image.tag}")
-            t0 = time.time()
-            result = eng.run(spec(command), lambda line: log_line(key, line))
-            counts["ran"] += 1
-            if audit_dir is not None:
-                shutil.rmtree(audit_dir, ignore_errors=True)
-            if root:
-                for path in [partial, *partial.rglob("*")]:
-                    os.chown(path, 0, 0)
-            if result.exit_code != 0:
-                raise UserError(f"the harness failed ({scenario} {piece}, exit code {result.exit_code}); the "
-                                f"{len(pieces)} piece(s) done are in the ledger {ledger.path}: rerun the same "
-                                f"command to resume. Last lines:\n{result.tail}")
-            validity = summary_validity(partial) if mode == "performance" else None
-            if final.exists():
-                shutil.rmtree(final)
-            partial.rename(final)
-            entry = {"scenario": scenario, "piece": piece, "mode": mode, "test": test, "output": str(final),
-                     "validity": validity, "fingerprint": fp, "argv": command, "image": image.tag,
-                     "image_id": image.image_id, "exit_code": 0, "seconds": round(time.time() - t0, 3),
-                     "attempt": attempt, "finished": time.time()}
-            ledger.record(prefix + key, entry)
-            return entry
-
-        entry = run_attempts(attempt_once, attempts, retry_invalid=retry,
-                             on_retry=lambda n: console.print(f"[yellow]{scenario} {piece}: INVALID, retrying "
-                                                              f"({n + 1}/{attempts})[/]"))
-        pieces[key] = {**entry, "reused": False}
-        return pieces[key]
-
-    try:
-        def probe(scenario: str, piece: str, target: Target | None) -> Path:  # a ledger piece: reused on resume
-            done = run_piece(scenario, piece, "performance", target=target, execution_mode=PROBE_EXECUTION_MODE,
-                             strict=False)
-            return Path(done["output"])
-
-        found = find_targets(p, opts, probe=probe, console=console,
-                             cache=cache_for(p, opts, cache_root=cache_dir, system=system_name,
-                                             image_id=image.image_id))
-        targets = found.targets
-        compliance_targets = {s: compliance_target(s, targets.get(s), sopts.compliance_server_qps_reduction)
-                              for s in p.scenarios}
-        for scenario in p.scenarios:
-            for piece, mode, test in scenario_pieces(p.modes, tests):
-                run_piece(scenario, piece, mode, test=test,
-                          target=compliance_targets[scenario] if test else targets.get(scenario))
-
-        def scorer(log: Path) -> str:
-            return eng.output(spec(accuracy_argv(lm, p, container_path(Path(log).resolve()), model_target)))
-
-        verdicts: dict[str, dict[str, compliance.Verdict]] = {}
-        staging_root = Path(tempfile.mkdtemp(prefix=".verify-", dir=base))
+    with s:
+        ledger = Ledger(results_dir / LEDGER_NAME)
+        prefix = f"{opts.division}/{s.system_name}/{p.cell.id}/"
+        resuming = any(k.startswith(prefix) for k in ledger.pieces)
+        if not resuming:
+            s.refuse_existing()
+        console.print(f"submission: cell [bold]{p.cell.id}[/]  {opts.division} {choice.version} ({rnd.version} "
+                      f"rules)  scenarios {', '.join(p.scenarios)}  compliance {', '.join(tests) or 'none'}  "
+                      f"execution mode {opts.execution_mode}  raw outputs {results_dir}")
+        s.start_image()
+        base = results_dir / opts.division / s.system_name / p.cell.id
+        base.mkdir(parents=True, exist_ok=True)
+        runner = PieceRunner(s, ledger, results_dir=results_dir, base=base, prefix=prefix, rerun=rerun,
+                             retries=sopts.compliance_retries)
         try:
-            result_sets = []
-            src = staging_root / "src"
-            src.mkdir()
-            eng.copy_from_image(image.tag, "/opt/mlperf/mlperf_harness", src)
-            host = sysinfo.system_description(
-                division=opts.division, submitter=opts.submitter, system_name=system_name,
-                category=opts.category, device=p.cell.device, framework=framework(info, p.cell.backend),
-                path=opts.submission_dir, overrides=sysinfo.load_overrides(opts.system_json))
-            for scenario in p.scenarios:
-                perf = base / scenario / "performance" if "performance" in p.modes else None
-                acc = base / scenario / "accuracy" if "accuracy" in p.modes else None
-                comp = {}
-                if closed and tests and perf is not None:
-                    verdicts[scenario] = compliance.verify_scenario(
-                        staging_root / scenario, version=rnd.version, model=p.cell.model, scenario=scenario,
-                        performance_dir=perf, accuracy_dir=acc,
-                        compliance_dirs={t: base / scenario / t for t in tests}, scorer=scorer)
-                    comp = {t: staging_root / scenario / t for t in verdicts[scenario]}
-                ran = {k: v for k, v in pieces.items() if k.startswith(f"{scenario}/")}
-                seeds = check_seeds(opts.version, perf) if perf is not None else {}
-                run_json = {
-                    "cell": p.cell.id, "image": image.tag, "image_id": image.image_id, "image_digest": digest,
-                    "command_line": reproduce_command(opts), "harness": info, "host": host,
-                    "loadgen": {"version": info.get("loadgen_version"), "round": opts.version,
-                                "rules_round": rnd.version, "seeds": seeds},
-                    "runs": [{"scenario": scenario, "piece": v["piece"], "mode": v["mode"], "test": v["test"],
-                              "validity": v["validity"], "seconds": v["seconds"], "exit_code": v["exit_code"],
-                              "reused": v["reused"]} for v in ran.values()],
-                    "compliance": {t: v.to_dict() for t, v in verdicts.get(scenario, {}).items()},
-                    "find_performance": found.record.get(scenario),
-                    "compliance_target": (None if compliance_targets[scenario] is None else
-                                          {"flag": compliance_targets[scenario].flag,
-                                           "value": compliance_targets[scenario].value,
-                                           "server_qps_reduction_percent": sopts.compliance_server_qps_reduction
-                                           if scenario == "Server" else 0.0}),
-                    "started": started, "finished": time.time(), "exit_status": 0,
-                }
-                result_sets.append(submission.ResultSet(
-                    model=p.cell.model, scenario=scenario, performance_dir=perf, accuracy_dir=acc,
-                    measurements=submission.measurements_for(p.cell.model, p.precision, p.model_file),
-                    readme=readme(p, opts, image, digest, scenario), ledger=run_json, compliance=comp))
-            write_tree(opts.submission_dir, division=opts.division, submitter=opts.submitter,
-                       system_name=system_name, system_json=host, results=result_sets, src_dir=src,
-                       version=opts.version, force=opts.force or resuming, implementation=p.cell.implementation)
+            return _submission(s, runner, sopts, rnd, tests, results_dir, base, resuming)
+        except (KeyboardInterrupt, Interrupted):
+            done = len([k for k in ledger.pieces if k.startswith(prefix)])
+            s.interrupted_message = f"{done} piece(s) in the ledger {ledger.path}: rerun the same command to resume"
+            raise
         finally:
-            shutil.rmtree(staging_root, ignore_errors=True)
-        truncate_tree(opts.submission_dir, results_dir)
-        report = submission_check.check(opts.submission_dir, opts.version,
-                                        skip_dataset_size_check=sopts.skip_dataset_size_check)
-        archive = None
-        if sopts.package:
-            archive, _ = resumable(submission.package, results_dir, opts.submission_dir)
-        rows = _rows(p, rnd, opts, base, tests, verdicts)
-        hints = rerun_hints(verdicts)
-        return {"cell": p.cell.id, "image": image.tag, "image_id": image.image_id, "system": system_name,
-                "version": opts.version, "rules_round": rnd.version, "division": opts.division,
-                "submission_dir": str(opts.submission_dir), "results_dir": str(results_dir),
-                "ledger": str(ledger.path), "pieces_run": counts["ran"], "pieces_reused": counts["reused"],
-                "scenarios": rows,
-                "check": {"ok": report.ok, "problems": [str(pr) for pr in report.problems]}, "hints": hints,
-                "archive": str(archive) if archive else None, "seconds": round(time.time() - started, 1)}
-    except (KeyboardInterrupt, _Interrupted) as e:
-        interrupted = True
-        raise UserError(f"interrupted ({e or 'SIGINT'}): containers removed, submission tree unchanged; "
-                        f"{len([k for k in ledger.pieces if k.startswith(prefix)])} piece(s) in the ledger "
-                        f"{ledger.path}: rerun the same command to resume") from None
+            runner.cleanup()
+    raise AssertionError("unreachable: the session returns or raises")  # pragma: no cover
+
+
+def _submission(s: RunSession, runner: PieceRunner, sopts: SubmissionOptions, rnd, tests, results_dir: Path,
+                base: Path, resuming: bool) -> dict:
+    p, opts, image = s.plan, s.opts, s.image
+    closed = opts.division == "closed"
+
+    def probe(scenario: str, piece: str, target: Target | None) -> Path:  # a ledger piece: reused on resume
+        done = runner.run(scenario, piece, "performance", target=target, execution_mode=PROBE_EXECUTION_MODE,
+                          strict=False)
+        return Path(done["output"])
+
+    found = find_targets(p, opts, probe=probe, console=s.console,
+                         cache=cache_for(p, opts, cache_root=opts.cache_dir, system=s.system_name,
+                                         image_id=image.image_id))
+    targets = found.targets
+    compliance_targets = {sc: compliance_target(sc, targets.get(sc), sopts.compliance_server_qps_reduction)
+                          for sc in p.scenarios}
+    for scenario in p.scenarios:
+        for piece, mode, test in scenario_pieces(p.modes, tests):
+            runner.run(scenario, piece, mode, test=test,
+                       target=compliance_targets[scenario] if test else targets.get(scenario))
+
+    def scorer(log: Path) -> str:
+        return s.output(accuracy_argv(s.lm, p, runner.container_path(Path(log).resolve()), s.model_target),
+                        results_dir)
+
+    verdicts: dict[str, dict[str, compliance.Verdict]] = {}
+    staging_root = Path(tempfile.mkdtemp(prefix=".verify-", dir=base))
+    try:
+        result_sets = []
+        src = s.copy_source(staging_root / "src")
+        host = s.host_description()
+        for scenario in p.scenarios:
+            perf = base / scenario / "performance" if "performance" in p.modes else None
+            acc = base / scenario / "accuracy" if "accuracy" in p.modes else None
+            comp = {}
+            if closed and tests and perf is not None:
+                verdicts[scenario] = compliance.verify_scenario(
+                    staging_root / scenario, version=rnd.version, model=p.cell.model, scenario=scenario,
+                    performance_dir=perf, accuracy_dir=acc,
+                    compliance_dirs={t: base / scenario / t for t in tests}, scorer=scorer)
+                comp = {t: staging_root / scenario / t for t in verdicts[scenario]}
+            ran = {k: v for k, v in runner.pieces.items() if k.startswith(f"{scenario}/")}
+            target = compliance_targets[scenario]
+            record = run_record(
+                s, scenario,
+                [{"scenario": scenario, "piece": v["piece"], "mode": v["mode"], "test": v["test"],
+                  "validity": v["validity"], "seconds": v["seconds"], "exit_code": v["exit_code"],
+                  "reused": v["reused"]} for v in ran.values()],
+                performance_dir=perf, find_performance=found.record.get(scenario),
+                seeds=check_seeds(s.round.submission, perf) if perf is not None else {},
+                compliance={t: v.to_dict() for t, v in verdicts.get(scenario, {}).items()},
+                compliance_target=None if target is None else {
+                    "flag": target.flag, "value": target.value,
+                    "server_qps_reduction_percent": sopts.compliance_server_qps_reduction
+                    if scenario == "Server" else 0.0})
+            result_sets.append(s.result_set(scenario, performance_dir=perf, accuracy_dir=acc, record=record,
+                                            compliance=comp))
+        s.write_tree(result_sets, src_dir=src, host=host, force=opts.force or resuming, kept=KEPT)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        eng.remove_containers(f"{RUN_LABEL}={owner}")
-        if interrupted:  # a signal during a create: the engine may finish creating the container after we listed
-            for pause in (1.0, 2.0):
-                time.sleep(pause)
-                eng.remove_containers(f"{RUN_LABEL}={owner}")
-        for leftover in base.glob("*/.*.partial"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        for leftover in base.glob("*/.*.audit"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        shutil.rmtree(staging_root, ignore_errors=True)
+    truncate_tree(opts.submission_dir, results_dir)
+    report = submission_check.check(opts.submission_dir, s.round.version,
+                                    skip_dataset_size_check=sopts.skip_dataset_size_check)
+    archive = None
+    if sopts.package:
+        archive, _ = resumable(submission.package, results_dir, opts.submission_dir)
+    wall = time.time() - s.started
+    return {"cell": p.cell.id, "image": image.tag, "image_id": image.image_id, "system": s.system_name,
+            "version": s.round.version, "rules_round": rnd.version, "division": opts.division,
+            "submission_dir": str(opts.submission_dir), "results_dir": str(results_dir),
+            "ledger": str(runner.ledger.path), "pieces_run": runner.ran, "pieces_reused": runner.reused,
+            "scenarios": _rows(p, rnd, opts, base, tests, verdicts),
+            "check": {"ok": report.ok, "problems": [str(pr) for pr in report.problems]},
+            "hints": rerun_hints(verdicts), "archive": str(archive) if archive else None,
+            "seconds": round(wall, 1), "overhead": s.overhead.summary(wall)}
+
+
+def rules_for(choice, model: str):
+    """The round whose rules the submission follows; a model without rules in any round is refused."""
+    if choice.rules is None:
+        raise UserError(f"no MLPerf round has closed-division rules for {model} (the rulebook lists the "
+                        f"scenarios and compliance tests): pick one --scenario")
+    return choice.rules
 
 
 def compliance_attempts(test: str | None, retries: int, execution_mode: str) -> tuple[int, bool]:
@@ -388,9 +362,9 @@ def compliance_target(scenario: str, target: Target | None, reduction_percent: f
     return Target(target.flag, sig(target.value * (1 - reduction_percent / 100)))
 
 
-def check_loadgen(version: str, loadgen_version: str | None, image: str) -> None:
+def check_loadgen(rnd: mlperf_rules.Round, loadgen_version: str | None, image: str) -> None:
     """Refuse (one line, before any run) an image whose LoadGen does not carry the round's seeds."""
-    rnd = mlperf_rules.get_round(version)
+    version = rnd.version
     if loadgen_version not in rnd.loadgen_versions:
         has = mlperf_rules.round_for_loadgen(loadgen_version or "")
         seeds = f"the seeds of {has.version}" if has else "no round's seeds"
@@ -400,10 +374,11 @@ def check_loadgen(version: str, loadgen_version: str | None, image: str) -> None
                         f"`mlperfctl build --version {version}` or pick --version {other}")
 
 
-def check_seeds(version: str, performance_dir: Path) -> dict:
+def check_seeds(rnd: mlperf_rules.Round, performance_dir: Path) -> dict:
     """The seeds LoadGen ran with (its detail log); a result whose seeds are not the round's is refused."""
+    version = rnd.version
     seeds = effective_seeds(performance_dir) or {k: None for k in mlperf_rules.SEED_KEYS}
-    want = mlperf_rules.get_round(version).seeds.as_dict()
+    want = rnd.seeds.as_dict()
     wrong = [k for k in mlperf_rules.SEED_KEYS if seeds[k] != want[k]]
     if wrong:
         raise UserError(f"{performance_dir}: LoadGen ran with {wrong[0]}={seeds[wrong[0]]}, not {version}'s "
@@ -412,13 +387,9 @@ def check_seeds(version: str, performance_dir: Path) -> dict:
 
 
 def write_tree(submission_dir: Path, **kw) -> list[Path]:
-    """submission.write_results, with a failure of the file system (disk full, ...) said in one line: the
-    writer stages everything and undoes what it placed, so the tree is exactly as it was."""
-    try:
-        return submission.write_results(submission_dir, **kw)
-    except OSError as e:
-        raise write_failed(e, f"writing the submission tree {submission_dir}",
-                           "the tree is exactly as it was (the raw results and the ledger are kept)") from None
+    """The session's tree write (session.write_tree) with what a failed submission keeps: the raw results and
+    the ledger, so the rerun resumes."""
+    return session_write_tree(submission_dir, kept=KEPT, **kw)
 
 
 def truncate_tree(submission_dir: Path, results_dir: Path) -> list[dict]:
