@@ -116,12 +116,14 @@ def test_existing_result_is_refused_before_any_container(tree, demo, no_containe
     assert snapshot(sub) == before
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, no_containers, sig):
+@pytest.mark.parametrize("sig,flow", [(signal.SIGINT, "run"), (signal.SIGTERM, "run"), (signal.SIGINT, "submission")])
+def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, no_containers, sig, flow, tmp_path):
+    """Both flows go through one run session: the same teardown, the same line, the tree as it was."""
     sub, _ = tree
     before = snapshot(sub)
+    extra = ("--submission", "--results-dir", tmp_path / "raw") if flow == "submission" else ()
     proc = subprocess.Popen(list(map(str, run_cmd(demo, sub, "--scenario", "SingleStream", "--force",
-                                                  "--execution-mode", "fast"))),
+                                                  "--execution-mode", "fast", *extra))),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(), cwd=ROOT)
     deadline = time.monotonic() + 120
     while no_containers(RUN_LABEL):
@@ -130,8 +132,9 @@ def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, no_containers, si
     time.sleep(1.0)  # the harness is inside LoadGen now
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode != 0, out
-    assert "submission tree unchanged" in out, out[-2000:]
+    assert proc.returncode == 2, out
+    assert f"interrupted ({sig.name}): containers removed, submission tree unchanged" in out, out[-2000:]
+    assert ("rerun the same command to resume" in out) == (flow == "submission"), out[-2000:]
     assert snapshot(sub) == before
     assert no_containers(RUN_LABEL)
 

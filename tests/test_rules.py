@@ -5,6 +5,7 @@ import ast
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -60,9 +61,18 @@ def test_loadgen_versions_carry_their_rounds_seeds():
     assert len(seen) == len(set(seen))  # a LoadGen version belongs to one round at most
 
 
-def test_matrix_pins_the_loadgen_of_its_round():
+def test_the_default_loadgen_is_one_pin_in_matrix_pyproject_and_rulebook():
+    """The default LoadGen is written three times: matrix.yaml's runtime.loadgen (the images), pyproject's
+    mlcommons-loadgen (the host's tests and tools) and the latest round's pin in the rulebook; they are one."""
     matrix = yaml.safe_load((ROOT / "matrix.yaml").read_text())
-    assert matrix["runtime"]["loadgen"] in mlperf_rules.get_round(matrix["round"]).loadgen_versions
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    deps = [d for group in (pyproject["project"]["dependencies"],
+                            *pyproject["project"].get("optional-dependencies", {}).values()) for d in group]
+    host = {re.sub(r"\s", "", d).split("==")[1] for d in deps if re.match(r"mlcommons-loadgen\s*==", d)}
+    rnd = mlperf_rules.resolve(matrix["round"])
+    assert matrix["round"] == mlperf_rules.LATEST
+    assert host == {matrix["runtime"]["loadgen"]} == {rnd.pin}
+    assert matrix["runtime"]["loadgen"] in rnd.submission.loadgen_versions
 
 
 def test_our_model_names_resolve():
