@@ -14,6 +14,7 @@ import mlperf_rules
 from mlperfctl import submission
 from mlperfctl.errors import UserError
 from mlperfctl.options import RunOptions
+from mlperfctl.run import session
 from mlperfctl.run import submission_flow as flow
 from mlperfctl.run.ledger import Ledger, fingerprint, summary_validity
 from mlperfctl.submission import sysinfo
@@ -218,3 +219,23 @@ def test_the_rounds_loadgen_and_seeds(tmp_path, harness_out):
     assert seeds == mlperf_rules.get_round("v6.1").seeds.as_dict()
     with pytest.raises(UserError, match="not v5.1's .*the result is refused"):
         flow.check_seeds(v51, harness_out / "performance")
+
+
+def test_overhead_sets_loadgen_own_time_against_the_container_time(harness_out, tmp_path):
+    """LoadGen's duration comes from its detail log's own clock (min_duration 200 ms here: at least that); a
+    piece's overhead is its container time less that; the summary splits the wall time by kind."""
+    lg = session.loadgen_seconds(harness_out / "performance")
+    assert lg is not None and 0.2 <= lg < 30
+    assert session.loadgen_seconds(tmp_path) is None  # no detail log: unknown, not zero
+    o = session.Overhead(image_seconds=3.0)
+    o.piece("Offline/performance", lg + 5.0, harness_out / "performance")
+    o.piece("Offline/accuracy", 4.0, tmp_path)
+    [perf, acc] = o.pieces
+    assert perf["overhead_s"] == pytest.approx(5.0, abs=0.11) and acc["loadgen_s"] is None
+    summary = o.summary(wall_seconds=lg + 20.0)
+    assert summary["loadgen_s"] == pytest.approx(lg, abs=0.06)
+    assert summary["container_overhead_s"] == pytest.approx(9.0, abs=0.11)  # the accuracy piece's 4 s count whole
+    assert summary["after_runs_s"] == pytest.approx(20.0 - 3.0 - 9.0, abs=0.2)
+    line = session.Overhead.line(summary)
+    assert line.startswith(f"wall {summary['wall_s']:.1f} s: LoadGen tests {summary['loadgen_s']:.1f} s")
+    assert "over 2 run(s)" in line and "\n" not in line

@@ -18,6 +18,7 @@ from ..options import build_options, run_options
 from ..run import execute as run_execute
 from ..run import findperf
 from ..run import submission_flow as flow
+from ..run.session import Overhead
 from . import launch_commands
 from .build_commands import CaOpt, EngineNameOpt, EngineOpt, RegistryOpt, RichReporter, WheelDirOpt
 from .common import BaseOpt, MatrixOpt, err, out
@@ -166,6 +167,7 @@ def run(
         table.add_row(r["scenario"], r["mode"], result if r["mode"] == "performance" else "",
                       str(r.get("result_validity", "")), r.get("accuracy", ""), str(r["seconds"]))
     out.print(table)
+    out.print(f"time: {Overhead.line(summary['overhead'])}", highlight=False)
     out.print(f"submission tree: {summary['submission_dir']}", highlight=False)
 
 
@@ -190,6 +192,7 @@ def _submission_report(summary: dict, as_json: bool) -> None:
                   highlight=False)
         for problem in check["problems"][:20]:
             out.print(f"  {problem}", highlight=False, markup=False)
+        out.print(f"time: {Overhead.line(summary['overhead'])}", highlight=False)
         for hint in summary.get("hints", []):
             out.print(f"hint: {hint}", highlight=False, markup=False)
         out.print(f"submission tree: {summary['submission_dir']}"
