@@ -18,7 +18,7 @@ import pytest
 from mlperfctl import submission
 from mlperfctl.errors import UserError
 from mlperfctl.run import submission_flow as flow
-from mlperfctl.submission import writer as submission_writer
+from mlperfctl.submission import transaction as submission_transaction
 from tests.test_submission import SCEN, SYSTEM, result_set, runs, snapshot, system_json, write  # noqa: F401 (runs)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,7 +185,7 @@ def test_a_failed_rename_while_truncating_puts_everything_back(tmp_path, runs, m
     write(root, runs)
     before = snapshot(root)
     calls = []
-    real = submission_writer._rename
+    real = submission_transaction._rename
 
     def rename(src, dst):
         calls.append(dst)
@@ -193,7 +193,7 @@ def test_a_failed_rename_while_truncating_puts_everything_back(tmp_path, runs, m
             raise OSError(errno.EIO, "Input/output error")
         real(src, dst)
 
-    monkeypatch.setattr(submission_writer, "_rename", rename)
+    monkeypatch.setattr(submission_transaction, "_rename", rename)
     with pytest.raises(UserError, match=r"failed \(Input/output error\): the tree is exactly as it was"):
         submission.truncate_accuracy_logs(root, tmp_path / "bk")
     assert snapshot(root) == before and not (tmp_path / "bk").exists()

@@ -23,7 +23,7 @@ from mlperfctl import submission
 from mlperfctl.errors import UserError
 from mlperfctl.submission import MLLog, archive, sysinfo
 from mlperfctl.submission import check as submission_check
-from mlperfctl.submission import writer as submission_writer
+from mlperfctl.submission import transaction as submission_transaction
 
 DATA = Path(__file__).parent / "data"
 SYSTEM = "box_cpu"
@@ -364,7 +364,7 @@ def test_force_replaces_one_mode_and_keeps_the_tree_consistent(clean, runs):
 def test_injected_failure_leaves_the_tree_byte_identical(clean, runs, monkeypatch, fail_at):
     before = snapshot(clean)
     calls = []
-    real = submission_writer._rename
+    real = submission_transaction._rename
 
     def flaky(src, dst):
         calls.append(dst)
@@ -372,7 +372,7 @@ def test_injected_failure_leaves_the_tree_byte_identical(clean, runs, monkeypatc
             raise OSError("injected failure")
         real(src, dst)
 
-    monkeypatch.setattr(submission_writer, "_rename", flaky)
+    monkeypatch.setattr(submission_transaction, "_rename", flaky)
     other = json.loads(json.dumps(system_json()))
     other["cooling"] = "liquid"  # the system json, src and both results all get replaced
     rs = result_set(runs["short"], runs["acc"])
