@@ -229,6 +229,33 @@ def test_truncate_refuses_a_backup_inside_the_tree(tmp_path, runs):
         submission.truncate_accuracy_logs(root, root / "open" / "backup")
 
 
+@pytest.mark.parametrize("big", [True, False])  # a big log (to truncate) and a small one (only hashed)
+def test_truncate_refuses_an_accuracy_log_that_is_not_json(tmp_path, runs, big):
+    root = tmp_path / "sub"
+    write(root, runs)
+    log = root / SCEN / "accuracy" / "mlperf_log_accuracy.json"
+    full = log.read_bytes()
+    assert len(full) > mlperf_rules.MAX_ACCURACY_LOG_SIZE
+    log.write_bytes(full.rstrip()[:-1] if big else full[:5000])  # a run that stopped writing it
+    before = snapshot(root)
+    r = cli("truncate", str(root), "--backup", str(tmp_path / "bk"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"error: {log}: not valid JSON (") and "rerun the accuracy run" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert snapshot(root) == before and not (tmp_path / "bk").exists()
+
+
+def test_check_reports_an_accuracy_log_that_is_not_json(clean, tmp_path, runs):
+    log = clean / SCEN / "accuracy" / "mlperf_log_accuracy.json"
+    assert messages(clean) == []  # truncated (head ... tail, not JSON itself): fine
+    log.write_text('[{"seq_id": 0, "qsl_idx": 1, "data": "00"}')  # small, with the hash line, but cut short
+    assert messages(clean) == [f"{SCEN}/accuracy/mlperf_log_accuracy.json: not valid JSON "
+                               "(Expecting ',' delimiter: line 1 column 43 (char 42)): the accuracy log cannot be "
+                               "scored; rerun the accuracy run"]
+    log.write_text("[]\n")
+    assert messages(clean) == []
+
+
 def _edit_system(field, value):
     def edit(root):
         path = root / BASE / "systems" / f"{SYSTEM}.json"
@@ -526,6 +553,10 @@ def test_closed_compliance_tests_pass_and_the_test01_fallback(tmp_path, runs):
     (acc / "accuracy.txt").write_text("")
     shutil.copy(runs["acc"] / "mlperf_log_accuracy.json", acc)
     assert len(messages(root)) == 1
+    (acc / "mlperf_log_accuracy.json").write_text("[")  # a compliance log that is not JSON
+    assert any(p == f"{scen}/TEST01/accuracy/mlperf_log_accuracy.json: not valid JSON (Expecting value: line 1 "
+               "column 2 (char 1)): the accuracy log cannot be scored; rerun the accuracy run" for p in messages(root))
+    shutil.copy(runs["acc"] / "mlperf_log_accuracy.json", acc)
     (acc / "notes.txt").write_text("extra")
     assert any("file list mismatch (notes.txt)" in p for p in messages(root))
     (acc / "notes.txt").unlink()

@@ -17,6 +17,7 @@ from pathlib import Path
 from mlperf_rules.common import MAX_ACCURACY_LOG_SIZE, TRUNCATE_KEEP
 
 from ..errors import UserError
+from .mllog import TRUNCATION_MARK, accuracy_log_error
 from .transaction import LOCK_NAME, STAGING_PREFIX, Transaction, tree_lock
 from .writer import write_failed
 
@@ -50,7 +51,8 @@ def truncate_accuracy_logs(root: Path, backup: Path | None = None, *, supersede:
     A log that already has a hash line and fits is left alone; a small log without one only gets the
     hash. Returns one record per accuracy directory touched. A backup that holds another log than the
     tree's is refused, unless `supersede` (a rerun replaced the run): then it moves to
-    <backup>/.superseded/<its sha256>/<same path> and nothing is deleted.
+    <backup>/.superseded/<its sha256>/<same path> and nothing is deleted. A log to process that is not
+    valid JSON (the official script would cut it as it is) is refused, naming it, before anything is written.
 
     All or nothing, under the tree's lock: the full logs are backed up and the new files built in a
     staging directory inside the tree first, then renamed in; any failure (disk full: one-line UserError)
@@ -81,6 +83,9 @@ def _truncate_locked(root: Path, backup: Path, at: list[Path], supersede: bool) 
         size = log.stat().st_size
         if size <= MAX_ACCURACY_LOG_SIZE and has_hash:
             continue
+        if error := accuracy_log_error(log):  # the official truncation would copy and cut it as it is
+            raise UserError(f"{log}: {error}; the accuracy run's log cannot be scored or hashed as it is: "
+                            "rerun the accuracy run (or put its full log back), then truncate")
         digest = _sha256(log)
         kept = backup / acc.relative_to(root) / log.name
         stale = None  # the sha256 of another run's log backed up at `kept`
@@ -111,7 +116,7 @@ def _truncate_locked(root: Path, backup: Path, at: list[Path], supersede: bool) 
                     f.seek(size - VIEWABLE_SIZE)
                     tail = f.read(VIEWABLE_SIZE)
                 at.append(log)
-                entries.append((_staged(tx.staging / str(n), log, head + b"\n\n...\n\n" + tail), log))
+                entries.append((_staged(tx.staging / str(n), log, head + TRUNCATION_MARK + tail), log))
                 record.update(truncated=True, backup=str(kept))
             kept_lines = [line for line in lines if not re.match(r"^hash=\w+$", line)]
             at.append(txt)
