@@ -25,13 +25,15 @@ def accuracy_log_error(path: Path) -> str | None:
     """Why the accuracy log (mlperf_log_accuracy.json) cannot be read as JSON, or None when it can or when
     it is a truncated log (head and tail of a full one). An unparseable full log cannot be scored, nor
     its hash stand for the accuracy run."""
-    if is_truncated(path):
-        return None
     try:
+        if is_truncated(path):
+            return None
         with open(path, encoding="utf-8") as f:
             json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         return f"not valid JSON ({e})"
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
     return None
 
 

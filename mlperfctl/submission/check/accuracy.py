@@ -1,5 +1,5 @@
-"""The accuracy run: truncated log with its hash line, dataset size, and accuracy.txt against the
-round's patterns and targets (closed division)."""
+"""The accuracy run: truncated log (JSON unless truncated) with its hash line, dataset size, and accuracy.txt
+against the round's patterns and targets (closed division)."""
 
 from __future__ import annotations
 
