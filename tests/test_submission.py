@@ -29,6 +29,7 @@ DATA = Path(__file__).parent / "data"
 SYSTEM = "box_cpu"
 BASE = Path("open", "acme")
 SCEN = BASE / "results" / SYSTEM / "resnet50" / "Offline"
+V61 = mlperf_rules.get_round("v6.1")
 
 
 def run_tiny_sut(out: Path, mode: str, conf: Path) -> Path:
@@ -91,7 +92,7 @@ def write(root, runs, *, perf="valid", acc="acc", division="open", version="v6.1
     rs = result_set(runs[perf] if perf else None, runs[acc] if acc else None, **kw)
     return submission.write_results(root, division=division, submitter="acme", system_name=SYSTEM,
                                     system_json=system_json(division), results=[rs], src_dir=runs["src"],
-                                    version=version, force=force)
+                                    rnd=mlperf_rules.get_round(version), force=force)
 
 
 def snapshot(root: Path) -> dict:
@@ -101,7 +102,7 @@ def snapshot(root: Path) -> dict:
 
 
 def messages(root, version="v6.1", **kw):
-    return [str(p) for p in submission_check.check(root, version, **kw).problems]
+    return [str(p) for p in submission_check.check(root, rnd=mlperf_rules.get_round(version), **kw).problems]
 
 
 @pytest.fixture
@@ -368,9 +369,9 @@ def test_existing_result_is_refused_without_force(clean, runs):
         write(clean, runs, perf="short", acc=None)
     with pytest.raises(UserError, match="pass --force"):
         submission.refuse_existing(clean, division="open", submitter="acme", system_name=SYSTEM,
-                                   model="resnet50", scenarios=["Offline"])
+                                   model="resnet50", scenarios=["Offline"], rnd=V61)
     submission.refuse_existing(clean, division="open", submitter="acme", system_name=SYSTEM, model="resnet50",
-                               scenarios=["Offline"], force=True)
+                               scenarios=["Offline"], rnd=V61, force=True)
     assert snapshot(clean) == before
 
 
@@ -405,7 +406,7 @@ def test_injected_failure_leaves_the_tree_byte_identical(clean, runs, monkeypatc
     rs = result_set(runs["short"], runs["acc"])
     with pytest.raises(OSError, match="injected"):
         submission.write_results(clean, division="open", submitter="acme", system_name=SYSTEM, system_json=other,
-                                 results=[rs], src_dir=runs["acc"], force=True)
+                                 results=[rs], src_dir=runs["acc"], rnd=V61, force=True)
     assert len(calls) == fail_at
     assert snapshot(clean) == before
 
@@ -418,17 +419,18 @@ def test_bad_input_writes_nothing(tmp_path, runs):
     with pytest.raises(UserError, match="accuracy.txt is missing"):
         submission.write_results(root, division="open", submitter="acme", system_name=SYSTEM,
                                  system_json=system_json(), results=[result_set(runs["valid"], broken)],
-                                 src_dir=None)
+                                 src_dir=None, rnd=V61)
     assert not root.exists()
     with pytest.raises(UserError, match="does not match the directory 'open'"):
         submission.write_results(root, division="open", submitter="acme", system_name=SYSTEM,
                                  system_json=system_json("closed"), results=[result_set(runs["valid"], None)],
-                                 src_dir=None)
+                                 src_dir=None, rnd=V61)
     with pytest.raises(UserError, match="unknown division 'network'"):
         write(root, runs, division="network")
     with pytest.raises(UserError, match="invalid system name"):
         submission.write_results(root, division="open", submitter="acme", system_name="my box",
-                                 system_json=system_json(), results=[result_set(runs["valid"], None)], src_dir=None)
+                                 system_json=system_json(), results=[result_set(runs["valid"], None)], src_dir=None,
+                                 rnd=V61)
 
 
 def test_package_is_reproducible(clean, tmp_path):

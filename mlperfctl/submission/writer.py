@@ -67,10 +67,12 @@ def check_name(value: str, what: str) -> str:
 
 
 def check_version(version: str) -> Round:
-    """The rulebook's round for `version` (UserError naming the rounds when there is none)."""
-    if version not in mlperf_rules.ROUNDS:
-        raise UserError(f"unknown submission version '{version}' {choices(mlperf_rules.versions())}")
-    return mlperf_rules.get_round(version)
+    """The submission round named `version` (mlperf_rules.resolve), for a command to resolve once and pass on
+    as `rnd`; one-line UserError naming the rounds when there is none."""
+    try:
+        return mlperf_rules.resolve(version).submission
+    except KeyError:
+        raise UserError(f"unknown submission version '{version}' {choices(mlperf_rules.versions())}") from None
 
 
 def measurements_for(model: str, precision: str, model_file_name: str, *, input_data_types: str | None = None,
@@ -94,19 +96,19 @@ def _mode_dirs(rs: ResultSet) -> dict[str, Path]:
 
 
 def existing_results(submission_dir: Path, *, division: str, submitter: str, system_name: str, model: str,
-                     scenarios, version: str = "v6.1", modes=MODES) -> list[Path]:
-    """The result directories (per mode) already in the tree for these scenarios."""
-    layout = check_version(version).layout
+                     scenarios, rnd: Round, modes=MODES) -> list[Path]:
+    """The result directories (per mode) already in the tree for these scenarios (in round `rnd`'s layout)."""
+    layout = rnd.layout
     base = Path(submission_dir) / division / submitter
     return [base / layout.mode_dir(system_name, model, s, m) for s in scenarios for m in modes
             if (base / layout.mode_dir(system_name, model, s, m)).exists()]
 
 
 def refuse_existing(submission_dir: Path, *, division: str, submitter: str, system_name: str, model: str,
-                    scenarios, version: str = "v6.1", force: bool = False, modes=MODES) -> None:
+                    scenarios, rnd: Round, force: bool = False, modes=MODES) -> None:
     """Preflight: raise UserError if results would be replaced without force (before any run starts)."""
     found = existing_results(submission_dir, division=division, submitter=submitter, system_name=system_name,
-                             model=model, scenarios=scenarios, version=version, modes=modes)
+                             model=model, scenarios=scenarios, rnd=rnd, modes=modes)
     if found and not force:
         raise UserError(f"{found[0]} already exists ({len(found)} result(s) in the way); "
                         "pass --force to replace them (the old ones are kept until the new ones are in)")
@@ -171,15 +173,16 @@ OPEN_MODEL_MAPPING = {"mobilenet": "resnet", "efficientnet": "resnet"}
 
 def write_results(submission_dir: Path, *, division: str, submitter: str, system_name: str,
                   system_json: dict, results: list[ResultSet], src_dir: Path | None,
-                  version: str = "v6.1", force: bool = False, implementation: str = "mlperfctl") -> list[Path]:
-    """Write `results` into the tree and return the paths placed (files and directories).
+                  rnd: Round, force: bool = False, implementation: str = "mlperfctl") -> list[Path]:
+    """Write `results` into the tree, in the layout of the submission round `rnd`, and return the paths
+    placed (files and directories).
 
     Refuses (UserError, nothing written) when a result for the same system/model/scenario/mode,
     a different system json or a different source directory is in the way and force is False.
     """
     from .sysinfo import validate_system
 
-    layout = check_version(version).layout
+    layout = rnd.layout
     if division not in DIVISIONS:
         raise UserError(f"unknown division '{division}' {choices(DIVISIONS)}")
     for value, what in ((submitter, "submitter"), (system_name, "system name"), (implementation, "implementation")):
