@@ -28,6 +28,7 @@ from mlperfctl.submission import check as submission_check
 
 DATA = Path(__file__).parent / "data"
 SYSTEM = "box_cpu"
+R = mlperf_rules.get_round  # a round by name
 RESNET_CONF = "resnet50.Offline.target_qps = 120000\nresnet50.Offline.min_duration = 200\n"
 LLM_CONF = "llama2-70b.Server.target_qps = 200\nllama2-70b.Offline.target_qps = 1000\n"
 
@@ -82,7 +83,7 @@ def runs(tmp_path_factory):
     conf.write_text(RESNET_CONF)
     fast.write_text(RESNET_CONF.replace("= 200", "= 100"))  # half the hold: about twice the samples/s
     llm.write_text(LLM_CONF)
-    t01, t04, t06 = (compliance.audit_config_text("v6.1", t, m) for t, m in
+    t01, t04, t06 = (compliance.audit_config_text(t, m, rnd=R("v6.1")) for t, m in
                      (("TEST01", "resnet50"), ("TEST04", "resnet50"), ("TEST06", "llama2-70b-99.9")))
     r = {
         "perf": as_600s(tiny(base / "perf", "performance", conf)),
@@ -92,8 +93,8 @@ def runs(tmp_path_factory):
         "t01_worse": as_600s(tiny(base / "t01-worse", "performance", conf, t01, "worse")),
         "t04": as_600s(tiny(base / "t04", "performance", conf, t04)),
         "t04_fast": as_600s(tiny(base / "t04-fast", "performance", fast, t04)),
-        "t05": as_600s(tiny(base / "t05", "performance", conf, compliance.audit_config_text("v4.1", "TEST05",
-                                                                                           "resnet50"))),
+        "t05": as_600s(tiny(base / "t05", "performance", conf, compliance.audit_config_text("TEST05", "resnet50",
+                                                                                           rnd=R("v4.1")))),
         "t06_server": tiny_llm(base / "t06-server", llm, "Server", t06),
         "t06_offline": tiny_llm(base / "t06-offline", llm, "Offline", t06),
         "t06_two_eos": tiny_llm(base / "t06-two-eos", llm, "Server", t06, "two-eos"),
@@ -131,12 +132,12 @@ def test_audit_config_text_is_the_rulebooks_for_every_round_and_model():
         for model in mlperf_rules.OUR_MODELS:
             if rnd.benchmark(model) is None or model in mlperf_rules.OPEN_ONLY:
                 continue
-            runs = compliance.compliance_runs(version, model)
+            runs = compliance.compliance_runs(model, rnd=rnd)
             assert [r.test for r in runs] == list(rnd.compliance_tests(model))
             for run in runs:
                 assert run.audit_config == "".join(f"{k} = {v}\n" for k, v in rnd.audit_config(run.test, model).items())
                 assert run.mode == "performance"
-    resnet = {r.test: r for r in compliance.compliance_runs("v6.1", "resnet50")}
+    resnet = {r.test: r for r in compliance.compliance_runs("resnet50", rnd=R("v6.1"))}
     assert resnet["TEST01"].audit_config == ("*.*.mode = 2\n*.*.accuracy_log_rng_seed = 720381539243781796\n"
                                              "*.*.accuracy_log_sampling_target = 4096\n")
     assert resnet["TEST01"].needs == ("performance", "accuracy")
@@ -145,24 +146,22 @@ def test_audit_config_text_is_the_rulebooks_for_every_round_and_model():
     assert "*.Offline.performance_issue_same_index = 3" in lines and "*.Server.performance_issue_unique = 0" in lines
     assert "stable-diffusion-xl.Offline.min_query_count = 500" in lines
     assert "stable-diffusion-xl.Offline.min_query_count = 500" not in compliance.audit_config_text(
-        "v4.0", "TEST04", "resnet50")
-    assert [r.test for r in compliance.compliance_runs("v4.1", "resnet50")] == ["TEST01", "TEST04", "TEST05"]
-    assert compliance.audit_config_text("v4.1", "TEST05", "resnet50") == "*.*.test05 = 1\n"
-    assert compliance.audit_config_text("v6.1", "TEST06", "llama2-70b-99.9") == (
+        "TEST04", "resnet50", rnd=R("v4.0"))
+    assert [r.test for r in compliance.compliance_runs("resnet50", rnd=R("v4.1"))] == ["TEST01", "TEST04", "TEST05"]
+    assert compliance.audit_config_text("TEST05", "resnet50", rnd=R("v4.1")) == "*.*.test05 = 1\n"
+    assert compliance.audit_config_text("TEST06", "llama2-70b-99.9", rnd=R("v6.1")) == (
         "*.*.mode = 2\n*.*.accuracy_log_rng_seed = 720381539243781796\n*.*.accuracy_log_sampling_target = 100\n"
         "*.*.min_query_count = 100\n*.*.min_duration = 0\n*.*.sample_concatenate_permutation = 0\n")
-    assert "accuracy_log_sampling_target = 128" in compliance.audit_config_text("v6.1", "TEST01", "sdxl")
+    assert "accuracy_log_sampling_target = 128" in compliance.audit_config_text("TEST01", "sdxl", rnd=R("v6.1"))
 
 
 def test_write_audit_config_and_bad_names(tmp_path):
-    path = compliance.write_audit_config(tmp_path, "v6.1", "TEST01", "resnet50")
+    path = compliance.write_audit_config(tmp_path, "TEST01", "resnet50", rnd=R("v6.1"))
     assert path == tmp_path / "audit.config" and "sampling_target = 4096" in path.read_text()
-    with pytest.raises(UserError, match="unknown MLPerf round 'v9.9'"):
-        compliance.audit_config_text("v9.9", "TEST01", "resnet50")
     with pytest.raises(UserError, match="no TEST01 audit.config for llama2-70b-99.9 in v6.1"):
-        compliance.audit_config_text("v6.1", "TEST01", "llama2-70b-99.9")
+        compliance.audit_config_text("TEST01", "llama2-70b-99.9", rnd=R("v6.1"))
     with pytest.raises(UserError, match="no v6.1 rules for model 'gptj-99'"):
-        compliance.compliance_runs("v6.1", "gptj-99")
+        compliance.compliance_runs("gptj-99", rnd=R("v6.1"))
 
 
 def test_loadgen_ran_with_the_audit_config(runs):
@@ -462,7 +461,7 @@ def system_json():
 
 def closed_tree(tmp_path, runs, version="v6.1", t01="t01", t04="t04", scorer=score):
     staging = tmp_path / "staging"
-    verdicts = compliance.verify_scenario(staging, version=version, model="resnet50", scenario="Offline",
+    verdicts = compliance.verify_scenario(staging, rnd=R(version), model="resnet50", scenario="Offline",
                                           performance_dir=runs["perf"], accuracy_dir=runs["acc"],
                                           compliance_dirs={"TEST01": runs[t01], "TEST04": runs[t04]}, scorer=scorer)
     rs = submission.ResultSet(
@@ -472,7 +471,7 @@ def closed_tree(tmp_path, runs, version="v6.1", t01="t01", t04="t04", scorer=sco
         compliance={t: staging / t for t in verdicts})
     root = tmp_path / "sub"
     submission.write_results(root, division="closed", submitter="acme", system_name=SYSTEM, system_json=system_json(),
-                             results=[rs], src_dir=runs["src"], version=version)
+                             results=[rs], src_dir=runs["src"], rnd=R(version))
     if version == "v5.1":
         (root / "closed" / "acme" / "calibration.md").write_text("# Calibration\n\nfp32, none.\n")
     submission.truncate_accuracy_logs(root, tmp_path / "backup")
@@ -480,17 +479,17 @@ def closed_tree(tmp_path, runs, version="v6.1", t01="t01", t04="t04", scorer=sco
 
 
 def test_verify_scenario_stages_every_required_test(runs, tmp_path):
-    verdicts = compliance.verify_scenario(tmp_path / "st", version="v6.1", model="resnet50", scenario="Offline",
+    verdicts = compliance.verify_scenario(tmp_path / "st", rnd=R("v6.1"), model="resnet50", scenario="Offline",
                                           performance_dir=runs["perf"], accuracy_dir=runs["acc"],
                                           compliance_dirs={"TEST01": runs["t01"], "TEST04": runs["t04"]})
     assert list(verdicts) == ["TEST01", "TEST04"] and all(v.passed for v in verdicts.values())
     assert sorted(p.name for p in (tmp_path / "st").iterdir()) == ["TEST01", "TEST04"]  # no work dirs left
-    again = compliance.verify_scenario(tmp_path / "st", version="v6.1", model="resnet50", scenario="Offline",
+    again = compliance.verify_scenario(tmp_path / "st", rnd=R("v6.1"), model="resnet50", scenario="Offline",
                                        performance_dir=runs["perf"], accuracy_dir=runs["acc"],
                                        compliance_dirs={"TEST01": runs["t01_other"], "TEST04": runs["t04"]},
                                        scorer=score)
     assert (tmp_path / "st" / "TEST01" / "accuracy" / "baseline_accuracy.txt").is_file() and again["TEST01"].passed
-    kw = dict(version="v6.1", model="resnet50", scenario="Offline", performance_dir=runs["perf"],
+    kw = dict(rnd=R("v6.1"), model="resnet50", scenario="Offline", performance_dir=runs["perf"],
               accuracy_dir=runs["acc"])
     with pytest.raises(UserError, match="no compliance run for TEST04 \\(v6.1 requires TEST01, TEST04\\)"):
         compliance.verify_scenario(tmp_path / "x", compliance_dirs={"TEST01": runs["t01"]}, **kw)
@@ -501,13 +500,13 @@ def test_verify_scenario_stages_every_required_test(runs, tmp_path):
     with pytest.raises(UserError, match="compliance test TEST07 has no verifier in mlperfctl yet"):
         verifiers.get("TEST07")
     with pytest.raises(UserError, match=re.escape("TEST01 needs the accuracy run: ")):
-        compliance.verify_scenario(tmp_path / "y", version="v6.1", model="resnet50", scenario="Offline",
+        compliance.verify_scenario(tmp_path / "y", rnd=R("v6.1"), model="resnet50", scenario="Offline",
                                    performance_dir=runs["perf"], accuracy_dir=tmp_path / "nowhere",
                                    compliance_dirs={"TEST01": runs["t01"], "TEST04": runs["t04"]})
 
 
 def problems(root, version="v6.1"):
-    return [str(p) for p in submission_check.check(root, version).problems]
+    return [str(p) for p in submission_check.check(root, rnd=R(version)).problems]
 
 
 def test_closed_tree_with_the_staged_tests_passes_our_checker(runs, tmp_path):
@@ -524,8 +523,8 @@ def test_closed_tree_with_the_staged_tests_passes_our_checker(runs, tmp_path):
 def test_v51_tree_puts_the_tests_under_compliance(runs, tmp_path):
     root, _ = closed_tree(tmp_path, runs, version="v5.1")
     base = root / "closed" / "acme"
-    assert (base / compliance.tree_path("v5.1", SYSTEM, "resnet50", "Offline", "TEST01")).is_dir()
-    assert str(compliance.tree_path("v5.1", SYSTEM, "resnet50", "Offline", "TEST04")) == \
+    assert (base / compliance.tree_path(SYSTEM, "resnet50", "Offline", "TEST01", rnd=R("v5.1"))).is_dir()
+    assert str(compliance.tree_path(SYSTEM, "resnet50", "Offline", "TEST04", rnd=R("v5.1"))) == \
         f"compliance/{SYSTEM}/resnet50/Offline/TEST04"
     # LoadGen 6.0.17 ran with the v6.1 seeds: our checker reads them in the performance run and, as the official
     # checker does, in the TEST01 and TEST04 performance runs
@@ -554,14 +553,14 @@ def test_failing_tests_are_what_our_checker_reports(runs, tmp_path):
 
 
 def test_verdict_summaries_for_the_results_table(runs, tmp_path):
-    verdicts = compliance.verify_scenario(tmp_path / "st", version="v6.1", model="resnet50", scenario="Offline",
+    verdicts = compliance.verify_scenario(tmp_path / "st", rnd=R("v6.1"), model="resnet50", scenario="Offline",
                                           performance_dir=runs["perf"], accuracy_dir=runs["acc"],
                                           compliance_dirs={"TEST01": runs["t01_worse"], "TEST04": runs["t04_fast"]},
                                           scorer=score)
     assert verdicts["TEST01"].summary == "fail (Accuracy check pass: False)"
     assert verdicts["TEST04"].summary == "fail (Performance check pass: False)"
     assert json.loads(json.dumps(verdicts["TEST04"].to_dict()))["passed"] is False
-    two_eos = compliance.verify_scenario(tmp_path / "llm", version="v6.1", model="llama2-70b-99.9", scenario="Server",
+    two_eos = compliance.verify_scenario(tmp_path / "llm", rnd=R("v6.1"), model="llama2-70b-99.9", scenario="Server",
                                          performance_dir=None, accuracy_dir=None,
                                          compliance_dirs={"TEST06": runs["t06_two_eos"]})
     assert two_eos["TEST06"].summary == "fail (EOS check pass: False)"
@@ -576,8 +575,8 @@ def test_our_checker_reads_the_staged_test06(runs, tmp_path):
     rnd = mlperf_rules.get_round("v6.1")
     for run, ok in (("t06_server", True), ("t06_two_eos", False)):
         base = tmp_path / run / "closed" / "acme"
-        staged = base / compliance.tree_path("v6.1", SYSTEM, "llama2-70b-99.9", "Server", "TEST06")
-        verdicts = compliance.verify_scenario(staged.parent, version="v6.1", model="llama2-70b-99.9",
+        staged = base / compliance.tree_path(SYSTEM, "llama2-70b-99.9", "Server", "TEST06", rnd=R("v6.1"))
+        verdicts = compliance.verify_scenario(staged.parent, rnd=R("v6.1"), model="llama2-70b-99.9",
                                               scenario="Server", performance_dir=None, accuracy_dir=None,
                                               compliance_dirs={"TEST06": runs[run]})
         ctx = Context(tmp_path / run, rnd, False, False, Report(tmp_path / run, "v6.1"))

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+import mlperf_rules
 from mlperfctl import submission
 from mlperfctl.errors import UserError
 from mlperfctl.run import submission_flow as flow
-from mlperfctl.submission import writer as submission_writer
+from mlperfctl.submission import transaction as submission_transaction
 from tests.test_submission import SCEN, SYSTEM, result_set, runs, snapshot, system_json, write  # noqa: F401 (runs)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,7 +170,7 @@ def test_writing_the_tree_on_a_full_disk(tmp_path, runs, mount, leave_pages):  #
     before = snapshot(root)
     filler = fill(fs, leave_pages)
     kw = dict(division="open", submitter="acme", system_name=SYSTEM, system_json=system_json(), src_dir=runs["src"],
-              results=[result_set(runs["valid"], runs["acc"])], force=True)
+              results=[result_set(runs["valid"], runs["acc"])], rnd=mlperf_rules.get_round("v6.1"), force=True)
     with pytest.raises(UserError) as e:
         flow.write_tree(root, **kw)
     assert str(e.value) == (f"writing the submission tree {root} failed (disk full): the tree is exactly as it was "
@@ -185,7 +186,7 @@ def test_a_failed_rename_while_truncating_puts_everything_back(tmp_path, runs, m
     write(root, runs)
     before = snapshot(root)
     calls = []
-    real = submission_writer._rename
+    real = submission_transaction._rename
 
     def rename(src, dst):
         calls.append(dst)
@@ -193,7 +194,7 @@ def test_a_failed_rename_while_truncating_puts_everything_back(tmp_path, runs, m
             raise OSError(errno.EIO, "Input/output error")
         real(src, dst)
 
-    monkeypatch.setattr(submission_writer, "_rename", rename)
+    monkeypatch.setattr(submission_transaction, "_rename", rename)
     with pytest.raises(UserError, match=r"failed \(Input/output error\): the tree is exactly as it was"):
         submission.truncate_accuracy_logs(root, tmp_path / "bk")
     assert snapshot(root) == before and not (tmp_path / "bk").exists()

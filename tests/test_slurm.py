@@ -408,19 +408,19 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[5])
 import test_tree_lock as t
-from mlperfctl.submission import writer
-place, log = writer._Transaction.place, sys.argv[4]
+from mlperfctl.submission import transaction
+place, log = transaction.Transaction.place, sys.argv[4]
 
 def logged(line):
     with open(log, "a") as f:
         f.write(f"{line} {time.time():.3f}\\n")
 
-def slow_place(self, entry):
+def slow_place(self, *args):
     logged(f"place {sys.argv[2]}")
     time.sleep(0.2)
-    place(self, entry)
+    place(self, *args)
 
-writer._Transaction.place = slow_place
+transaction.Transaction.place = slow_place
 logged(f"enter {sys.argv[2]}")
 t._writer(sys.argv[1], sys.argv[2], sys.argv[3], str(Path(sys.argv[3]).parent / "src"), log + ".inner")
 """
@@ -446,7 +446,7 @@ def test_two_slurm_jobs_writing_one_tree_at_once_take_turns(tmp_path):
         pytest.skip("Slurm is not running (sudo scripts/slurm-setup.sh)")
     import test_tree_lock
 
-    from mlperfctl.submission import writer
+    from mlperfctl.submission import transaction
 
     tree, log = tmp_path / "tree", tmp_path / "log"
     (tmp_path / "src" / "mlperf_harness").mkdir(parents=True)
@@ -475,7 +475,7 @@ def test_two_slurm_jobs_writing_one_tree_at_once_take_turns(tmp_path):
     assert max(enters) < first_done, events      # both were writing at once: the second waited on the lock
     for s in ("Offline", "SingleStream"):
         assert (tree / "open/acme/results" / test_tree_lock.SYSTEM / "resnet50" / s / "performance/run_1").is_dir()
-    assert not (tree / writer.LOCK_NAME).exists() and not list(tree.glob(f"{writer.STAGING_PREFIX}*"))
+    assert not (tree / transaction.LOCK_NAME).exists() and not list(tree.glob(f"{transaction.STAGING_PREFIX}*"))
 
 
 @pytest.mark.engine
@@ -487,20 +487,20 @@ def test_a_killed_slurm_job_leaves_a_stale_lock_reported_with_the_fix(tmp_path):
             pytest.fail("Slurm is not running: sudo scripts/slurm-setup.sh")
         pytest.skip("Slurm is not running (sudo scripts/slurm-setup.sh)")
     from mlperfctl.errors import UserError
-    from mlperfctl.submission import writer
+    from mlperfctl.submission import transaction
 
     tree = tmp_path / "tree"
     tree.mkdir()
     script = tmp_path / "hold.sbatch"
     script.write_text(f"#!/bin/bash\n#SBATCH --output={tmp_path}/%j.out\n#SBATCH --chdir={ROOT}\n"
                       f"exec {sys.executable} -c 'import sys, time; from pathlib import Path\n"
-                      "from mlperfctl.submission.writer import tree_lock\n"
+                      "from mlperfctl.submission.transaction import tree_lock\n"
                       "with tree_lock(Path(sys.argv[1])):\n    time.sleep(300)' " + f"{tree}\n")
     r = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stderr
     job = r.stdout.strip()
-    lock = tree / writer.LOCK_NAME
+    lock = tree / transaction.LOCK_NAME
     deadline = time.time() + 60
     while not lock.exists() and time.time() < deadline:
         time.sleep(0.2)
@@ -509,7 +509,7 @@ def test_a_killed_slurm_job_leaves_a_stale_lock_reported_with_the_fix(tmp_path):
     subprocess.run(["scancel", "--signal=KILL", "--full", job], check=True)
     assert _wait_finished([job])[job]["JobState"] in ("CANCELLED", "FAILED")
     with pytest.raises(UserError) as e:
-        with writer.tree_lock(tree, timeout=10):
+        with transaction.tree_lock(tree, timeout=10):
             pass
     msg = str(e.value)
     assert msg.startswith(f"stale lock {lock}: its writer (pid {holder.rpartition(':')[2]} on ") and \

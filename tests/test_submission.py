@@ -23,12 +23,13 @@ from mlperfctl import submission
 from mlperfctl.errors import UserError
 from mlperfctl.submission import MLLog, archive, sysinfo
 from mlperfctl.submission import check as submission_check
-from mlperfctl.submission import writer as submission_writer
+from mlperfctl.submission import transaction as submission_transaction
 
 DATA = Path(__file__).parent / "data"
 SYSTEM = "box_cpu"
 BASE = Path("open", "acme")
 SCEN = BASE / "results" / SYSTEM / "resnet50" / "Offline"
+V61 = mlperf_rules.get_round("v6.1")
 
 
 def run_tiny_sut(out: Path, mode: str, conf: Path) -> Path:
@@ -91,7 +92,7 @@ def write(root, runs, *, perf="valid", acc="acc", division="open", version="v6.1
     rs = result_set(runs[perf] if perf else None, runs[acc] if acc else None, **kw)
     return submission.write_results(root, division=division, submitter="acme", system_name=SYSTEM,
                                     system_json=system_json(division), results=[rs], src_dir=runs["src"],
-                                    version=version, force=force)
+                                    rnd=mlperf_rules.get_round(version), force=force)
 
 
 def snapshot(root: Path) -> dict:
@@ -101,7 +102,7 @@ def snapshot(root: Path) -> dict:
 
 
 def messages(root, version="v6.1", **kw):
-    return [str(p) for p in submission_check.check(root, version, **kw).problems]
+    return [str(p) for p in submission_check.check(root, rnd=mlperf_rules.get_round(version), **kw).problems]
 
 
 @pytest.fixture
@@ -229,6 +230,33 @@ def test_truncate_refuses_a_backup_inside_the_tree(tmp_path, runs):
         submission.truncate_accuracy_logs(root, root / "open" / "backup")
 
 
+@pytest.mark.parametrize("big", [True, False])  # a big log (to truncate) and a small one (only hashed)
+def test_truncate_refuses_an_accuracy_log_that_is_not_json(tmp_path, runs, big):
+    root = tmp_path / "sub"
+    write(root, runs)
+    log = root / SCEN / "accuracy" / "mlperf_log_accuracy.json"
+    full = log.read_bytes()
+    assert len(full) > mlperf_rules.MAX_ACCURACY_LOG_SIZE
+    log.write_bytes(full.rstrip()[:-1] if big else full[:5000])  # a run that stopped writing it
+    before = snapshot(root)
+    r = cli("truncate", str(root), "--backup", str(tmp_path / "bk"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"error: {log}: not valid JSON (") and "rerun the accuracy run" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert snapshot(root) == before and not (tmp_path / "bk").exists()
+
+
+def test_check_reports_an_accuracy_log_that_is_not_json(clean, tmp_path, runs):
+    log = clean / SCEN / "accuracy" / "mlperf_log_accuracy.json"
+    assert messages(clean) == []  # truncated (head ... tail, not JSON itself): fine
+    log.write_text('[{"seq_id": 0, "qsl_idx": 1, "data": "00"}')  # small, with the hash line, but cut short
+    assert messages(clean) == [f"{SCEN}/accuracy/mlperf_log_accuracy.json: not valid JSON "
+                               "(Expecting ',' delimiter: line 1 column 43 (char 42)): the accuracy log cannot be "
+                               "scored; rerun the accuracy run"]
+    log.write_text("[]\n")
+    assert messages(clean) == []
+
+
 def _edit_system(field, value):
     def edit(root):
         path = root / BASE / "systems" / f"{SYSTEM}.json"
@@ -341,9 +369,9 @@ def test_existing_result_is_refused_without_force(clean, runs):
         write(clean, runs, perf="short", acc=None)
     with pytest.raises(UserError, match="pass --force"):
         submission.refuse_existing(clean, division="open", submitter="acme", system_name=SYSTEM,
-                                   model="resnet50", scenarios=["Offline"])
+                                   model="resnet50", scenarios=["Offline"], rnd=V61)
     submission.refuse_existing(clean, division="open", submitter="acme", system_name=SYSTEM, model="resnet50",
-                               scenarios=["Offline"], force=True)
+                               scenarios=["Offline"], rnd=V61, force=True)
     assert snapshot(clean) == before
 
 
@@ -364,7 +392,7 @@ def test_force_replaces_one_mode_and_keeps_the_tree_consistent(clean, runs):
 def test_injected_failure_leaves_the_tree_byte_identical(clean, runs, monkeypatch, fail_at):
     before = snapshot(clean)
     calls = []
-    real = submission_writer._rename
+    real = submission_transaction._rename
 
     def flaky(src, dst):
         calls.append(dst)
@@ -372,13 +400,13 @@ def test_injected_failure_leaves_the_tree_byte_identical(clean, runs, monkeypatc
             raise OSError("injected failure")
         real(src, dst)
 
-    monkeypatch.setattr(submission_writer, "_rename", flaky)
+    monkeypatch.setattr(submission_transaction, "_rename", flaky)
     other = json.loads(json.dumps(system_json()))
     other["cooling"] = "liquid"  # the system json, src and both results all get replaced
     rs = result_set(runs["short"], runs["acc"])
     with pytest.raises(OSError, match="injected"):
         submission.write_results(clean, division="open", submitter="acme", system_name=SYSTEM, system_json=other,
-                                 results=[rs], src_dir=runs["acc"], force=True)
+                                 results=[rs], src_dir=runs["acc"], rnd=V61, force=True)
     assert len(calls) == fail_at
     assert snapshot(clean) == before
 
@@ -391,17 +419,18 @@ def test_bad_input_writes_nothing(tmp_path, runs):
     with pytest.raises(UserError, match="accuracy.txt is missing"):
         submission.write_results(root, division="open", submitter="acme", system_name=SYSTEM,
                                  system_json=system_json(), results=[result_set(runs["valid"], broken)],
-                                 src_dir=None)
+                                 src_dir=None, rnd=V61)
     assert not root.exists()
     with pytest.raises(UserError, match="does not match the directory 'open'"):
         submission.write_results(root, division="open", submitter="acme", system_name=SYSTEM,
                                  system_json=system_json("closed"), results=[result_set(runs["valid"], None)],
-                                 src_dir=None)
+                                 src_dir=None, rnd=V61)
     with pytest.raises(UserError, match="unknown division 'network'"):
         write(root, runs, division="network")
     with pytest.raises(UserError, match="invalid system name"):
         submission.write_results(root, division="open", submitter="acme", system_name="my box",
-                                 system_json=system_json(), results=[result_set(runs["valid"], None)], src_dir=None)
+                                 system_json=system_json(), results=[result_set(runs["valid"], None)], src_dir=None,
+                                 rnd=V61)
 
 
 def test_package_is_reproducible(clean, tmp_path):
@@ -526,6 +555,10 @@ def test_closed_compliance_tests_pass_and_the_test01_fallback(tmp_path, runs):
     (acc / "accuracy.txt").write_text("")
     shutil.copy(runs["acc"] / "mlperf_log_accuracy.json", acc)
     assert len(messages(root)) == 1
+    (acc / "mlperf_log_accuracy.json").write_text("[")  # a compliance log that is not JSON
+    assert any(p == f"{scen}/TEST01/accuracy/mlperf_log_accuracy.json: not valid JSON (Expecting value: line 1 "
+               "column 2 (char 1)): the accuracy log cannot be scored; rerun the accuracy run" for p in messages(root))
+    shutil.copy(runs["acc"] / "mlperf_log_accuracy.json", acc)
     (acc / "notes.txt").write_text("extra")
     assert any("file list mismatch (notes.txt)" in p for p in messages(root))
     (acc / "notes.txt").unlink()

@@ -182,7 +182,7 @@ def _write(root, base, force=False, readme="# resnet50 Offline\n\n    mlperfctl 
                               measurements=submission.measurements_for("resnet50", "fp32", "resnet50_v1.onnx"),
                               readme=readme, ledger={"exit_status": 0})
     return flow.write_tree(root, division="open", submitter="acme", system_name="box", system_json=host,
-                           results=[rs], src_dir=base / "src", force=force)
+                           results=[rs], src_dir=base / "src", rnd=mlperf_rules.get_round("v6.1"), force=force)
 
 
 @pytest.mark.parametrize("fail_at", [1, 3])

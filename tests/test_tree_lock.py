@@ -14,7 +14,7 @@ import pytest
 import mlperf_rules
 from mlperfctl import submission
 from mlperfctl.errors import UserError
-from mlperfctl.submission import sysinfo, writer
+from mlperfctl.submission import sysinfo, transaction
 
 SYSTEM = "box_cpu"
 PROBED = {"host_processor_model_name": "Test CPU", "host_processors_per_node": "1",
@@ -35,22 +35,22 @@ def _perf_dir(root: Path, scenario: str) -> Path:
 
 def _writer(tree: str, scenario: str, perf: str, src: str, log: str) -> None:
     """A child process: write one scenario, logging each placement (slowly, to invite interleaving)."""
-    place = writer._Transaction.place
+    place = transaction.Transaction.place
 
-    def slow_place(self, entry):
+    def slow_place(self, *args):
         with open(log, "a") as f:
             f.write(f"{scenario}\n")
         time.sleep(0.05)
-        place(self, entry)
+        place(self, *args)
 
-    writer._Transaction.place = slow_place
+    transaction.Transaction.place = slow_place
     system = sysinfo.system_description(division="open", submitter="acme", system_name=SYSTEM,
                                         framework="onnxruntime 1.32.0", probed=PROBED)
     rs = submission.ResultSet(model="resnet50", scenario=scenario, performance_dir=Path(perf), accuracy_dir=None,
                               measurements=submission.measurements_for("resnet50", "fp32", "resnet50_v1.onnx"),
                               readme=f"# {scenario}\n", ledger={"scenario": scenario})
     submission.write_results(Path(tree), division="open", submitter="acme", system_name=SYSTEM,
-                             system_json=system, results=[rs], src_dir=Path(src))
+                             system_json=system, results=[rs], src_dir=Path(src), rnd=mlperf_rules.get_round("v6.1"))
 
 
 def test_two_processes_never_interleave(tmp_path):
@@ -72,21 +72,21 @@ def test_two_processes_never_interleave(tmp_path):
     assert switches == 1, order   # one writer's placements, then the other's
     for s in ("Offline", "SingleStream"):
         assert (tree / "open/acme/results" / SYSTEM / "resnet50" / s / "performance/run_1").is_dir()
-    assert not (tree / writer.LOCK_NAME).exists()
-    assert not list(tree.glob(f"{writer.STAGING_PREFIX}*"))
+    assert not (tree / transaction.LOCK_NAME).exists()
+    assert not list(tree.glob(f"{transaction.STAGING_PREFIX}*"))
 
 
 def test_waiting_writer_gets_the_lock_when_the_holder_releases(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys,time; from pathlib import Path; from mlperfctl.submission.writer import tree_lock\n"
+        "import sys,time; from pathlib import Path; from mlperfctl.submission.transaction import tree_lock\n"
         "with tree_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(1)"), str(tmp_path)],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
     assert holder.stdout.readline().strip() == "held"
     t0 = time.monotonic()
     with pytest.raises(UserError, match=f"is held by .*:{holder.pid}"):
-        with writer.tree_lock(tmp_path, timeout=0.2):
+        with transaction.tree_lock(tmp_path, timeout=0.2):
             pass
-    with writer.tree_lock(tmp_path, timeout=30):
+    with transaction.tree_lock(tmp_path, timeout=30):
         waited = time.monotonic() - t0
     assert holder.wait() == 0 and waited > 0.5
 
@@ -94,10 +94,10 @@ def test_waiting_writer_gets_the_lock_when_the_holder_releases(tmp_path):
 def test_stale_lock_from_a_killed_run_is_reported_with_the_fix(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    lock = tmp_path / writer.LOCK_NAME
+    lock = tmp_path / transaction.LOCK_NAME
     lock.write_text(f"{os.uname().nodename}:{dead.pid}\n")
     with pytest.raises(UserError) as e:
-        with writer.tree_lock(tmp_path, timeout=5):
+        with transaction.tree_lock(tmp_path, timeout=5):
             pass
     msg = str(e.value)
     assert "stale lock" in msg and f"pid {dead.pid}" in msg and f"rm {lock}" in msg and "\n" not in msg

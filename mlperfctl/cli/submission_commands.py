@@ -31,10 +31,10 @@ def check(directory: DirArg, version: VersionOpt = mlperf_rules.LATEST, as_json:
               "--skip-dataset-size-check", help="Accept accuracy runs on a subset of the dataset "
                                                 "(as the official checker's flag of that name).")] = False):
     """Check the tree against the submission rules; one line per problem, exit 1 if any."""
-    submission.check_version(version)
+    rnd = submission.check_version(version)  # the round, resolved once
     if not directory.is_dir():
         raise UserError(f"{directory} is not a directory")
-    report = submission_check.check(directory, version, skip_compliance=skip_compliance,
+    report = submission_check.check(directory, rnd=rnd, skip_compliance=skip_compliance,
                                     skip_dataset_size_check=skip_dataset_size_check)
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))

@@ -3,10 +3,11 @@ the official compliance/TESTxx/run_verification.py scripts perform, reimplemente
 in verifiers/), writing exactly the files the official checker reads.
 
     from mlperfctl import compliance
-    for run in compliance.compliance_runs("v6.1", "resnet50"):          # TEST01, TEST04
+    rnd = mlperf_rules.resolve("v6.1", "resnet50").rules
+    for run in compliance.compliance_runs("resnet50", rnd=rnd):          # TEST01, TEST04
         # harness: same settings as the performance run, mode run.mode, audit.config = run.audit_config
         ...
-    verdicts = compliance.verify_scenario(staging, version="v6.1", model="resnet50", scenario="Offline",
+    verdicts = compliance.verify_scenario(staging, rnd=rnd, model="resnet50", scenario="Offline",
                                           performance_dir=perf, accuracy_dir=acc,
                                           compliance_dirs={"TEST01": t01, "TEST04": t04}, scorer=score)
     # ResultSet(..., compliance={t: staging / t for t in verdicts}) -> submission.write_results

@@ -32,43 +32,35 @@ class ComplianceRun:
                 "outputs": list(self.outputs), "needs": list(self.needs)}
 
 
-def _round(version: str):
-    try:
-        return mlperf_rules.get_round(version)
-    except KeyError as e:
-        raise UserError(str(e.args[0])) from None
-
-
-def tests_for(version: str, model: str) -> tuple[str, ...]:
-    """The compliance tests the round requires of the model in the closed division."""
-    rnd = _round(version)
+def tests_for(model: str, *, rnd: mlperf_rules.Round) -> tuple[str, ...]:
+    """The compliance tests the round `rnd` requires of the model in the closed division."""
     if rnd.benchmark(model) is None:
-        raise UserError(f"no {version} rules for model '{model}' (compliance tests come from the rulebook)")
+        raise UserError(f"no {rnd.version} rules for model '{model}' (compliance tests come from the rulebook)")
     return rnd.compliance_tests(model)
 
 
-def audit_config_text(version: str, test: str, model: str) -> str:
+def audit_config_text(test: str, model: str, *, rnd: mlperf_rules.Round) -> str:
     """audit.config as the round's compliance/TESTxx[/<model>]/audit.config has it (comments left out)."""
     try:
-        return _round(version).audit_config_text(test, model)
+        return rnd.audit_config_text(test, model)
     except KeyError as e:
         raise UserError(str(e.args[0])) from None
 
 
-def write_audit_config(dest: Path, version: str, test: str, model: str) -> Path:
+def write_audit_config(dest: Path, test: str, model: str, *, rnd: mlperf_rules.Round) -> Path:
     """Write audit.config to dest (a directory: dest/audit.config); returns the file."""
     dest = Path(dest)
     path = dest / "audit.config" if dest.is_dir() else dest
-    path.write_text(audit_config_text(version, test, model))
+    path.write_text(audit_config_text(test, model, rnd=rnd))
     return path
 
 
-def compliance_runs(version: str, model: str) -> list[ComplianceRun]:
+def compliance_runs(model: str, *, rnd: mlperf_rules.Round) -> list[ComplianceRun]:
     """Every compliance run the round requires of the model, in order, with its audit.config."""
     runs = []
-    for test in tests_for(version, model):
+    for test in tests_for(model, rnd=rnd):
         module = verifiers.get(test)
         outputs = (SUMMARY, DETAIL) if test in ("TEST04", "TEST05") else (SUMMARY, DETAIL, ACCURACY_LOG)
-        runs.append(ComplianceRun(test, "performance", audit_config_text(version, test, model), outputs,
+        runs.append(ComplianceRun(test, "performance", audit_config_text(test, model, rnd=rnd), outputs,
                                   module.NEEDS))
     return runs

@@ -17,7 +17,7 @@ from .audit import tests_for
 from .base import Inputs, Scorer, Verdict
 
 
-def verify_scenario(staging: Path, *, version: str, model: str, scenario: str, performance_dir: Path | None,
+def verify_scenario(staging: Path, *, rnd: mlperf_rules.Round, model: str, scenario: str, performance_dir: Path | None,
                     accuracy_dir: Path | None, compliance_dirs: Mapping[str, Path], scorer: Scorer | None = None,
                     dtype: Mapping[str, str] | None = None, eos_token_id: int = 2) -> dict[str, Verdict]:
     """Verify every compliance test the round requires of the model and write staging/TESTxx for each.
@@ -26,17 +26,16 @@ def verify_scenario(staging: Path, *, version: str, model: str, scenario: str, p
     (default: each verifier's rule). Returns test -> Verdict, in the rulebook's order. A test whose run
     is missing, or one the round does not require, is refused (UserError) before anything is written.
     """
-    required = tests_for(version, model)
+    required = tests_for(model, rnd=rnd)
     missing = [t for t in required if t not in compliance_dirs]
     extra = [t for t in compliance_dirs if t not in required]
     if missing:
         raise UserError(f"{model} {scenario}: no compliance run for {', '.join(missing)} "
-                        f"({version} requires {', '.join(required)})")
+                        f"({rnd.version} requires {', '.join(required)})")
     if extra:
-        raise UserError(f"{model} {scenario}: {', '.join(extra)} is not a {version} compliance test of {model} "
+        raise UserError(f"{model} {scenario}: {', '.join(extra)} is not a {rnd.version} compliance test of {model} "
                         f"(required: {', '.join(required) or 'none'})")
     modules = {t: verifiers.get(t) for t in required}
-    rnd = mlperf_rules.get_round(version)
     staging = Path(staging)
     staging.mkdir(parents=True, exist_ok=True)
     verdicts = {}
@@ -55,9 +54,10 @@ def verify_scenario(staging: Path, *, version: str, model: str, scenario: str, p
     return verdicts
 
 
-def tree_path(version: str, system: str, model: str, scenario: str, test: str) -> PurePosixPath:
-    """Where the round's checker reads the TESTxx directory, relative to <division>/<submitter>/."""
-    return mlperf_rules.get_round(version).layout.compliance_dir(system, model, scenario, test)
+def tree_path(system: str, model: str, scenario: str, test: str, *, rnd: mlperf_rules.Round) -> PurePosixPath:
+    """Where the checker of the submission round `rnd` reads the TESTxx directory, relative to
+    <division>/<submitter>/."""
+    return rnd.layout.compliance_dir(system, model, scenario, test)
 
 
 def _dir(path: Path | None) -> Path | None:

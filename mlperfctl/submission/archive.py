@@ -17,7 +17,9 @@ from pathlib import Path
 from mlperf_rules.common import MAX_ACCURACY_LOG_SIZE, TRUNCATE_KEEP
 
 from ..errors import UserError
-from .writer import LOCK_NAME, STAGING_PREFIX, _Entry, _Transaction, tree_lock, write_failed
+from .mllog import TRUNCATION_MARK, accuracy_log_error
+from .transaction import LOCK_NAME, STAGING_PREFIX, Transaction, tree_lock
+from .writer import write_failed
 
 VIEWABLE_SIZE = TRUNCATE_KEEP  # bytes kept from the head and from the tail of a truncated accuracy log
 
@@ -49,7 +51,8 @@ def truncate_accuracy_logs(root: Path, backup: Path | None = None, *, supersede:
     A log that already has a hash line and fits is left alone; a small log without one only gets the
     hash. Returns one record per accuracy directory touched. A backup that holds another log than the
     tree's is refused, unless `supersede` (a rerun replaced the run): then it moves to
-    <backup>/.superseded/<its sha256>/<same path> and nothing is deleted.
+    <backup>/.superseded/<its sha256>/<same path> and nothing is deleted. A log to process that is not
+    valid JSON (the official script would cut it as it is) is refused, naming it, before anything is written.
 
     All or nothing, under the tree's lock: the full logs are backed up and the new files built in a
     staging directory inside the tree first, then renamed in; any failure (disk full: one-line UserError)
@@ -80,6 +83,9 @@ def _truncate_locked(root: Path, backup: Path, at: list[Path], supersede: bool) 
         size = log.stat().st_size
         if size <= MAX_ACCURACY_LOG_SIZE and has_hash:
             continue
+        if error := accuracy_log_error(log):  # the official truncation would copy and cut it as it is
+            raise UserError(f"{log}: {error}; the accuracy run's log cannot be scored or hashed as it is: "
+                            "rerun the accuracy run (or put its full log back), then truncate")
         digest = _sha256(log)
         kept = backup / acc.relative_to(root) / log.name
         stale = None  # the sha256 of another run's log backed up at `kept`
@@ -91,64 +97,36 @@ def _truncate_locked(root: Path, backup: Path, at: list[Path], supersede: bool) 
     if not work:
         return []
     at.append(root)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
-    tx = _Transaction(staging)
-    # backup files and folders this call created (removed again on failure) and superseded backups it moved
-    # (moved back), in the order done
-    made: list[Path | tuple[Path, Path]] = []
     done, entries = [], []
-    try:
+    # one transaction: the backups this call makes (new files and folders, outside the tree), the superseded
+    # backups it moves, and the tree's files it replaces are all undone on failure
+    with Transaction(root) as tx:
         for n, (acc, log, txt, lines, size, digest, kept, stale) in enumerate(work):
             record = {"accuracy_dir": str(acc), "size": size, "sha256": digest, "truncated": False, "backup": None}
             if size > MAX_ACCURACY_LOG_SIZE:
                 if stale:
                     moved = backup / SUPERSEDED / stale / acc.relative_to(root) / log.name
                     at.append(moved)
-                    _mkdirs(moved.parent, made)
-                    os.replace(kept, moved)
-                    made.append((kept, moved))
+                    tx.move(kept, moved)
                 if not kept.exists():
                     at.append(kept)
-                    _mkdirs(kept.parent, made)
-                    made.append(kept)
-                    shutil.copy2(log, kept)
+                    tx.copy(log, kept)
                 with open(log, "rb") as f:
                     head = f.read(VIEWABLE_SIZE)
                     f.seek(size - VIEWABLE_SIZE)
                     tail = f.read(VIEWABLE_SIZE)
                 at.append(log)
-                entries.append(_Entry(_staged(staging / str(n), log, head + b"\n\n...\n\n" + tail), log, False))
+                entries.append((_staged(tx.staging / str(n), log, head + TRUNCATION_MARK + tail), log))
                 record.update(truncated=True, backup=str(kept))
             kept_lines = [line for line in lines if not re.match(r"^hash=\w+$", line)]
             at.append(txt)
             text = ("\n".join([*kept_lines, f"hash={digest}"]) + "\n").encode()
-            entries.append(_Entry(_staged(staging / str(n), txt, text), txt, False))
+            entries.append((_staged(tx.staging / str(n), txt, text), txt))
             done.append(record)
-        for entry in entries:
-            at.append(entry.target)
-            tx.place(entry)
-    except BaseException:
-        tx.undo()
-        shutil.rmtree(staging, ignore_errors=True)
-        for path in reversed(made):
-            with contextlib.suppress(OSError):
-                if isinstance(path, tuple):
-                    os.replace(path[1], path[0])
-                else:
-                    path.rmdir() if path.is_dir() else path.unlink()
-        raise
-    shutil.rmtree(staging)
+        for staged, target in entries:
+            at.append(target)
+            tx.place(staged, target)
     return done
-
-
-def _mkdirs(path: Path, made: list[Path]) -> None:
-    missing = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for d in reversed(missing):
-        d.mkdir()
-        made.append(d)
 
 
 def _staged(folder: Path, like: Path, data: bytes) -> Path:

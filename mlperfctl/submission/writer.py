@@ -5,11 +5,11 @@ everything of a scenario under results/<system>/<model>/<Scenario>/ (measurement
 README.md, run.json, TEST0x/) and the code under src/<model>/; v4.x/v5.x keep the scenario-level files
 in measurements/<system>/<model>/<Scenario>/, compliance in compliance/..., code in code/<model>/<impl>/.
 
-Everything is built in a staging directory inside the submission dir (same filesystem) and
-moved in with renames, under an exclusive lock on the tree (`tree_lock`: `.mlperfctl.lock`,
-created with O_EXCL so it also works on a shared filesystem between Slurm nodes): two writers
-(two shells, two jobs) take turns and never interleave. Existing results are replaced only with
-force, and then moved aside until the new ones are in; any failure rolls back, leaving the tree byte-identical.
+Everything is built in the staging directory of a `transaction.Transaction` inside the submission dir
+(same filesystem) and moved in with renames, under the tree's exclusive lock (`transaction.tree_lock`):
+two writers (two shells, two jobs) take turns and never interleave. Existing results are replaced only
+with force, and then moved aside until the new ones are in; any failure rolls back, leaving the tree
+byte-identical.
 """
 
 from __future__ import annotations
@@ -18,12 +18,8 @@ import contextlib
 import errno
 import filecmp
 import json
-import os
 import re
 import shutil
-import socket
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,12 +27,10 @@ import mlperf_rules
 from mlperf_rules import Layout, Round
 
 from ..errors import UserError, choices
+from .transaction import Transaction, tree_lock
 
 DIVISIONS = ("closed", "open")  # the divisions mlperfctl writes
 MODES = ("performance", "accuracy")
-STAGING_PREFIX = ".mlperfctl-staging-"
-LOCK_NAME = ".mlperfctl.lock"
-LOCK_TIMEOUT = float(os.environ.get("MLPERFCTL_LOCK_TIMEOUT", "3600"))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
@@ -73,10 +67,12 @@ def check_name(value: str, what: str) -> str:
 
 
 def check_version(version: str) -> Round:
-    """The rulebook's round for `version` (UserError naming the rounds when there is none)."""
-    if version not in mlperf_rules.ROUNDS:
-        raise UserError(f"unknown submission version '{version}' {choices(mlperf_rules.versions())}")
-    return mlperf_rules.get_round(version)
+    """The submission round named `version` (mlperf_rules.resolve), for a command to resolve once and pass on
+    as `rnd`; one-line UserError naming the rounds when there is none."""
+    try:
+        return mlperf_rules.resolve(version).submission
+    except KeyError:
+        raise UserError(f"unknown submission version '{version}' {choices(mlperf_rules.versions())}") from None
 
 
 def measurements_for(model: str, precision: str, model_file_name: str, *, input_data_types: str | None = None,
@@ -100,19 +96,19 @@ def _mode_dirs(rs: ResultSet) -> dict[str, Path]:
 
 
 def existing_results(submission_dir: Path, *, division: str, submitter: str, system_name: str, model: str,
-                     scenarios, version: str = "v6.1", modes=MODES) -> list[Path]:
-    """The result directories (per mode) already in the tree for these scenarios."""
-    layout = check_version(version).layout
+                     scenarios, rnd: Round, modes=MODES) -> list[Path]:
+    """The result directories (per mode) already in the tree for these scenarios (in round `rnd`'s layout)."""
+    layout = rnd.layout
     base = Path(submission_dir) / division / submitter
     return [base / layout.mode_dir(system_name, model, s, m) for s in scenarios for m in modes
             if (base / layout.mode_dir(system_name, model, s, m)).exists()]
 
 
 def refuse_existing(submission_dir: Path, *, division: str, submitter: str, system_name: str, model: str,
-                    scenarios, version: str = "v6.1", force: bool = False, modes=MODES) -> None:
+                    scenarios, rnd: Round, force: bool = False, modes=MODES) -> None:
     """Preflight: raise UserError if results would be replaced without force (before any run starts)."""
     found = existing_results(submission_dir, division=division, submitter=submitter, system_name=system_name,
-                             model=model, scenarios=scenarios, version=version, modes=modes)
+                             model=model, scenarios=scenarios, rnd=rnd, modes=modes)
     if found and not force:
         raise UserError(f"{found[0]} already exists ({len(found)} result(s) in the way); "
                         "pass --force to replace them (the old ones are kept until the new ones are in)")
@@ -163,105 +159,11 @@ def _same(a: Path, b: Path) -> bool:
                                       for p in files_a)
 
 
-def _rename(src: Path, dst: Path) -> None:
-    """The one primitive that changes the tree (tests inject failures here)."""
-    os.rename(src, dst)
-
-
 @dataclass
 class _Entry:
     staged: Path  # in the staging dir
     target: Path  # in the tree
     guarded: bool  # a result (or source, or system json): replacing it needs force
-
-
-class _Transaction:
-    """Moves staged entries into the tree; undo() puts everything back as it was."""
-
-    def __init__(self, staging: Path):
-        self.aside = staging / "aside"
-        self.aside.mkdir()
-        self.done: list[tuple[str, Path, Path | None]] = []  # (kind, target, aside copy)
-
-    def _mkdirs(self, path: Path) -> None:
-        missing = []
-        while not path.exists():
-            missing.append(path)
-            path = path.parent
-        for d in reversed(missing):
-            d.mkdir()
-            self.done.append(("mkdir", d, None))
-
-    def place(self, entry: _Entry) -> None:
-        self._mkdirs(entry.target.parent)
-        old = None
-        if entry.target.exists():
-            old = self.aside / str(len(self.done))
-            _rename(entry.target, old)
-            self.done.append(("aside", entry.target, old))
-        _rename(entry.staged, entry.target)
-        self.done.append(("placed", entry.target, entry.staged))
-
-    def undo(self) -> None:
-        for kind, target, other in reversed(self.done):
-            if kind == "placed":
-                os.rename(target, other)
-            elif kind == "aside":
-                os.rename(other, target)
-            elif kind == "mkdir":
-                target.rmdir()
-        self.done.clear()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def tree_lock(submission_dir: Path, timeout: float | None = None, poll: float = 0.1):
-    """Hold the tree's exclusive lock: wait while another live writer holds it; a lock left by a
-    dead process on this host is reported (UserError) with the fix, never taken over silently."""
-    lock = Path(submission_dir) / LOCK_NAME
-    host = socket.gethostname()
-    deadline = time.monotonic() + (LOCK_TIMEOUT if timeout is None else timeout)
-    while True:
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                owner = lock.read_text().strip()
-            except FileNotFoundError:
-                continue
-            owner_host, _, pid = owner.rpartition(":")
-            if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
-                raise UserError(f"stale lock {lock}: its writer (pid {pid} on {host}) is gone, killed mid-write;"
-                                f" the tree is intact (writes are atomic): remove it with `rm {lock}` and rerun"
-                                ) from None
-            if time.monotonic() > deadline:
-                raise UserError(f"{lock} is held by {owner or 'a writer being created'}; waited "
-                                f"{timeout or LOCK_TIMEOUT:.0f} s. If no mlperfctl run writes to this tree, "
-                                f"remove it with `rm {lock}`") from None
-            time.sleep(poll)
-            continue
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{host}:{os.getpid()}\n")
-        except BaseException:  # a full disk fails the write: leave no empty lock behind for others to wait on
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
-            raise
-        break
-    try:
-        yield lock
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            lock.unlink()
 
 
 # Open-division models that stand in for a benchmark: our name -> the checker's benchmark, written to
@@ -271,15 +173,16 @@ OPEN_MODEL_MAPPING = {"mobilenet": "resnet", "efficientnet": "resnet"}
 
 def write_results(submission_dir: Path, *, division: str, submitter: str, system_name: str,
                   system_json: dict, results: list[ResultSet], src_dir: Path | None,
-                  version: str = "v6.1", force: bool = False, implementation: str = "mlperfctl") -> list[Path]:
-    """Write `results` into the tree and return the paths placed (files and directories).
+                  rnd: Round, force: bool = False, implementation: str = "mlperfctl") -> list[Path]:
+    """Write `results` into the tree, in the layout of the submission round `rnd`, and return the paths
+    placed (files and directories).
 
     Refuses (UserError, nothing written) when a result for the same system/model/scenario/mode,
     a different system json or a different source directory is in the way and force is False.
     """
     from .sysinfo import validate_system
 
-    layout = check_version(version).layout
+    layout = rnd.layout
     if division not in DIVISIONS:
         raise UserError(f"unknown division '{division}' {choices(DIVISIONS)}")
     for value, what in ((submitter, "submitter"), (system_name, "system name"), (implementation, "implementation")):
@@ -317,14 +220,12 @@ def write_results(submission_dir: Path, *, division: str, submitter: str, system
 
 def _write_locked(submission_dir: Path, layout: Layout, *, division, submitter, system_name,
                   system_json, results, src_dir, force, implementation) -> list[Path]:
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=submission_dir))
     base = submission_dir / division / submitter
-    tx = _Transaction(staging)
-    try:
-        entries = _stage(layout, staging / "new", base, system_name, system_json, results, src_dir, implementation,
-                         division)
+    with Transaction(submission_dir) as tx:
+        entries = _stage(layout, tx.staging / "new", base, system_name, system_json, results, src_dir,
+                         implementation, division)
         if division == "closed" and layout.calibration_required:
-            entries += _calibration(staging / "new", base, results)
+            entries += _calibration(tx.staging / "new", base, results)
         blocked = [e.target for e in entries if e.guarded and e.target.exists() and not _same(e.staged, e.target)]
         if blocked and not force:
             raise UserError(f"{blocked[0]} already exists ({len(blocked)} item(s) in the way); "
@@ -333,13 +234,8 @@ def _write_locked(submission_dir: Path, layout: Layout, *, division, submitter, 
         for e in entries:
             if e.target.exists() and _same(e.staged, e.target):
                 continue
-            tx.place(e)
+            tx.place(e.staged, e.target)
             placed.append(e.target)
-    except BaseException:
-        tx.undo()
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    shutil.rmtree(staging)
     return placed
 
 

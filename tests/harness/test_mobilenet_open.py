@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import mlperf_rules
 from mlperfctl import submission
 from mlperfctl.errors import UserError
 from mlperfctl.options import RunOptions
@@ -42,7 +43,8 @@ def write(root, runs, model, division="open"):
         measurements=submission.measurements_for(model, "fp32", f"{model}.tflite"),
         readme=f"# {model} Offline\n\n    mlperfctl run --model {model}\n", ledger={"exit_status": 0}, compliance={})
     return submission.write_results(root, division=division, submitter="acme", system_name="box",
-                                    system_json=system, results=[rs], src_dir=None)
+                                    system_json=system, results=[rs], src_dir=None,
+                                    rnd=mlperf_rules.get_round("v6.1"))
 
 
 def test_open_tree_carries_model_mapping(tmp_path, runs):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mlperf_rules
 from mlperf_rules import Round
 
 from . import accuracy, compliance, performance, structure, system
@@ -76,14 +75,12 @@ class Context:
         self.report.problems.append(Problem(shown or ".", message))
 
 
-def check(root: Path, version: str = mlperf_rules.LATEST, *, skip_compliance: bool = False,
-          skip_dataset_size_check: bool = False) -> Report:
-    """Check a submission tree (the directory holding closed/ and open/) against `version`'s rules.
-    skip_dataset_size_check is the official checker's switch of that name: accuracy runs on a subset
-    (e.g. demo data)."""
+def check(root: Path, *, rnd: Round, skip_compliance: bool = False, skip_dataset_size_check: bool = False) -> Report:
+    """Check a submission tree (the directory holding closed/ and open/) against the rules of the submission
+    round `rnd`. skip_dataset_size_check is the official checker's switch of that name: accuracy runs on a
+    subset (e.g. demo data)."""
     root = Path(root)
-    ctx = Context(root, mlperf_rules.get_round(version), skip_compliance, skip_dataset_size_check,
-                  Report(root, version))
+    ctx = Context(root, rnd, skip_compliance, skip_dataset_size_check, Report(root, rnd.version))
     for division, submitter in structure.submitters(ctx):
         base = root / division / submitter
         structure.check_submitter(ctx, base, division)

@@ -1,5 +1,5 @@
-"""The accuracy run: truncated log with its hash line, dataset size, and accuracy.txt against the
-round's patterns and targets (closed division)."""
+"""The accuracy run: truncated log (JSON unless truncated) with its hash line, dataset size, and accuracy.txt
+against the round's patterns and targets (closed division)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import mlperf_rules
 from mlperf_rules import Benchmark
 from mlperf_rules.common import HASH_PATTERN, MAX_ACCURACY_LOG_SIZE
 
-from ..mllog import MLLog
+from ..mllog import MLLog, accuracy_log_error
 
 
 def check(ctx, acc: Path, division: str, scenario: str, bench: Benchmark | None) -> str:
@@ -23,6 +23,7 @@ def check(ctx, acc: Path, division: str, scenario: str, bench: Benchmark | None)
     if log_json.is_file() and log_json.stat().st_size > MAX_ACCURACY_LOG_SIZE:
         ctx.problem(log_json, f"is not truncated ({log_json.stat().st_size} bytes > {MAX_ACCURACY_LOG_SIZE}); "
                               "run `mlperfctl submission truncate`")
+    json_problem(ctx, log_json)
     txt = acc / "accuracy.txt"
     if not txt.is_file():
         return ""
@@ -39,3 +40,10 @@ def check(ctx, acc: Path, division: str, scenario: str, bench: Benchmark | None)
         ctx.problem(txt, message)
     values = mlperf_rules.accuracy_values(rnd, bench.name, text)
     return ", ".join(f"{k}={v:g}" for k, v in values.items() if v is not None)
+
+
+def json_problem(ctx, log_json: Path) -> None:
+    """An accuracy log that is neither valid JSON nor truncated. The official checker reads only its size
+    (and the hash line in accuracy.txt), so it would pass such a log; reported anyway: it cannot be scored."""
+    if log_json.is_file() and (error := accuracy_log_error(log_json)):
+        ctx.problem(log_json, f"{error}: the accuracy log cannot be scored; rerun the accuracy run")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlperf_rules import Benchmark
 
-from . import performance
+from . import accuracy, performance
 
 TEST06_PASS = ("EOS check pass: True", "Sample length check pass: True")
 TEST06_FIRST_TOKEN = ("First token check pass: True", "First token check pass: Skipped")
@@ -41,6 +41,8 @@ def check(ctx, base: Path, system_name: str, model_dir: str, scenario: str, benc
         for name in needs:
             if not (d / name).is_file():
                 ctx.problem(d / name, "missing compliance file")
+        for log_json in sorted(d.rglob("mlperf_log_accuracy.json")):
+            accuracy.json_problem(ctx, log_json)
         verify = d / "verify_performance.txt"
         if verify.is_file() and "TEST PASS" not in verify.read_text(errors="replace"):
             ctx.problem(verify, "compliance performance check did not pass (no TEST PASS)")

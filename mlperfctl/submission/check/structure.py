@@ -10,7 +10,8 @@ from pathlib import Path
 import mlperf_rules
 from mlperf_rules.common import FILE_SIZE_LIMIT
 
-from ..writer import DIVISIONS, STAGING_PREFIX
+from ..transaction import STAGING_PREFIX
+from ..writer import DIVISIONS
 
 
 def dirs(path: Path) -> list[str]:
