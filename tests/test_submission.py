@@ -470,7 +470,7 @@ def test_cli_check_truncate_package(tmp_path, runs):
     r = cli("package", str(root), "--json")
     assert r.returncode == 0 and Path(json.loads(r.stdout)["archive"]) == tmp_path / "sub.tar.gz"
     r = cli("check", str(root), "--version", "v9.9")
-    assert r.returncode == 2 and r.stderr.startswith("error: unknown submission version 'v9.9'")
+    assert r.returncode == 2 and r.stderr.startswith("error: --version: unknown MLPerf round 'v9.9'")
 
 
 def test_closed_v51_tree_gets_calibration_md_and_keeps_yours(tmp_path, runs):

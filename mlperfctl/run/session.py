@@ -121,7 +121,7 @@ class RunSession:
         p, o = self.plan, self.opts
         submission.refuse_existing(o.submission_dir, division=o.division, submitter=o.submitter,
                                    system_name=self.system_name, model=p.cell.model, scenarios=p.scenarios,
-                                   version=self.round.version, force=o.force if force is None else force,
+                                   rnd=self.round.submission, force=o.force if force is None else force,
                                    modes=p.modes)
 
     def start_image(self) -> Image:
@@ -227,7 +227,7 @@ class RunSession:
                    kept: str = "the tree is exactly as it was") -> list[Path]:
         o = self.opts
         return write_tree(o.submission_dir, division=o.division, submitter=o.submitter, system_name=self.system_name,
-                          system_json=host, results=results, src_dir=src_dir, version=self.round.version,
+                          system_json=host, results=results, src_dir=src_dir, rnd=self.round.submission,
                           force=o.force if force is None else force, implementation=self.plan.cell.implementation,
                           kept=kept)
 

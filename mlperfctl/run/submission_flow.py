@@ -146,7 +146,7 @@ class PieceRunner:
         s, opts, rnd = self.s, self.s.opts, self.s.round.rules
         key = f"{scenario}/{piece}"
         final = self.base / scenario / piece
-        audit_text = compliance.audit_config_text(rnd.version, test, s.plan.cell.model) if test else None
+        audit_text = compliance.audit_config_text(test, s.plan.cell.model, rnd=rnd) if test else None
         fp = fingerprint(s.harness_command(scenario, mode, "/results/OUTPUT", target=target,
                                            execution_mode=execution_mode), audit_text)
         strict = strict and opts.execution_mode == "valid" and test not in NO_RETRY
@@ -179,7 +179,7 @@ class PieceRunner:
             audit_dir = self.base / scenario / f".{piece}.audit"
             shutil.rmtree(audit_dir, ignore_errors=True)
             audit_dir.mkdir(parents=True)
-            audit = compliance.write_audit_config(audit_dir, s.round.rules.version, test, s.plan.cell.model)
+            audit = compliance.write_audit_config(audit_dir, test, s.plan.cell.model, rnd=s.round.rules)
             os.chmod(audit_dir, 0o755)
             os.chmod(audit, 0o644)
             command += ["--audit-config", self.container_path(audit)]
@@ -223,7 +223,7 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
     results_dir = check_options(opts, sopts)
     rnd = rules_for(choice, p.cell.model)
     closed = opts.division == "closed"
-    tests = compliance.tests_for(rnd.version, p.cell.model) if closed else ()
+    tests = compliance.tests_for(p.cell.model, rnd=rnd) if closed else ()
     rerun = rerun_keys(sopts.rerun, p.scenarios, p.modes, tests)
     with s:
         ledger = Ledger(results_dir / LEDGER_NAME)
@@ -287,7 +287,7 @@ def _submission(s: RunSession, runner: PieceRunner, sopts: SubmissionOptions, rn
             comp = {}
             if closed and tests and perf is not None:
                 verdicts[scenario] = compliance.verify_scenario(
-                    staging_root / scenario, version=rnd.version, model=p.cell.model, scenario=scenario,
+                    staging_root / scenario, rnd=rnd, model=p.cell.model, scenario=scenario,
                     performance_dir=perf, accuracy_dir=acc,
                     compliance_dirs={t: base / scenario / t for t in tests}, scorer=scorer)
                 comp = {t: staging_root / scenario / t for t in verdicts[scenario]}
@@ -311,7 +311,7 @@ def _submission(s: RunSession, runner: PieceRunner, sopts: SubmissionOptions, rn
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
     truncate_tree(opts.submission_dir, results_dir)
-    report = submission_check.check(opts.submission_dir, s.round.version,
+    report = submission_check.check(opts.submission_dir, rnd=s.round.submission,
                                     skip_dataset_size_check=sopts.skip_dataset_size_check)
     archive = None
     if sopts.package:

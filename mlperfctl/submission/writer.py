@@ -23,7 +23,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mlperf_rules
 from mlperf_rules import Layout, Round
 
 from ..errors import UserError, choices
@@ -67,12 +66,11 @@ def check_name(value: str, what: str) -> str:
 
 
 def check_version(version: str) -> Round:
-    """The submission round named `version` (mlperf_rules.resolve), for a command to resolve once and pass on
-    as `rnd`; one-line UserError naming the rounds when there is none."""
-    try:
-        return mlperf_rules.resolve(version).submission
-    except KeyError:
-        raise UserError(f"unknown submission version '{version}' {choices(mlperf_rules.versions())}") from None
+    """The submission round named `version` (options.resolve_round, the one place a round's name becomes the
+    round), for a command to resolve once and pass on as `rnd`; one-line UserError naming the rounds."""
+    from ..options import resolve_round
+
+    return resolve_round(version).submission
 
 
 def measurements_for(model: str, precision: str, model_file_name: str, *, input_data_types: str | None = None,
