@@ -326,3 +326,26 @@ def test_preflight_runs_the_workloads_dataset_check(loaded, tmp_path):
     wav.parent.mkdir(parents=True)
     wav.write_bytes(b"RIFF")
     assert preflight.preflight(loaded, run_plan.plan(loaded, o), o, set()) == model
+
+
+@pytest.mark.parametrize("category", ["edge", "datacenter"])
+def test_retinanet_is_a_datacenter_edge_benchmark_and_the_hint_says_so(loaded, category):
+    # v6.0 (retinanet's rules round) lists retinanet under datacenter,edge only: as the checker reads it, neither an
+    # edge nor a datacenter benchmark; the hint names the one category that has it, never the other refused one
+    with pytest.raises(UserError, match=r"retinanet has no \w+ scenarios in v6.0 \(try --category datacenter,edge\)"):
+        run_plan.plan(loaded, opts(model="retinanet", scenario="all", category=category))
+
+
+@pytest.mark.parametrize("category", ["datacenter,edge", "edge,datacenter"])
+def test_category_datacenter_edge_is_accepted(loaded, category):
+    assert run_plan.plan(loaded, opts(model="retinanet", scenario="all", category=category)).scenarios == [
+        "SingleStream", "Offline", "MultiStream", "Server"]
+    assert run_plan.plan(loaded, opts(scenario="all", category=category)).scenarios == [
+        "SingleStream", "MultiStream", "Offline", "Server"]
+
+
+def test_category_hint_names_only_categories_that_have_the_model(loaded):
+    with pytest.raises(UserError, match=r"no edge scenarios in v6.0 \(try --category datacenter or datacenter,edge\)"):
+        run_plan.plan(loaded, opts(model="llama2-70b-99", scenario="all"))
+    with pytest.raises(UserError, match=r"unknown category 'dc'"):
+        run_plan.plan(loaded, opts(category="dc"))

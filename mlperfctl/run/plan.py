@@ -21,7 +21,7 @@ from .rulebook import required_scenarios
 
 MODES = ("performance", "accuracy")
 EXECUTION_MODES = ("test", "fast", "valid")
-CATEGORIES = ("edge", "datacenter")
+CATEGORIES = tuple(mlperf_rules.SYSTEM_TYPES)  # edge, datacenter, datacenter,edge (or edge,datacenter)
 DIVISIONS = ("open", "closed")
 VERSIONS = mlperf_rules.versions()  # the rounds the rulebook knows
 QPS_SCENARIOS = ("Offline", "Server")
