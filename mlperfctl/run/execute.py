@@ -60,10 +60,11 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, 
         raise UserError(f"{blocked} is not readable by the container's user {user[0]}:{user[1]} "
                         f"(fix: chmod -R o+rX on the dataset and model folders)")
     remove_stale_containers(eng)
-    system_name = opts.system_name or sysinfo.default_system_name(p.cell.device)
+    system_name = opts.system_name or sysinfo.default_system_name(p.cell.device, p.cell.backend)
     submission.refuse_existing(opts.submission_dir, division=opts.division, submitter=opts.submitter,
                                system_name=system_name, model=p.cell.model, scenarios=p.scenarios,
                                version=opts.version, force=opts.force, modes=p.modes)
+    sysinfo.refuse_system_clash(opts, p.cell, system_name)  # another system under that name
     console.print(f"cell [bold]{p.cell.id}[/]  scenarios {', '.join(p.scenarios)}  "
                   f"modes {', '.join(p.modes)}  execution mode {opts.execution_mode}")
     image = executor.ensure_image(lm, p.cell, build_options, engine=eng, reporter=reporter)

@@ -151,7 +151,7 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
     if blocked:
         raise UserError(f"{blocked} is not readable by the container's user {user[0]}:{user[1]} "
                         f"(fix: chmod -R o+rX on the dataset and model folders)")
-    system_name = opts.system_name or sysinfo.default_system_name(p.cell.device)
+    system_name = opts.system_name or sysinfo.default_system_name(p.cell.device, p.cell.backend)
     ledger = Ledger(results_dir / LEDGER_NAME)
     prefix = f"{opts.division}/{system_name}/{p.cell.id}/"
     resuming = any(k.startswith(prefix) for k in ledger.pieces)
@@ -159,6 +159,7 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
         submission.refuse_existing(opts.submission_dir, division=opts.division, submitter=opts.submitter,
                                    system_name=system_name, model=p.cell.model, scenarios=p.scenarios,
                                    version=opts.version, force=opts.force, modes=p.modes)
+    sysinfo.refuse_system_clash(opts, p.cell, system_name)  # another system under that name
     remove_stale_containers(eng)
     console.print(f"submission: cell [bold]{p.cell.id}[/]  {opts.division} {opts.version} ({rnd.version} rules)  "
                   f"scenarios {', '.join(p.scenarios)}  compliance {', '.join(tests) or 'none'}  "
