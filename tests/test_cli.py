@@ -99,3 +99,24 @@ def test_demo_data_backend_without_a_model_file_exit_2_one_line(tmp_path):
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "--backend tf" in r.stderr and "efficientnet" in r.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_harness_error_in_the_quoted_tail_gets_no_second_prefix(monkeypatch, capsys):
+    """A failed container's last lines are quoted as they are: the harness's own `error: ` line must not become
+    `error: error: `."""
+    import pytest
+
+    import mlperfctl.cli as cli_module
+    from mlperfctl.errors import UserError
+
+    def failing_app():
+        raise UserError("the harness failed (Offline performance, exit code 2); submission tree unchanged. "
+                        "Last lines:\nerror: model file /model/x.onnx does not exist (pass --model-path)")
+
+    monkeypatch.setattr(cli_module, "app", failing_app)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main()
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("error: the harness failed (Offline performance")
+    assert lines[1] == "error: model file /model/x.onnx does not exist (pass --model-path)"

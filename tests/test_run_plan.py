@@ -22,6 +22,7 @@ def opts(**kw):
 def data(tmp_path):
     (tmp_path / "imagenet").mkdir()
     (tmp_path / "imagenet" / "val_map.txt").write_text("a.JPEG 1\n")
+    (tmp_path / "imagenet" / "a.JPEG").write_bytes(b"jpeg")
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "resnet50_v1.onnx").write_bytes(b"onnx")
     return tmp_path
@@ -326,3 +327,118 @@ def test_preflight_runs_the_workloads_dataset_check(loaded, tmp_path):
     wav.parent.mkdir(parents=True)
     wav.write_bytes(b"RIFF")
     assert preflight.preflight(loaded, run_plan.plan(loaded, o), o, set()) == model
+
+
+@pytest.mark.parametrize("category", ["edge", "datacenter"])
+def test_retinanet_is_a_datacenter_edge_benchmark_and_the_hint_says_so(loaded, category):
+    # v6.0 (retinanet's rules round) lists retinanet under datacenter,edge only: as the checker reads it, neither an
+    # edge nor a datacenter benchmark; the hint names the one category that has it, never the other refused one
+    with pytest.raises(UserError, match=r"retinanet has no \w+ scenarios in v6.0 \(try --category datacenter,edge\)"):
+        run_plan.plan(loaded, opts(model="retinanet", scenario="all", category=category))
+
+
+@pytest.mark.parametrize("category", ["datacenter,edge", "edge,datacenter"])
+def test_category_datacenter_edge_is_accepted(loaded, category):
+    assert run_plan.plan(loaded, opts(model="retinanet", scenario="all", category=category)).scenarios == [
+        "SingleStream", "Offline", "MultiStream", "Server"]
+    assert run_plan.plan(loaded, opts(scenario="all", category=category)).scenarios == [
+        "SingleStream", "MultiStream", "Offline", "Server"]
+
+
+def test_category_hint_names_only_categories_that_have_the_model(loaded):
+    with pytest.raises(UserError, match=r"no edge scenarios in v6.0 \(try --category datacenter or datacenter,edge\)"):
+        run_plan.plan(loaded, opts(model="llama2-70b-99", scenario="all"))
+    with pytest.raises(UserError, match=r"unknown category 'dc'"):
+        run_plan.plan(loaded, opts(category="dc"))
+
+
+def test_preflight_checks_the_images_val_map_names_up_to_count(loaded, data):
+    """val_map.txt naming a missing image is found on the host; with --count only the first count lines matter."""
+    (data / "imagenet" / "val_map.txt").write_text("a.JPEG 1\nb.JPEG 2\n")
+    o = opts(dataset_dir=data / "imagenet", model_path=data / "models")
+    with pytest.raises(UserError, match=r"1 of 2 images listed in .*val_map.txt are missing .*\(first: b.JPEG\)"):
+        preflight.preflight(loaded, run_plan.plan(loaded, o), o, set())
+    o = dataclasses.replace(o, count=1)
+    assert preflight.preflight(loaded, run_plan.plan(loaded, o), o, set()).name == "resnet50_v1.onnx"
+
+
+def test_preflight_dataset_dir_that_is_a_file_says_so(loaded, data):
+    o = opts(dataset_dir=data / "imagenet" / "val_map.txt", model_path=data / "models")
+    with pytest.raises(UserError) as e:
+        preflight.preflight(loaded, run_plan.plan(loaded, o), o, set())
+    assert str(e.value) == (f"--dataset-dir {data / 'imagenet' / 'val_map.txt'} is a file, not a folder (pass the "
+                            f"ImageNet 2012 validation folder, the one holding it)")
+
+
+@pytest.mark.parametrize("model,backend,expected", [
+    ("resnet50", "tf", "resnet50_v1.pb"),
+    ("bert-99", "pytorch", "model.pytorch"),
+    ("rnnt", "pytorch", "DistributedDataParallel_1576581068.9962234-epoch-100.pt"),
+])
+def test_preflight_refuses_a_model_folder_without_the_model_file(loaded, tmp_path, model, backend, expected):
+    """A --model-path folder lacking the backend's declared file is refused on the host, naming the folder and the
+    file (it used to be mounted as the model, and the container failed on /model/<folder>)."""
+    from mlperf_harness import workloads
+
+    w = workloads.get(model)
+    data = tmp_path / "data"
+    for name in w.dataset_files:
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_text("[]" if name.endswith(".json") else "")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "other.bin").write_bytes(b"x")
+    o = opts(model=model, backend=backend, dataset_dir=data, model_path=tmp_path / "models")
+    p = run_plan.plan(loaded, o)
+    monkey_check = dataclasses.replace(p, workload=dataclasses.replace(w, dataset_check=""))
+    with pytest.raises(UserError) as e:
+        preflight.preflight(loaded, monkey_check, o, set())
+    assert str(e.value).startswith(f"--model-path {tmp_path / 'models'} is a folder without {expected}, the "
+                                   f"{backend} model file of {model} (pass that file, or the folder holding it; "
+                                   f"for demo data: mlperfctl demo-data DIR --model {model} --backend {backend})")
+
+
+def test_folder_models_may_have_any_name(loaded, tmp_path):
+    """sdxl's pytorch model is a folder (a diffusers checkpoint): any folder name is taken as it."""
+    from mlperf_harness import workloads
+
+    w = workloads.get("sdxl")
+    assert w.model_is_folder("pytorch") and not workloads.get("resnet50").model_is_folder("onnxruntime")
+    data = tmp_path / "data"
+    for name in w.dataset_files:
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_text("")
+    (tmp_path / "my-sdxl").mkdir()
+    o = opts(model="sdxl", dataset_dir=data, model_path=tmp_path / "my-sdxl")
+    p = dataclasses.replace(run_plan.plan(loaded, o), workload=dataclasses.replace(w, dataset_check=""))
+    assert preflight.preflight(loaded, p, o, set()) == tmp_path / "my-sdxl"
+
+
+def test_bert_pytorch_mounts_its_config_beside_the_weights(loaded, tmp_path):
+    """pytorch bert reads bert_config.json beside model.pytorch: the workload declares it and it is mounted beside
+    the weights, read-only; onnxruntime gets no such mount; a required companion that is missing is refused."""
+    from mlperf_harness import workloads
+
+    models = tmp_path / "bert"
+    models.mkdir()
+    (models / "model.pytorch").write_bytes(b"pt")
+    (models / "model.onnx").write_bytes(b"onnx")
+    (models / "bert_config.json").write_text("{}")
+    p = run_plan.plan(loaded, opts(model="bert-99", backend="pytorch"))
+
+    def mounts(plan):
+        spec = container.container_spec(plan, image="img", dataset_dir=tmp_path, model_path=models / plan.model_file,
+                                        results_dir=tmp_path, cache_dir=tmp_path, command=[], user=(1, 1),
+                                        owner="h:1")
+        return {m.target: m for m in spec.mounts}
+
+    got = mounts(p)
+    assert got["/model/bert_config.json"].read_only
+    assert got["/model/bert_config.json"].source == str((models / "bert_config.json").resolve())
+    assert "/model/bert_config.json" not in mounts(run_plan.plan(loaded, opts(model="bert-99", backend="onnxruntime")))
+    (models / "bert_config.json").unlink()
+    assert "/model/bert_config.json" not in mounts(p)  # optional: the reference's BERT-Large config is used
+    strict = dataclasses.replace(p, workload=dataclasses.replace(
+        workloads.get("bert-99"), model_companions={"pytorch": {"bert_config.json": True}}))
+    with pytest.raises(UserError, match=f"{models} lacks bert_config.json, which the pytorch backend of bert-99 "
+                                        f"reads beside model.pytorch"):
+        preflight.check_companions(strict, models / "model.pytorch")

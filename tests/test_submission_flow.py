@@ -3,6 +3,7 @@ option checks made before the first container, and a disk-full write that leaves
 
 import errno
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -239,3 +240,50 @@ def test_overhead_sets_loadgen_own_time_against_the_container_time(harness_out, 
     line = session.Overhead.line(summary)
     assert line.startswith(f"wall {summary['wall_s']:.1f} s: LoadGen tests {summary['loadgen_s']:.1f} s")
     assert "over 2 run(s)" in line and "\n" not in line
+
+
+class _NoContainers:
+    """An engine that answers the host-side questions asked before the first container and fails the test on
+    anything else (an image build or a container start)."""
+
+    def runtimes(self):
+        return {"runc"}
+
+    def list_containers(self, label):
+        return []
+
+    def __getattr__(self, name):
+        raise AssertionError(f"engine.{name} was called: the clash must be refused before any image or container")
+
+
+@pytest.mark.parametrize("submission_mode", [False, True])
+def test_another_backend_under_an_explicit_system_name_is_refused_before_any_container(
+        loaded, tmp_path, monkeypatch, submission_mode):
+    """The tree's systems/box.json was written by an onnxruntime run; a pytorch run under --system-name box would
+    rewrite it (with --force) at the end: both flows refuse it in the plan phase, naming the file."""
+    from mlperfctl.options import build_options
+    from mlperfctl.run import execute as plain
+
+    data = tmp_path / "imagenet"
+    data.mkdir()
+    (data / "val_map.txt").write_text("a.JPEG 1\n")
+    (data / "a.JPEG").write_bytes(b"jpeg")
+    (tmp_path / "resnet50-19c8e357.pth").write_bytes(b"pth")
+    opts = RunOptions(model="resnet50", device="cpu", backend="pytorch", scenario="Offline", mode="performance",
+                      dataset_dir=data, model_path=tmp_path / "resnet50-19c8e357.pth", system_name="box",
+                      submission_dir=tmp_path / "sub", force=True)
+    system = tmp_path / "sub" / opts.division / opts.submitter / "systems" / "box.json"
+    system.parent.mkdir(parents=True)
+    system.write_text(json.dumps(sysinfo.system_description(
+        division=opts.division, submitter=opts.submitter, system_name="box", framework="onnxruntime 1.22.0",
+        path=tmp_path)))
+    before = system.read_bytes()
+    monkeypatch.setattr(session.engines, "get", lambda *a, **kw: _NoContainers())
+    with pytest.raises(UserError, match=rf"^{system} already describes system box differently: framework "
+                                        rf"'onnxruntime 1.22.0' \(this run: pytorch\); .* another --system-name"):
+        if submission_mode:
+            flow.execute_submission(loaded, opts, build_options(loaded, environ={}),
+                                    flow.SubmissionOptions(results_dir=tmp_path / "raw"), console=None, log_line=None)
+        else:
+            plain.execute(loaded, opts, build_options(loaded, environ={}), console=None, log_line=None)
+    assert system.read_bytes() == before

@@ -1,5 +1,6 @@
 """The host probe: parsers on sample tool output, a fake host, overrides and validation."""
 
+import dataclasses
 import json
 
 import pytest
@@ -121,3 +122,51 @@ def test_load_overrides(tmp_path):
 def test_default_system_name_is_directory_safe():
     name = sysinfo.default_system_name("cuda")
     assert name.endswith("_cuda") and " " not in name and "." not in name and "/" not in name
+
+
+def test_default_system_names_of_two_backends_differ():
+    """Two backends on one host are two systems (the framework is in the description): distinct default names."""
+    onnx, torch = sysinfo.default_system_name("cpu", "onnxruntime"), sysinfo.default_system_name("cpu", "pytorch")
+    assert onnx != torch and onnx.endswith("_cpu_onnxruntime") and torch.endswith("_cpu_pytorch")
+
+
+def _tree_with_system(tmp_path, name, **fields):
+    from mlperfctl.options import RunOptions
+
+    opts = RunOptions(model="resnet50", device="cpu", submission_dir=tmp_path / "sub", system_name=name)
+    desc = sysinfo.system_description(division=opts.division, submitter=opts.submitter, system_name=name,
+                                      category="edge", device="cpu", framework="onnxruntime 1.22.0",
+                                      path=tmp_path, overrides=fields)
+    path = tmp_path / "sub" / opts.division / opts.submitter / "systems" / f"{name}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(desc))
+    return opts, path
+
+
+@pytest.mark.parametrize("change,differs", [
+    ({"cell": "python-pytorch-cpu-resnet50"}, "framework 'onnxruntime 1.22.0' (this run: pytorch)"),
+    ({"cell": "python-onnxruntime-cuda-resnet50"},
+     "other_software_stack 'mlperfctl container (cpu)' (this run: 'mlperfctl container (cuda)')"),
+    ({"category": "datacenter,edge"}, "system_type 'edge' (this run: 'datacenter,edge')"),
+])
+def test_another_system_under_the_same_name_is_refused(loaded, tmp_path, change, differs):
+    opts, path = _tree_with_system(tmp_path, "box")
+    cell = loaded.parse_cell(change.pop("cell", "python-onnxruntime-cpu-resnet50"))
+    opts = dataclasses.replace(opts, **change)
+    with pytest.raises(UserError) as e:
+        sysinfo.refuse_system_clash(opts, cell, "box")
+    assert str(e.value) == (f"{path} already describes system box differently: {differs}; its results are that "
+                            f"system's, so pass another --system-name for this run (or remove that system)")
+    assert "\n" not in str(e.value)
+    with pytest.raises(UserError):  # --force replaces results, not the system they were measured on
+        sysinfo.refuse_system_clash(dataclasses.replace(opts, force=True), cell, "box")
+
+
+def test_the_same_system_again_is_no_clash(loaded, tmp_path):
+    """A rerun of the same cell (or a resumed --submission) writes the same description: no refusal; nor without
+    a tree, nor under another name."""
+    opts, _ = _tree_with_system(tmp_path, "box")
+    same = loaded.parse_cell("python-onnxruntime-cpu-resnet50")
+    sysinfo.refuse_system_clash(opts, same, "box")
+    sysinfo.refuse_system_clash(opts, loaded.parse_cell("python-pytorch-cpu-resnet50"), "other")
+    sysinfo.refuse_system_clash(dataclasses.replace(opts, submission_dir=tmp_path / "none"), same, "box")

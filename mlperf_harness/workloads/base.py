@@ -15,7 +15,7 @@ workloads/<family>/runner.py and overrides what differs, in the spirit of repo2d
 import importlib
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlperf_harness.errors import UsageError
@@ -56,6 +56,14 @@ class Workload:
     # `python -m mlperf_harness` arguments that score an accuracy log; {model}, {accuracy_log}, {dataset_dir},
     # {model_path} are filled in by accuracy_argv(). Default: the model, the log and the dataset
     accuracy_args: tuple[str, ...] = ACCURACY_ARGS
+    # the backends whose model (model_files[backend]) is a folder, such as a Hugging Face checkpoint: --model-path
+    # may name it whatever it is called. Every other backend's model is a file: --model-path names it, or a folder
+    # holding it under its model_files name (a folder without it is refused on the host)
+    model_folders: tuple[str, ...] = ()
+    # backend -> {file name: required} of the files the backend reads beside its model file (bert on pytorch:
+    # bert_config.json when there is one); the host mounts those present beside the model, read-only, and refuses
+    # a run whose required one is missing
+    model_companions: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)
 
     # -- what the host asks --------------------------------------------------------------------------------------
     def devices(self) -> tuple[str, ...]:
@@ -77,6 +85,14 @@ class Workload:
                 f"use one of {', '.join(self.model_files)}",
             )
         return self.model_files[backend]
+
+    def model_is_folder(self, backend: str) -> bool:
+        """Whether the backend's model is a folder (any name) rather than a file named model_file(backend)."""
+        return backend in self.model_folders
+
+    def companions(self, backend: str) -> dict[str, bool]:
+        """{file name: required} of what the backend reads beside its model file ({} for most)."""
+        return dict(self.model_companions.get(backend, {}))
 
     def check(self, model: str, device: str, backend: str, precision: str, scenario: str | None = None) -> None:
         """UsageError naming the supported choices when this combination cannot run."""

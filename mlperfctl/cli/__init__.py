@@ -28,11 +28,19 @@ def main() -> None:
     try:
         app()
     except UserError as e:
-        prefix = "" if isinstance(e, MatrixError) else "error: "
-        for line in str(e).splitlines():
-            print(f"{prefix}{line}", file=sys.stderr)
+        for line in error_lines(e):
+            print(line, file=sys.stderr)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
 
+
+def error_lines(e: UserError) -> list[str]:
+    """What stderr shows for a UserError: its first line after `error: ` (a matrix problem is already
+    `file:line: message`), the lines after it as they are: they are quoted output, such as the harness's last
+    lines, whose own `error: ` must not get a second one."""
+    lines = str(e).splitlines() or [""]
+    if isinstance(e, MatrixError):
+        return lines
+    return [f"error: {lines[0]}", *lines[1:]]

@@ -43,9 +43,10 @@ def run(
     model_path: Annotated[Path | None, Opt(help="The model file (or its folder), mounted read-only.")] = None,
     submission_dir: Annotated[Path, Opt(help="Root of the MLPerf submission tree.")] = Path("mlperf-submission"),
     division: Annotated[str, Opt(help="open or closed.")] = "open",
-    category: Annotated[str, Opt(help="edge or datacenter.")] = "edge",
+    category: Annotated[str, Opt(help="edge, datacenter or datacenter,edge (the system_type).")] = "edge",
     submitter: Annotated[str, Opt(help="Your organisation's name.")] = "mlperfctl",
-    system_name: Annotated[str | None, Opt(help="Default: derived from the host and device.")] = None,
+    system_name: Annotated[str | None, Opt(
+        help="Default: <host>_<device>_<backend>. Refused when the tree describes another system under it.")] = None,
     system_json: Annotated[Path | None, Opt(help="JSON file whose fields override the host probe.")] = None,
     version: Annotated[str | None, Opt(help="Submission round (its rules and tree layout), v6.1 ... v4.0. "
                                             "Default: the newest round in which the model is a closed "

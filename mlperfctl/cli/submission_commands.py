@@ -85,16 +85,20 @@ def package(directory: DirArg, output: Annotated[Path | None, typer.Option(
 @submission_app.command("system")
 def system(division: Annotated[str, typer.Option(help="closed or open.")] = "open",
            submitter: Annotated[str, typer.Option(help="The submitting organisation.")] = "mlperfctl",
-           system_name: Annotated[str | None, typer.Option(help="Default: <host>_<device>.")] = None,
+           system_name: Annotated[str | None, typer.Option(
+               help="Default: <host>_<device>_<backend> (<host>_<device> without --backend).")] = None,
            category: Annotated[str, typer.Option(help="edge, datacenter or datacenter,edge.")] = "edge",
            device: Annotated[str, typer.Option(help="cpu, cuda or rocm.")] = "cpu",
+           backend: Annotated[str | None, typer.Option(
+               help="The run's backend (framework field, default name).")] = None,
            path: Annotated[Path, typer.Option(help="Where the submission tree lives (storage probe).")] = Path("."),
            system_json: Annotated[Path | None, typer.Option(
                "--system-json", help="A JSON object of fields overriding the probe.")] = None):
     """Print the system description this host would get (systems/<system>.json)."""
+    name = system_name or sysinfo.default_system_name(device, backend)
     desc = sysinfo.system_description(
-        division=division, submitter=submitter, system_name=system_name or sysinfo.default_system_name(device),
-        category=category, device=device, path=path, overrides=sysinfo.load_overrides(system_json))
+        division=division, submitter=submitter, system_name=name, category=category, device=device,
+        framework=backend or "", path=path, overrides=sysinfo.load_overrides(system_json))
     print(json.dumps(desc, indent=2))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..engines.base import ContainerEngine, ContainerSpec, GpuRequest, Mount
 from ..options import RunOptions
 from .plan import RunPlan, Target
+from .preflight import companion_files
 
 RUN_LABEL = "io.mlperfctl.run"
 SHM_SIZE = {"pytorch": "8g", "tensorrt": "4g"}
@@ -42,7 +43,8 @@ def harness_args(p: RunPlan, opts: RunOptions, scenario: str, mode: str, model_t
 
 def container_spec(p: RunPlan, *, image: str, dataset_dir: Path, model_path: Path, results_dir: Path,
                    cache_dir: Path, command: list[str], user: tuple[int, int], owner: str) -> ContainerSpec:
-    """The harness's container: read-only data and model, read-write results and cache."""
+    """The harness's container: read-only data and model (with the files the workload reads beside it),
+    read-write results and cache."""
     gpu, devices, groups = None, (), ()
     if p.cell.device == "cuda":
         gpu = GpuRequest("nvidia", -1)
@@ -54,6 +56,7 @@ def container_spec(p: RunPlan, *, image: str, dataset_dir: Path, model_path: Pat
         argv=tuple(command),
         mounts=(Mount(str(dataset_dir.resolve()), "/data", read_only=True),
                 Mount(str(model_path.resolve()), f"/model/{model_path.name}", read_only=True),
+                *(Mount(str(f.resolve()), f"/model/{f.name}", read_only=True) for f in companion_files(p, model_path)),
                 Mount(str(results_dir.resolve()), "/results", read_only=False),
                 Mount(str(cache_dir.resolve()), "/cache", read_only=False)),
         devices=devices, gpu=gpu, group_add=groups,

@@ -21,7 +21,7 @@ from .rulebook import required_scenarios
 
 MODES = ("performance", "accuracy")
 EXECUTION_MODES = ("test", "fast", "valid")
-CATEGORIES = ("edge", "datacenter")
+CATEGORIES = tuple(mlperf_rules.SYSTEM_TYPES)  # edge, datacenter, datacenter,edge (or edge,datacenter)
 DIVISIONS = ("open", "closed")
 QPS_SCENARIOS = ("Offline", "Server")
 LATENCY_SCENARIOS = ("SingleStream", "MultiStream")

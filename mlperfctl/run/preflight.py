@@ -20,6 +20,9 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
     if opts.dataset_dir is None:
         raise UserError(f"--dataset-dir is required: the {w.dataset_name} folder "
                         f"(for demo data: mlperfctl demo-data DIR --model {p.cell.model})")
+    if opts.dataset_dir.exists() and not opts.dataset_dir.is_dir():
+        raise UserError(f"--dataset-dir {opts.dataset_dir} is a file, not a folder (pass the {w.dataset_name} "
+                        f"folder{', the one holding it' if opts.dataset_dir.name in w.dataset_files else ''})")
     if not opts.dataset_dir.is_dir():
         raise UserError(f"dataset dir {opts.dataset_dir} does not exist (pass --dataset-dir)")
     missing = [f for f in w.dataset_files if not (opts.dataset_dir / f).exists()]
@@ -35,10 +38,14 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
         raise UserError(f"--model-path is required: the {p.model_file} file for {p.cell.backend}")
     if model_path.is_dir() and (model_path / p.model_file).exists():
         model_path = model_path / p.model_file
+    demo = f"for demo data: mlperfctl demo-data DIR --model {p.cell.model} --backend {p.cell.backend}"
     if not model_path.exists():
         raise UserError(f"model file {model_path} does not exist "
-                        f"(pass --model-path to {p.model_file}; for demo data: mlperfctl demo-data DIR "
-                        f"--model {p.cell.model} --backend {p.cell.backend})")
+                        f"(pass --model-path to {p.model_file}; {demo})")
+    if model_path.is_dir() and not w.model_is_folder(p.cell.backend):
+        raise UserError(f"--model-path {model_path} is a folder without {p.model_file}, the {p.cell.backend} model "
+                        f"file of {p.cell.model} (pass that file, or the folder holding it; {demo})")
+    check_companions(p, model_path)
     if p.cell.device == "cuda" and "nvidia" not in engine_runtimes and not _cdi_gpus():
         raise UserError("device cuda: the container engine has no NVIDIA runtime or CDI device "
                         "(install the NVIDIA Container Toolkit and run `nvidia-ctk runtime configure`)")
@@ -48,6 +55,25 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
             raise UserError(f"device rocm: {' and '.join(absent)} missing "
                             "(install the amdgpu driver, or pick --device cpu)")
     return model_path
+
+
+def companion_files(p: RunPlan, model_path: Path) -> list[Path]:
+    """The files the workload reads beside the model file (bert's bert_config.json on pytorch) that are there: they
+    are mounted beside it, read-only."""
+    if p.workload is None or model_path.is_dir():
+        return []
+    return [model_path.parent / name for name in p.workload.companions(p.cell.backend)
+            if (model_path.parent / name).is_file()]
+
+
+def check_companions(p: RunPlan, model_path: Path) -> None:
+    """UserError naming the folder and the file when a companion the workload requires is not beside the model."""
+    if p.workload is None or model_path.is_dir():
+        return
+    for name, required in p.workload.companions(p.cell.backend).items():
+        if required and not (model_path.parent / name).is_file():
+            raise UserError(f"{model_path.parent} lacks {name}, which the {p.cell.backend} backend of {p.cell.model} "
+                            f"reads beside {model_path.name} (put the model's {name} there)")
 
 
 def unreadable(paths: list[Path], uid: int, gid: int) -> Path | None:

@@ -110,19 +110,23 @@ class RunSession:
         if blocked:
             raise UserError(f"{blocked} is not readable by the container's user {self.user[0]}:{self.user[1]} "
                             f"(fix: chmod -R o+rX on the dataset and model folders)")
-        self.system_name = opts.system_name or sysinfo.default_system_name(self.plan.cell.device)
+        self.system_name = opts.system_name or sysinfo.default_system_name(self.plan.cell.device,
+                                                                           self.plan.cell.backend)
         self.owner = f"{os.uname().nodename}:{os.getpid()}"
         self.model_target = f"/model/{self.model_path.name}"
 
     # -- set-up ------------------------------------------------------------------------------------------------
-    def refuse_existing(self, *, force: bool | None = None) -> None:
-        """Results already in the tree for this system, model and scenarios are refused unless --force (a resumed
-        submission passes force=True: the tree holds its own earlier results)."""
+    def refuse_existing(self, *, resuming: bool = False) -> None:
+        """What the tree already holds, before the image and any container: results for this system, model and
+        scenarios are refused unless --force (not when resuming: the tree holds the submission's own earlier
+        results), and a system description of another system under the same name always (--force would
+        rewrite the description of results this run did not make)."""
         p, o = self.plan, self.opts
-        submission.refuse_existing(o.submission_dir, division=o.division, submitter=o.submitter,
-                                   system_name=self.system_name, model=p.cell.model, scenarios=p.scenarios,
-                                   rnd=self.round.submission, force=o.force if force is None else force,
-                                   modes=p.modes)
+        if not resuming:
+            submission.refuse_existing(o.submission_dir, division=o.division, submitter=o.submitter,
+                                       system_name=self.system_name, model=p.cell.model, scenarios=p.scenarios,
+                                       rnd=self.round.submission, force=o.force, modes=p.modes)
+        sysinfo.refuse_system_clash(o, p.cell, self.system_name)
 
     def start_image(self) -> Image:
         """Stale containers of dead runs go; the cell's image is built or reused; the harness in it reports."""

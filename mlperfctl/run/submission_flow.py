@@ -229,8 +229,7 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
         ledger = Ledger(results_dir / LEDGER_NAME)
         prefix = f"{opts.division}/{s.system_name}/{p.cell.id}/"
         resuming = any(k.startswith(prefix) for k in ledger.pieces)
-        if not resuming:
-            s.refuse_existing()
+        s.refuse_existing(resuming=resuming)
         console.print(f"submission: cell [bold]{p.cell.id}[/]  {opts.division} {choice.version} ({rnd.version} "
                       f"rules)  scenarios {', '.join(p.scenarios)}  compliance {', '.join(tests) or 'none'}  "
                       f"execution mode {opts.execution_mode}  raw outputs {results_dir}")

@@ -14,11 +14,16 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlperf_rules import SYSTEM_TYPES
 from mlperf_rules import common as rules_common
 
 from ..errors import UserError, choices
+
+if TYPE_CHECKING:
+    from ..matrix import Cell
+    from ..options import RunOptions
 
 # The fields, which of them need a value, and the accepted values all come from the rulebook.
 SYSTEM_FIELDS = rules_common.SYSTEM_FIELDS
@@ -190,10 +195,39 @@ def probe_host(path: Path, *, root: Path = Path("/"), run: Runner = _run) -> dic
     return fields
 
 
-def default_system_name(device: str) -> str:
-    """A directory-safe system name: `<host>_<device>` (no spaces or dots, as the checker wants)."""
+def default_system_name(device: str, backend: str | None = None) -> str:
+    """A directory-safe system name: `<host>_<device>_<backend>` (`<host>_<device>` without a backend; no spaces or
+    dots, as the checker wants). The backend is part of it because it is part of the description (framework): two
+    backends run on one host are two systems, each with its own systems/<name>.json."""
     host = re.sub(r"[^A-Za-z0-9_-]+", "-", os.uname().nodename).strip("-") or "host"
-    return f"{host}_{device}"
+    return "_".join(filter(None, (host, device, re.sub(r"[^A-Za-z0-9_-]+", "-", backend or ""))))
+
+
+def refuse_system_clash(opts: RunOptions, cell: Cell, system_name: str) -> None:
+    """Plan phase, before any container: UserError when the tree's systems/<system_name>.json (the round's layout)
+    describes another system than this run would write: another framework (backend), device (other_software_stack),
+    system_type or --system-json field. A resumed run or a rerun of the same cell writes the same description and
+    passes. --force does not lift it: it replaces results, not the system the other results were measured on."""
+    layout = opts.round.submission.layout
+    path = Path(opts.submission_dir) / opts.division / opts.submitter / layout.system_file(system_name)
+    try:
+        existing = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # none (or unreadable: the writer and `submission check` say so)
+    if not isinstance(existing, dict):
+        return
+    overrides = {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+                 for k, v in load_overrides(opts.system_json).items()}
+    expected = {"system_type": opts.category, "other_software_stack": f"mlperfctl container ({cell.device})"}
+    expected.update(overrides)
+    differ = [f"{key} '{existing.get(key)}' (this run: '{value}')" for key, value in expected.items()
+              if key in existing and str(existing[key]) != value]
+    framework = str(existing.get("framework", ""))
+    if "framework" not in overrides and framework and framework.split()[0] != cell.backend:
+        differ.insert(0, f"framework '{framework}' (this run: {cell.backend})")
+    if differ:
+        raise UserError(f"{path} already describes system {system_name} differently: {'; '.join(differ)}; its results "
+                        f"are that system's, so pass another --system-name for this run (or remove that system)")
 
 
 def load_overrides(path: Path | None) -> dict:

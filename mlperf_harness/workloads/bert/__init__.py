@@ -3,7 +3,7 @@ evaluate: answers and EM/F1 from the accuracy log, runner: the run hooks, demo: 
 The declaration; standard library only (the host imports it)."""
 
 from ..base import Workload
-from .layout import DATASET, VOCAB
+from .layout import CONFIG_FILE, DATASET, VOCAB
 
 _HERE = __name__
 CONF_MODEL = "bert"  # the model's name in LoadGen's mlperf.conf (both bert-99 and bert-99.9; the reference's run.py)
@@ -27,4 +27,6 @@ BERT = Workload(
     runner_class=f"{_HERE}.runner:BertRunner",
     scorer=f"{_HERE}.runner:command",
     dataset_check=f"{_HERE}.layout:check_dataset",
+    # model.read_config: the checkpoint's bert_config.json beside model.pytorch, else the reference's BERT-Large
+    model_companions={"pytorch": {CONFIG_FILE: False}},
 )

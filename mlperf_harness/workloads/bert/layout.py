@@ -9,6 +9,7 @@ from ...errors import UsageError
 DATASET = "dev-v1.1.json"
 VOCAB = "vocab.txt"
 VERSION = "1.1"
+CONFIG_FILE = "bert_config.json"  # read beside model.pytorch (model.read_config)
 
 
 def read_squad(path: Path) -> dict:

@@ -19,10 +19,10 @@ import numpy as np
 
 from ...errors import UsageError
 from . import squad
+from .layout import CONFIG_FILE
 from .squad import MAX_SEQ_LENGTH, Feature
 
 ONNX_INPUTS = ("input_ids", "input_mask", "segment_ids")
-CONFIG_FILE = "bert_config.json"
 # language/bert/bert_config.json of the reference (BERT-Large, uncased vocabulary)
 REFERENCE_CONFIG = {
     "attention_probs_dropout_prob": 0.1,

@@ -65,6 +65,7 @@ DLRM_V2 = Workload(
     dataset_files=(DENSE_FILE, LABELS_FILE, SPARSE_FILE),
     # a folder: dense.pt (reference names) and embedding_bags/t_cat_<k>.npy, read memory-mapped (model.load)
     model_files={"pytorch": "dlrm-v2"},
+    model_folders=("pytorch",),
     support={device: {"pytorch": ("fp32",)} for device in ("cpu", "cuda", "rocm")},
     scenarios=("Offline", "Server"),
     demo_writer=f"{_HERE}.demo:write",

@@ -40,6 +40,7 @@ RESNET50 = Workload(
     demo_model_dir="models",
     runner_class=f"{_HERE}.runner:ImageNetRunner",
     scorer=f"{_HERE}.accuracy:command",
+    dataset_check=f"{_HERE}.layout:check_dataset",  # val_map.txt and the images of the first --count lines
 )
 
 
@@ -68,6 +69,7 @@ def _classifier(name: str, model_files: dict, tf: bool = False) -> Workload:
         demo_model_dir="models",
         runner_class=f"{_HERE}.runner:ImageNetRunner",
         scorer=f"{_HERE}.accuracy:command",
+        dataset_check=RESNET50.dataset_check,
     )
 
 

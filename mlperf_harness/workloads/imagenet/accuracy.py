@@ -8,7 +8,7 @@ import numpy as np
 from mlperf_harness.errors import UsageError
 from mlperf_harness.loadgen.logs import first_responses, read_accuracy_log
 
-from .dataset import parse_val_map
+from .layout import parse_val_map
 
 DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 

@@ -11,6 +11,8 @@ import numpy as np
 from mlperf_harness.cachefile import write_atomic
 from mlperf_harness.errors import UsageError
 
+from .layout import val_map_entries
+
 SIZE = 224
 RESIZE = 256  # the reference's resize_with_aspectratio: 224 / 0.875
 VGG_MEANS = np.array([123.68, 116.78, 103.94], dtype=np.float32)
@@ -25,43 +27,9 @@ class Entry:
     label: int
 
 
-def parse_val_map(val_map: Path) -> list[tuple[str, int]]:
-    """(file name, label) per `<file> <label>` line of the official val_map.txt."""
-    pairs = []
-    for n, line in enumerate(val_map.read_text().splitlines(), start=1):
-        cols = line.split()
-        if not cols:
-            continue
-        if len(cols) != 2 or not cols[1].isdigit():
-            raise UsageError(f"{val_map}:{n}: expected '<file> <label>', got {line!r}", "fix val_map.txt")
-        pairs.append((cols[0], int(cols[1])))
-    return pairs
-
-
 def read_val_map(dataset_dir: Path, count: int | None) -> list[Entry]:
-    """The first `count` entries of val_map.txt (all by default); every listed image must exist."""
-    val_map = dataset_dir / "val_map.txt"
-    if not val_map.is_file():
-        raise UsageError(
-            f"no val_map.txt in {dataset_dir}",
-            "point --dataset-dir at the ImageNet validation directory, or make a demo one with "
-            "`python -m mlperf_harness demo-data DIR`",
-        )
-    entries = [Entry(dataset_dir / name, label) for name, label in parse_val_map(val_map)]
-    missing = [e.path.name for e in entries if not e.path.is_file()]
-    if missing:
-        raise UsageError(
-            f"{len(missing)} of {len(entries)} images listed in val_map.txt are missing from {dataset_dir} "
-            f"(first: {missing[0]})",
-            "complete the dataset or trim val_map.txt",
-        )
-    if not entries:
-        raise UsageError(f"{val_map} lists no images", "fill val_map.txt with '<file> <label>' lines")
-    if count is not None:
-        if not 0 < count <= len(entries):
-            raise UsageError(f"--count {count} is outside 1..{len(entries)}", f"the dataset has {len(entries)} images")
-        entries = entries[:count]
-    return entries
+    """The first `count` entries of val_map.txt (all by default); every image they list must exist."""
+    return [Entry(path, label) for path, label in val_map_entries(dataset_dir, count)]
 
 
 def _load_rgb(path: Path) -> np.ndarray:

@@ -19,6 +19,7 @@ def _llm(names: tuple[str, ...], dataset_name: str, demo_dataset_dir: str, demo_
         dataset_name=dataset_name,
         dataset_files=(bench.dataset_file,),
         model_files={"pytorch": bench.model_dir},
+        model_folders=("pytorch",),
         support=_PYTORCH,
         scenarios=("Offline", "Server", "SingleStream"),
         accuracy_args=_ACCURACY_ARGS,

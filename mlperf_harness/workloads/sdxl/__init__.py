@@ -24,6 +24,7 @@ SDXL = Workload(
         )
     ),
     model_files={"pytorch": "stable_diffusion_fp32"},
+    model_folders=("pytorch",),
     support={device: {"pytorch": _TORCH_DTYPES} for device in ("cpu", "cuda", "rocm")},
     scenarios=("Offline", "Server", "SingleStream"),
     demo_writer=f"{_HERE}.demo:write",

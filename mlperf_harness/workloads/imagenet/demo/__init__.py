@@ -56,13 +56,13 @@ def _write_pb(seed: int, path: Path) -> None:
 
 def label_with_model(dataset_dir: Path, backend: str, model_path: Path) -> None:
     """Rewrite val_map.txt with the model's top-1 label per image, as the harness's `backend` computes it on cpu."""
-    from .. import dataset
+    from .. import dataset, layout
     from ..backends import create
 
     with tempfile.TemporaryDirectory() as cache:
         runner = create(backend, "cpu", model_path, os.cpu_count() or 1, "fp32", Path(cache), 1)
         preprocess = dataset.spec(runner.preprocessing)[0]
-        pairs = dataset.parse_val_map(dataset_dir / "val_map.txt")
+        pairs = layout.parse_val_map(dataset_dir / "val_map.txt")
         batch = np.stack([preprocess(dataset_dir / name) for name, _ in pairs])
         top1 = np.asarray(runner.predict(batch)).reshape(-1) + runner.label_offset
     lines = [f"{name} {int(t)}\n" for (name, _), t in zip(pairs, top1, strict=True)]
