@@ -3,7 +3,7 @@ the official compliance/TESTxx/run_verification.py scripts perform, reimplemente
 in verifiers/), writing exactly the files the official checker reads.
 
     from mlperfctl import compliance
-    rnd = mlperf_rules.resolve("v6.1", "resnet50").rules
+    rnd = options.resolve_round("v6.1", "resnet50").rules   # the round, resolved once by the caller
     for run in compliance.compliance_runs("resnet50", rnd=rnd):          # TEST01, TEST04
         # harness: same settings as the performance run, mode run.mode, audit.config = run.audit_config
         ...

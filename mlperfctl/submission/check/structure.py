@@ -10,6 +10,7 @@ from pathlib import Path
 import mlperf_rules
 from mlperf_rules.common import FILE_SIZE_LIMIT
 
+from ...options import resolve_round
 from ..transaction import STAGING_PREFIX
 from ..writer import DIVISIONS
 
@@ -76,7 +77,7 @@ def check_model(ctx, base: Path, division: str, system_name: str, model_dir: str
     where = base / "results" / system_name / model_dir
     bench = rnd.benchmark(model_dir)
     if bench is None:
-        newest = mlperf_rules.latest_closed_round(model_dir)
+        newest = resolve_round(None, model_dir).rules_version  # the newest round with its rules, if any
         hint = (f"its newest round is {newest} (--version {newest})" if newest else
                 f"known: {', '.join(sorted({*rnd.benchmarks, *_our_names(rnd)}))}")
         ctx.problem(where, f"no rules known for model '{model_dir}' in {rnd.version} ({hint})")
