@@ -205,11 +205,14 @@ class Fetcher:
         return self._record(job, final, md5, sha, origin=(rec or {}).get("from", job.url or str(job.copy_from)),
                             fetched_at=(rec or {}).get("fetched_at", _now()), seconds=(rec or {}).get("seconds", 0))
 
-    def _aside(self, job: Job, path: Path, why: str) -> Path:
+    def _aside(self, job: Job, path: Path, why: str = "") -> Path:
+        """Move a bad file out of the way as <name>.bad-<sha256 prefix>; say so when `why` is given (a failing
+        fetch says it in its error instead)."""
         sha = digests(path)[1]
         bad = job.final.with_name(f"{job.final.name}.bad-{sha[:12]}")
         os.replace(path, bad)
-        self.opts.say(f"{job.final}: {why}: moved aside as {bad.name}")
+        if why:
+            self.opts.say(f"{job.final}: {why}: moved aside as {bad.name}")
         return bad
 
     def _record(self, job: Job, final: Path, md5: str, sha: str, origin: str, fetched_at: str,
@@ -248,14 +251,14 @@ class Fetcher:
         s, part = job.source, job.part
         size = part.stat().st_size
         if s.size is not None and size != s.size:
-            bad = self._aside(job, part, f"is {size} bytes, not the declared {s.size}")
+            bad = self._aside(job, part)
             job.part_meta.unlink(missing_ok=True)
             raise FetchError(f"{job.final}: the file on the server differs from the declaration ({size} bytes, "
                              f"not {s.size}); kept as {bad.name}: check the source or its declaration")
         md5, sha = digests(part)
         check = expected(s, job.record)
         if not _matches(check, md5, sha):
-            bad = self._aside(job, part, f"{check[0]} mismatch")
+            bad = self._aside(job, part)
             job.part_meta.unlink(missing_ok=True)
             raise FetchError(f"{job.final}: {check[0]} is {md5 if check[0] == 'md5' else sha}, not the declared "
                              f"{check[1]}; kept as {bad.name}: check the source (or the mirror) and run again")
