@@ -379,3 +379,19 @@ def test_problems_catches_malformed_declarations():
     found = " | ".join(problems(bad))
     for what in ("not https", "relative file path", "backends", "size", "md5", "token_env", "checksum_from"):
         assert what in found
+
+
+def test_readme_and_help_keep_in_step_with_the_declarations():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Getting data: `mlperfctl get`"):readme.index("## Running benchmarks")]
+    for model, sources in all_sources().items():
+        assert f"`mlperfctl get --model {model}" in section or f"/ {model}**" in section, model
+        for s in sources:
+            if not s.path.endswith(".safetensors"):
+                assert f"[`{s.path}`]({s.url})" in section, s.path
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "get", "--help"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}, timeout=60)
+    for option in ("--model", "--backend", "--dataset", "--checkpoint", "--dest", "--mirror", "--jobs",
+                   "--no-verify", "--json"):
+        assert option in r.stdout and option in section, option
+    assert "--sources" not in r.stdout  # the tests' hidden option
