@@ -416,7 +416,10 @@ def jobs_for(sources: list[Source], opts: Options, manifest: dict) -> list[Job]:
 def fetch(model: str, sources: list[Source], opts: Options, progress=None) -> dict:
     """Fetch every source (UserError, after the others finished, when any failed); the summary for --json.
     `progress`: a rich Progress to show a bar per file and a total (None: none)."""
-    opts.dest.mkdir(parents=True, exist_ok=True)
+    try:
+        opts.dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--dest {opts.dest}: cannot create it ({e.strerror}): choose a folder you can write") from None
     manifest = load_manifest(opts.dest)
     jobs = jobs_for(sources, opts, manifest)
     lock = threading.Lock()
@@ -447,10 +450,11 @@ def fetch(model: str, sources: list[Source], opts: Options, progress=None) -> di
     def one(job: Job) -> None:
         try:
             rec = fetcher.run(job)
-        except FetchError as e:
+        except (FetchError, OSError) as e:
+            line = str(e) if isinstance(e, FetchError) else f"{job.final}: {e.strerror or e}: check --dest"
             with lock:
-                errors.append(str(e))
-                results[job.source.path] = {"name": job.source.name, "status": "failed", "error": str(e)}
+                errors.append(line)
+                results[job.source.path] = {"name": job.source.name, "status": "failed", "error": line}
             return
         with lock:
             results[job.source.path] = rec
