@@ -7,7 +7,15 @@ import sys
 import typer
 
 from ..errors import MatrixError, UserError
-from . import build_commands, export_commands, launch_commands, matrix_commands, run_commands, submission_commands
+from . import (
+    build_commands,
+    export_commands,
+    launch_commands,
+    matrix_commands,
+    report_commands,
+    run_commands,
+    submission_commands,
+)
 
 app = typer.Typer(
     help="Build and run MLPerf Inference benchmarks in reproducible containers.",
@@ -21,6 +29,7 @@ run_commands.register(app)
 submission_commands.register(app)
 launch_commands.register(app)
 export_commands.register(app)
+report_commands.register(app)
 
 
 def main() -> None:
