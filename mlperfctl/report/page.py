@@ -78,7 +78,7 @@ def _results_table(title: str, results: list[Result]) -> str:
 
 def _figures(trees: list[tuple[str, list[Result]]]) -> list[tuple[str, go.Figure]]:
     figs: list[tuple[str, go.Figure]] = []
-    layout = {"barmode": "group", "margin": {"t": 50, "b": 120}, "legend": {"orientation": "h"}}
+    layout = {"barmode": "group", "margin": {"t": 50, "b": 120}, "legend": {"orientation": "h", "y": -0.3}}
 
     thr = go.Figure(layout={**layout, "title": "Throughput", "yaxis": {"title": "per second"}})
     for name, results in trees:
@@ -177,7 +177,11 @@ the official summary is in summary.csv beside this page.</p>
 (function () {{
   var specs = [{specs}];
   Promise.all(specs.map(function (s) {{
-    return Plotly.newPlot(s.id, s.fig.data, s.fig.layout, {{responsive: true, displaylogo: false}});
+    try {{
+      return Plotly.newPlot(s.id, s.fig.data, s.fig.layout, {{responsive: true, displaylogo: false}});
+    }} catch (e) {{
+      return Promise.reject(e);
+    }}
   }})).then(function () {{
     document.body.setAttribute("data-plots-rendered", String(specs.length));
   }}, function (e) {{
