@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_submission import SYSTEM, run_tiny_sut, set_mllog
+from test_submission import SYSTEM, run_tiny_sut, set_mllog, system_json
 from test_submission import write as write_tree
 
 import mlperf_rules
@@ -22,6 +22,7 @@ from mlperfctl.submission.mllog import MLLog
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "out" / "test-artifacts"
+DATA = Path(__file__).parent / "data"
 
 # The official checker's --csv header, transcribed (not imported) from mlcommons/inference:
 # v6.x: tools/submission/submission_checker/results.py, ResultExporter.head, commit
@@ -65,15 +66,40 @@ LEDGER = {"cell": "python-onnxruntime-cpu-resnet50", "exit_status": 0,
 
 
 @pytest.fixture(scope="module")
-def trees(tmp_path_factory, runs):
-    """A valid v6.1 tree (truncated), the same with the 200 ms run (invalid), and a v5.1 tree."""
+def llm_run(tmp_path_factory):
+    """A real tiny-LoadGen llama2-70b Server performance run (token latencies logged): 100 queries, as an
+    audit.config that sets min_query_count and min_duration makes it."""
+    base = tmp_path_factory.mktemp("llm")
+    conf, audit, out = base / "user.conf", base / "audit.config", base / "server"
+    conf.write_text("llama2-70b.Server.target_qps = 200\n")
+    # no sample concatenation: else LoadGen rounds the 100 queries up to the 24576-sample set (2 minutes)
+    audit.write_text("*.*.mode = 2\n*.*.min_query_count = 100\n*.*.min_duration = 0\n"
+                     "*.*.sample_concatenate_permutation = 0\n")
+    subprocess.run([sys.executable, str(DATA / "tiny_llm_sut.py"), str(out), str(conf), "--scenario", "Server",
+                    "--audit-config", str(audit)], check=True)
+    shutil.copy(conf, out / "user.conf")  # as the harness leaves it beside the logs
+    return out
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory, runs, llm_run):
+    """A valid v6.1 tree (truncated), the same with the 200 ms run (invalid), a v5.1 tree, and a v6.1 tree
+    with the resnet50 result and a llama2-70b-99.9 Server one."""
     base = tmp_path_factory.mktemp("trees")
-    good, short, v51 = base / "good", base / "short", base / "v51"
+    good, short, v51, mixed = base / "good", base / "short", base / "v51", base / "mixed"
     write_tree(good, runs, ledger=LEDGER)
     submission.truncate_accuracy_logs(good, base / "backup-good")
     write_tree(short, runs, perf="short")
     write_tree(v51, runs, version="v5.1")
-    return {"good": good, "short": short, "v51": v51}
+    write_tree(mixed, runs, ledger=LEDGER)
+    llm = submission.ResultSet(
+        model="llama2-70b-99.9", scenario="Server", performance_dir=llm_run, accuracy_dir=None,
+        measurements=submission.measurements_for("llama2-70b-99.9", "fp8", "llama2-70b"),
+        readme="# llama2-70b-99.9 Server\n\n    mlperfctl run --model llama2-70b-99.9\n", ledger={"exit_status": 0})
+    submission.write_results(mixed, division="open", submitter="acme", system_name=SYSTEM,
+                             system_json=system_json("open"), results=[llm], src_dir=runs["src"],
+                             rnd=mlperf_rules.get_round("v6.1"))
+    return {"good": good, "short": short, "v51": v51, "mixed": mixed}
 
 
 def detail(tree: Path, layout_version="v6.1") -> MLLog:
@@ -139,7 +165,7 @@ def chromium() -> str | None:
                                                "run by `make setup`, installs it)")
 def test_the_page_renders_every_plot_in_headless_chromium(trees, tmp_path):
     out = tmp_path / "rep"
-    report.build([trees["good"], trees["short"]], out, mlperf_rules.get_round("v6.1"))
+    report.build([trees["mixed"], trees["short"]], out, mlperf_rules.get_round("v6.1"))
     page = out / "report.html"
     text = page.read_text()
     assert "<script src" not in text and "<link" not in text  # nothing to fetch at view time
@@ -152,10 +178,11 @@ def test_the_page_renders_every_plot_in_headless_chromium(trees, tmp_path):
     dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
-    # throughput, latency percentiles, memory: three plots, each drawn (plotly's svg in its div)
-    assert 'data-plots-rendered="3"' in dom.stdout, dom.stdout[-2000:]
+    # throughput, latency percentiles, LLM token latencies, memory: four plots, each drawn (plotly's svg)
+    assert 'data-plots-rendered="4"' in dom.stdout, dom.stdout[-2000:]
     assert not re.search(r"<body[^>]*data-plot-error=", dom.stdout)
-    assert dom.stdout.count('class="main-svg"') >= 3
+    assert all(f'id="plot-{k}"' in dom.stdout for k in ("throughput", "latency", "tokens", "memory"))
+    assert dom.stdout.count('class="main-svg"') >= 4
     subprocess.run([*common, "--window-size=1280,2600", f"--screenshot={shot}", page.as_uri()],
                    capture_output=True, text=True, timeout=120, check=True)
     assert shot.stat().st_size > 20_000
@@ -229,3 +256,20 @@ def test_unwritable_output_is_a_user_error(trees, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda *a, **k: False)  # root ignores modes; stand in for a read-only dir
     with pytest.raises(UserError, match="is not writable"):
         report.build([trees["good"]], tmp_path / "rep", mlperf_rules.get_round("v6.1"))
+
+
+def test_llm_result_tokens_against_the_rounds_limits(trees, tmp_path, llm_run):
+    rnd = mlperf_rules.get_round("v6.1")
+    written = report.build([trees["mixed"]], tmp_path / "rep", rnd)
+    res = next(r for r in written["trees"][0]["results"] if r["summary"]["Model"] == "llama2-70b-99.9")
+    log = MLLog(llm_run / "mlperf_log_detail.txt")
+    bench = rnd.benchmark("llama2-70b-99.9")
+    ttft_limit, tpot_limit = bench.token_latency_ms.get("Server") or bench.token_latency_ms["*"]
+    assert res["tokens"] == {"ttft_p99_ms": log.get("result_first_token_99.00_percentile_latency_ns") / 1e6,
+                             "tpot_p99_ms": log.get("result_time_per_output_token_99.00_percentile_ns") / 1e6,
+                             "ttft_limit_ms": ttft_limit, "tpot_limit_ms": tpot_limit}
+    row = res["summary"]
+    assert row["Units"] == "Tokens/s" and row["MlperfModel"] == "llama2-70b-99.9"
+    assert row["Result"] == float(log.get(rnd.result_field("llama2-70b-99.9", "Server")))
+    # results.py's rule: inferred when the directory's scenario differs from LoadGen's (here both Server)
+    assert row["inferred"] == 0

@@ -99,7 +99,7 @@ def _figures(trees: list[tuple[str, list[Result]]]) -> list[tuple[str, go.Figure
     llm = [(name, [r for r in results if r.tokens]) for name, results in trees]
     if any(rs for _, rs in llm):
         tok = go.Figure(layout={**layout, "title": "LLM p99 TTFT and TPOT against the round's limits",
-                                "yaxis": {"title": "ms"}})
+                                "yaxis": {"title": "ms", "type": "log"}})
         for name, rs in llm:
             for what in ("ttft", "tpot"):
                 tok.add_bar(name=f"{name} {what.upper()} p99", x=[f"{_label(r)} {what.upper()}" for r in rs],
