@@ -5,9 +5,9 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup engine demo test test-fast lint bench generate clean
+.PHONY: setup engine browser demo test test-fast lint bench generate clean
 
-setup: $(STAMP) engine
+setup: $(STAMP) engine browser
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q 'torch==2.13.0+cpu' || echo "note: no CPU torch wheel here; pytorch tests will skip"
 	$(BIN)/pip install -q -e '.[harness,dev,generative,medical-recommendation,tflite]'
 	touch $(STAMP)
+
+# chromium, for the report test (the page loaded headless)
+browser:
+	bash scripts/browser-setup.sh
 
 engine:
 	bash scripts/engine-setup.sh

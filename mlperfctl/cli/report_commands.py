@@ -17,11 +17,11 @@ from .common import JsonOpt, out
 
 
 def report(tree: Annotated[Path, typer.Argument(help="A submission root (the directory holding closed/ or open/).")],
-           tree2: Annotated[Path | None, typer.Argument(
-               help="A second submission root, shown side by side with the first.")] = None,
            output: Annotated[Path, typer.Option(
                "--output", "-o", help="Directory for summary.csv, summary.json (summary2.* for TREE2) and "
-                                      "report.html; created if its parent exists.")] = Path("report"),
+                                      "report.html; created if its parent exists.")],
+           tree2: Annotated[Path | None, typer.Argument(
+               help="A second submission root, shown side by side with the first.")] = None,
            version: Annotated[str, typer.Option(
                "--version", help="Submission round whose checker's CSV columns and rules apply "
                                  f"{choices(mlperf_rules.versions())}.")] = mlperf_rules.LATEST,
