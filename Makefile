@@ -5,7 +5,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup engine demo test test-fast lint bench generate clean
+.PHONY: setup engine browser demo test test-fast lint bench generate clean
 
 setup: $(STAMP) engine
 
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q 'torch==2.13.0+cpu' || echo "note: no CPU torch wheel here; pytorch tests will skip"
 	$(BIN)/pip install -q -e '.[harness,dev,generative,medical-recommendation,tflite]'
 	touch $(STAMP)
+
+# chromium, for the report test (the page loaded headless): `make test` installs it, `make demo` needs none
+browser:
+	bash scripts/browser-setup.sh
 
 engine:
 	bash scripts/engine-setup.sh
@@ -30,7 +34,7 @@ demo: setup
 	bash scripts/demo.sh
 
 # The whole suite with the engine tests under docker, then the engine test modules again under podman.
-test: setup
+test: setup browser
 	MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q --engine docker
 	MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q -m engine --engine podman tests/test_engine_*.py
 
