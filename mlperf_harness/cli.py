@@ -150,13 +150,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _accuracy(a) -> int:
-    """The family's scorer, given the round (`a.round`); with --output, the verdict of the lines it wrote."""
+    """The family's scorer, given the round (`a.round`); with --output, the verdict of the lines it wrote, on
+    stderr (stdout stays the scorer's: the reference script's lines)."""
     from . import verdict
 
     a.round = verdict.choose(a.version, a.model)
     code = workloads.get(a.model).score(a)
     if code == 0 and a.output:
-        print(verdict.line(verdict.judge(a.round, a.model, Path(a.output).read_text())))
+        print(verdict.line(verdict.judge(a.round, a.model, Path(a.output).read_text())), file=sys.stderr)
     return code
 
 

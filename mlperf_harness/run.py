@@ -72,7 +72,7 @@ def run(a) -> int:
         judged = verdict.judge(choice, a.model, (out / "accuracy.txt").read_text())
         result["accuracy_verdict"] = judged
         result["validity_notes"] += [f"below the {a.model} accuracy target: {p}" for p in judged["problems"]]
-        print(verdict.line(judged), flush=True)
+        print(verdict.line(judged), file=sys.stderr, flush=True)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out / 'result.json'} (peak RSS {result['peak_rss_mib']} MiB)", file=sys.stderr)
     return 0

@@ -43,7 +43,7 @@ def test_one_model_under_two_rounds_with_different_targets(run_args, tmp_path, m
         result = json.loads((out / "result.json").read_text())
         assert not any(k in result for k in ("accuracy_pass", "accuracy_targets_met"))
         verdicts[version] = result["accuracy_verdict"]
-        assert capsys.readouterr().out.splitlines()[-1].startswith(f"accuracy verdict ({version}): {top1.key}=")
+        assert capsys.readouterr().err.splitlines()[-2].startswith(f"accuracy verdict ({version}): {top1.key}=")
     real, strict = verdicts["v6.1"], verdicts["v0.9"]
     assert (real["round"], real["rules_round"]) == ("v6.1", "v6.1")
     assert (strict["round"], strict["rules_round"]) == ("v0.9", "v0.9")
@@ -72,7 +72,8 @@ def test_version_reaches_the_accuracy_command(run_args, demo, tmp_path):
         "v5.1",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.splitlines()[-1] == "accuracy verdict (v5.1): acc=100.0 (>= 75.6954): PASS"
+    assert proc.stderr.splitlines()[-1] == "accuracy verdict (v5.1): acc=100.0 (>= 75.6954): PASS"
+    assert proc.stdout.splitlines()[-1] == (out / "accuracy.txt").read_text().strip()  # stdout: the scorer's
 
 
 def test_rules_round_and_models_without_rules():
