@@ -47,6 +47,13 @@ def _coco_options(p) -> None:
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
 
 
+def _version_option(p) -> None:
+    p.add_argument(
+        "--version", metavar="ROUND",
+        help="the MLPerf round (e.g. v6.1) whose rules judge accuracy (default: the model's newest closed round)",
+    )  # fmt: skip
+
+
 def _parser() -> argparse.ArgumentParser:
     from .loadgen.settings import EXECUTION_MODES, MODES, SCENARIOS
 
@@ -80,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         "--test-query-count", type=int, help="min query count (Offline: samples) in test/fast execution mode"
     )
     r.add_argument("--audit-config", help="compliance audit.config to run with")
+    _version_option(r)
 
     acc = sub.add_parser("accuracy", help="score an accuracy run's mlperf_log_accuracy.json for --model")
     acc.add_argument("--model", required=True, choices=models)
@@ -91,19 +99,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     _imagenet_options(acc, alias=False)
     _coco_options(acc)
-    acc.add_argument("--output", help="also write the accuracy.txt lines to this file")
+    acc.add_argument("--output", help="also write the accuracy.txt lines to this file (and print their verdict)")
+    _version_option(acc)
 
     alias = sub.add_parser("accuracy-imagenet", help="= accuracy --model resnet50: top-1 accuracy")
     alias.add_argument("--mlperf-accuracy-file", required=True)
     _imagenet_options(alias, alias=True)
-    alias.add_argument("--output", help="also write the result line to this file")
+    alias.add_argument("--output", help="also write the result line to this file (and print its verdict)")
+    _version_option(alias)
     alias.set_defaults(model="resnet50")
 
     coco = sub.add_parser("accuracy-coco", help="= accuracy --model sdxl: CLIP score and FID")
     coco.add_argument("--mlperf-accuracy-file", required=True)
     coco.add_argument("--dataset-dir", required=True, help="COCO-2014 subset dir with captions/captions.tsv")
     _coco_options(coco)
-    coco.add_argument("--output", help="also write the accuracy.txt lines to this file")
+    coco.add_argument("--output", help="also write the accuracy.txt lines to this file (and print their verdict)")
+    _version_option(coco)
     coco.set_defaults(model="sdxl")
 
     llm = sub.add_parser("accuracy-llm", help="= accuracy --model M: ROUGE (+ token counts) of an LLM run")
@@ -111,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     llm.add_argument("--mlperf-accuracy-file", required=True)
     llm.add_argument("--dataset-file", required=True, help="the OpenOrca pickle or cnn_eval.json")
     llm.add_argument("--model-path", required=True, help="checkpoint directory holding the tokenizer")
-    llm.add_argument("--output", help="also write the result line to this file")
+    llm.add_argument("--output", help="also write the result line to this file (and print its verdict)")
+    _version_option(llm)
 
     pre = sub.add_parser("preprocess", help="raw dataset -> the layout `run` reads (3d-unet: KiTS19 NIfTI)")
     pre.add_argument("--model", required=True, choices=[m for m in models if m in PREPROCESSORS])
@@ -137,13 +149,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _accuracy(a) -> int:
+    """The family's scorer, given the round (`a.round`); with --output, the verdict of the lines it wrote, on
+    stderr (stdout stays the scorer's: the reference script's lines)."""
+    from . import verdict
+
+    a.round = verdict.choose(a.version, a.model)
+    code = workloads.get(a.model).score(a)
+    if code == 0 and a.output:
+        print(verdict.line(verdict.judge(a.round, a.model, Path(a.output).read_text())), file=sys.stderr)
+    return code
+
+
 def _dispatch(a) -> int:
     if a.command == "run":
-        from .loadgen.run import run
+        from .run import run
 
         return run(a)
     if a.command in ("accuracy", "accuracy-imagenet", "accuracy-coco", "accuracy-llm"):
-        return workloads.get(a.model).score(a)
+        return _accuracy(a)
     if a.command == "preprocess":
         from .workloads.base import load
 

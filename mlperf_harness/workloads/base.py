@@ -7,7 +7,7 @@ The host (mlperfctl) imports these declarations for preflight and planning, so t
 declaration (workloads/<family>/__init__.py) use the standard library only; the code that needs numpy, torch or
 LoadGen is imported when a hook runs.
 
-A `Runner` is one `run` of a workload: the run skeleton (mlperf_harness.loadgen.run) calls its hooks in order
+A `Runner` is one `run` of a workload: the run skeleton (mlperf_harness.run) calls its hooks in order
 (check, prepare, load, warm_up, answerer, facts, metric, performance/score); a family subclasses it in
 workloads/<family>/runner.py and overrides what differs, in the spirit of repo2docker's build packs.
 """
@@ -166,7 +166,11 @@ class Runner:
     facts(facts)         result.json's run facts, to add the workload's own to
     framework()          {"name", "version"} of what ran the model
     metric(detail)       the main performance metric from the detail log
-    performance(detail, result) / score(out, result)   mode-specific result.json fields (score: accuracy.txt)
+    performance(detail, result) / score(out, result)   mode-specific result.json fields (score: accuracy.txt,
+                         which the skeleton then judges into "accuracy_verdict")
+
+    `round` is the run's mlperf_rules.RoundChoice (--version), set by the skeleton before check(): whatever a
+    family does per round reads it (its `.rules` is the round whose benchmark rules apply to the model).
     """
 
     test_min_queries: dict[str, int] | None = None  # test execution mode's min query count per scenario
@@ -177,6 +181,7 @@ class Runner:
         self.workload = workload
         self.a = args
         self.threads = self.batch = self.workers = 0
+        self.round = None  # the run skeleton sets the RoundChoice
 
     @property
     def loadgen_model(self) -> str:

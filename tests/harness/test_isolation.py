@@ -51,7 +51,7 @@ def test_works_with_no_framework_installed():
     code = (
         "import sys\n"
         f"for m in {FRAMEWORKS!r}: sys.modules[m] = None\n"
-        "import mlperf_harness.loadgen.run, mlperf_harness.loadgen.pool, mlperf_harness.workloads.imagenet.demo\n"
+        "import mlperf_harness.run, mlperf_harness.loadgen.pool, mlperf_harness.workloads.imagenet.demo\n"
         "import mlperf_harness.workloads.imagenet.runner, mlperf_harness.workloads.sdxl.runner\n"
         "import mlperf_harness.workloads.llm.runner\n"
         "from mlperf_harness.workloads.imagenet.backends import onnxruntime_backend, pytorch_backend\n"
@@ -80,3 +80,44 @@ def test_declarations_import_with_the_standard_library_only():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]", proc.stdout
+
+
+def test_loadgen_imports_nothing_of_the_workloads():
+    """loadgen/ is the LoadGen plumbing under the registry: the run skeleton (mlperf_harness.run) sits above both."""
+    files = list((PACKAGE / "loadgen").rglob("*.py"))
+    assert files
+    for f in files:
+        tree = ast.parse(f.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+                absolute = node.level == 0 and (node.module or "").startswith("mlperf_harness.workloads")
+                relative = node.level == 2 and ((node.module or "").startswith("workloads") or "workloads" in names)
+                assert not (absolute or relative), f"{f}:{node.lineno} imports the workloads"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("mlperf_harness.workloads") for a in node.names), f
+    code = (
+        "import sys, pkgutil, importlib, mlperf_harness.loadgen as p\n"
+        "for m in pkgutil.iter_modules(p.__path__): importlib.import_module(f'mlperf_harness.loadgen.{m.name}')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mlperf_harness.')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "mlperf_harness.loadgen.pool" in proc.stdout and "mlperf_harness.workloads" not in proc.stdout
+
+
+def test_one_framework_layer_and_one_round_resolution():
+    """Torch devices and onnxruntime sessions are made in mlperf_harness.frameworks only; the round is resolved in
+    mlperf_harness.verdict only (mlperf_rules.resolve), and no family picks a round itself."""
+    made = {"def torch_device": [], "InferenceSession(": [], "torch.device(": [], "mlperf_rules.resolve(": []}
+    picks = ("rules_round(", "get_round(", "ROUNDS", "latest_closed_round(")
+    for f in PACKAGE.rglob("*.py"):
+        text = f.read_text()
+        for needle, where in made.items():
+            if needle in text:
+                where.append(f.relative_to(PACKAGE).as_posix())
+        assert not any(p in text for p in picks), f"{f} picks a round itself"
+    assert made["def torch_device"] == []
+    assert made["InferenceSession("] == ["frameworks/onnxruntime.py"]
+    assert made["torch.device("] == ["frameworks/torch.py"]
+    assert made["mlperf_rules.resolve("] == ["verdict.py"]

@@ -104,8 +104,9 @@ def test_offline_accuracy_run_scores_every_sample_once(rdemo, tmp_path):
     s = accuracy.score(out / "mlperf_log_accuracy.json", rdemo / demo.DATASET_DIR / ANNOTATIONS)
     assert (s.images, s.detections, s.no_results) == (COUNT, 300 * COUNT, 0)
     result = json.loads((out / "result.json").read_text())
-    assert result["metric"]["name"] == "mAP" and result["accuracy"]["round"] == "v6.0"
-    assert result["accuracy"]["target"] == pytest.approx(37.55 * 0.99) and result["accuracy_pass"] is False
+    verdict = result["accuracy_verdict"]
+    assert result["metric"]["name"] == "mAP" and verdict["round"] == verdict["rules_round"] == "v6.0"
+    assert verdict["targets"][0]["target"] == pytest.approx(37.55 * 0.99) and verdict["pass"] is False
     assert result["sample_count"] == COUNT and result["input_size"] == 800 and result["batch_size"] == 8
     again = harness(
         "accuracy", "--model", "retinanet", "--mlperf-accuracy-file", out / "mlperf_log_accuracy.json",

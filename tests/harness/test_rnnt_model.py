@@ -198,7 +198,7 @@ def test_bad_checkpoints_are_one_line_errors(tmp_path):
         model.load(path)
     _one_line(e, path, "does not match", "encoder.extra")
     demo.write_checkpoint(path, TINY, 0)
-    with pytest.raises(UsageError, match="no fp8 precision"):
+    with pytest.raises(UsageError, match="--precision fp8 is not supported for rnnt"):
         model.load(path, precision="fp8")
 
 

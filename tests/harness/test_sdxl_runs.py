@@ -56,15 +56,18 @@ def test_accuracy_run_writes_clip_and_fid(sdxl_demo, tmp_path, capsys):
     assert sorted({r["qsl_idx"] for r in log}) == [0, 1, 2, 3]
     assert len(bytes.fromhex(log[0]["data"])) == 64 * 64 * 3
     assert result["accuracy"]["samples"] == 4
-    assert result["accuracy_pass"] is False  # random weights
+    assert result["accuracy_verdict"]["pass"] is False  # random weights
     assert result["metric"]["name"] == "CLIP_SCORE"
-    assert -100 <= result["accuracy"]["CLIP_SCORE"]["value"] <= 100 and result["accuracy"]["FID_SCORE"]["value"] >= 0
+    assert -100 <= result["accuracy"]["CLIP_SCORE"] <= 100 and result["accuracy"]["FID_SCORE"] >= 0
+    assert set(result["accuracy_verdict"]["values"]) == {"CLIP_SCORE", "FID_SCORE"}
     assert main(["accuracy-coco", "--mlperf-accuracy-file", str(tmp_path / "mlperf_log_accuracy.json"),
-                 "--dataset-dir", str(sdxl_demo / "datasets/coco2014")]) == 0
-    out = capsys.readouterr().out.splitlines()
+                 "--dataset-dir", str(sdxl_demo / "datasets/coco2014"), "--output", str(tmp_path / "acc.txt")]) == 0
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
     # the same images score the same (up to float32 summation order under another thread count)
-    rescored = [ast.literal_eval(line) for line in out[-3:-1]]
+    rescored = [ast.literal_eval(line) for line in out[-2:]]
     for got, want in zip(rescored, map(ast.literal_eval, lines), strict=True):
         assert got.keys() == want.keys()
         assert all(math.isclose(got[k], want[k], rel_tol=1e-4) for k in got), (got, want)
-    assert out[-1].startswith("accuracy window:") and "FAIL" in out[-1]
+    last = captured.err.splitlines()[-1]
+    assert last.startswith("accuracy verdict (v6.1): CLIP_SCORE=") and last.endswith("FAIL")

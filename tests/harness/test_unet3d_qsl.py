@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 
-from mlperf_harness.loadgen import run
+from mlperf_harness import run
 from mlperf_harness.workloads.unet3d import CLASSES, dataset, inference
 
 
@@ -43,7 +43,7 @@ def test_only_the_performance_samples_are_loaded(tmp_path, monkeypatch):
         model="3d-unet-99", backend="onnxruntime", device="cpu", scenario="Offline", mode="performance",
         execution_mode="test", dataset_dir=str(pre), model_path="unused", output_dir=str(tmp_path / "out"),
         precision="fp32", target_qps=None, target_latency=None, threads=1, max_batchsize=None, count=None,
-        performance_sample_count=1, test_query_count=None, audit_config=None, cache_dir=None,
+        performance_sample_count=1, test_query_count=None, audit_config=None, cache_dir=None, version=None,
     )  # fmt: skip
     assert run.run(a) == 0
     result = json.loads((tmp_path / "out" / "result.json").read_text())
@@ -69,7 +69,7 @@ def test_single_stream_test_run_takes_the_test_query_count(tmp_path, monkeypatch
         model="3d-unet-99.9", backend="pytorch", device="cpu", scenario="SingleStream", mode="performance",
         execution_mode="test", dataset_dir=str(pre), model_path="unused", output_dir=str(out),
         precision="fp32", target_qps=None, target_latency=None, threads=1, max_batchsize=None, count=None,
-        performance_sample_count=None, test_query_count=3, audit_config=None, cache_dir=None,
+        performance_sample_count=None, test_query_count=3, audit_config=None, cache_dir=None, version=None,
     )  # fmt: skip
     assert run.run(a) == 0
     conf = (out / "user.conf").read_text()

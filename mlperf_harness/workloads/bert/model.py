@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UsageError
+from ...frameworks import onnxruntime
+from ...frameworks import torch as framework
 from . import squad
 from .layout import CONFIG_FILE
 from .squad import MAX_SEQ_LENGTH, Feature
@@ -38,7 +40,6 @@ REFERENCE_CONFIG = {
     "vocab_size": 30522,
 }
 PRECISIONS = {"onnxruntime": ("fp32", "fp16"), "pytorch": ("fp32", "fp16")}
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "rocm": "ROCMExecutionProvider"}
 WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
 
 
@@ -152,32 +153,13 @@ class OnnxBert:
     name = "onnxruntime"
 
     def __init__(self, path: Path, device: str, threads: int, precision: str):
-        import onnxruntime as ort
-
         check_precision(self.name, precision)
-        provider = PROVIDERS[device]
-        if provider not in ort.get_available_providers():
-            raise UsageError(
-                f"onnxruntime {ort.__version__} here has no {provider}",
-                f"run in an image built for --device {device}",
-            )
         try:
             self.vocab_size = onnx_vocab_size(path)
         except (ValueError, IndexError, OSError):
             raise UsageError(f"{path} is not an ONNX model", "pass the reference's model.onnx") from None
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        source = _fp16_bytes(path) if precision == "fp16" else str(path)
-        try:
-            self.session = ort.InferenceSession(source, opts, providers=[provider])
-        except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise UsageError(
-                f"onnxruntime cannot load {path}: {str(e).splitlines()[0]}", "pass a valid model.onnx"
-            ) from None
-        if self.session.get_providers()[0] != provider:
-            raise UsageError(f"onnxruntime could not start {provider}", "check the GPU driver and runtime libraries")
+        source = _fp16_bytes(path) if precision == "fp16" else path
+        self.session = onnxruntime.session(source, device, threads, "pass a valid model.onnx", name=path)
         inputs = {i.name: i for i in self.session.get_inputs()}
         if set(inputs) != set(ONNX_INPUTS) or any(i.type != "tensor(int64)" for i in inputs.values()):
             got = ", ".join(f"{i.name}:{i.type}" for i in inputs.values())
@@ -194,7 +176,7 @@ class OnnxBert:
             raise UsageError(
                 f"{path} takes sequences of {self.seq_len} tokens", f"pass a model taking {MAX_SEQ_LENGTH}"
             )
-        self.version = ort.__version__
+        self.version = onnxruntime.version()
         self.threads = threads
 
     def run(self, features: list[Feature]) -> np.ndarray:
@@ -215,17 +197,6 @@ def _fp16_bytes(path: Path) -> bytes:
 
 
 # --- pytorch ---
-
-
-def _torch_device(torch, device: str):
-    if device == "cpu":
-        return torch.device("cpu")
-    hip = getattr(torch.version, "hip", None)
-    if (device == "rocm") != bool(hip):
-        raise UsageError(f"torch {torch.__version__} does not drive {device}", "run in the image built for it")
-    if not torch.cuda.is_available():
-        raise UsageError(f"torch sees no {device} GPU", "pass the GPU into the container, or use --device cpu")
-    return torch.device("cuda")
 
 
 def read_config(path: Path) -> dict:
@@ -272,7 +243,7 @@ class TorchBert:
 
         check_precision(self.name, precision)
         self.torch = torch
-        self.device = _torch_device(torch, device)
+        self.device = framework.device(device)
         torch.set_num_threads(threads)
         config = read_config(path)
         state = load_state(path)

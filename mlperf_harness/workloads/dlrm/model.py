@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ...errors import UsageError
+from ...frameworks import torch as framework
 from . import DCN_LAYERS, DCN_RANK, DENSE_FEATURES, DENSE_LAYERS, EMBEDDING_DIM, OVER_LAYERS, TABLE_SIZES
 
 PREFIX = "model."
@@ -111,7 +112,7 @@ class Tables:
 
 class DLRM:
     def __init__(self, dense: DenseDCN, tables: Tables, device: str = "cpu"):
-        self.device = torch.device("cpu" if device == "cpu" else "cuda")
+        self.device = framework.device(device)
         self.dense = dense.to(self.device).eval()
         self.tables = tables
 

@@ -5,7 +5,7 @@ from ..base import ACCURACY_ARGS, Workload
 from .spec import BENCHMARKS
 
 _HERE = __name__
-# generate.DTYPES: the checkpoint is loaded in any of them, on the CPU and on GPUs
+# frameworks.torch.DTYPES: the checkpoint is loaded in any of them, on the CPU and on GPUs
 _PYTORCH = {device: {"pytorch": ("fp32", "fp16", "bf16")} for device in ("cpu", "cuda", "rocm")}
 _ACCURACY_ARGS = (*ACCURACY_ARGS, "--model-path", "{model_path}")  # the tokenizer is the checkpoint's
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-import mlperf_rules
 from mlperf_harness.errors import UsageError
 from mlperf_harness.loadgen.logs import first_responses, read_accuracy_log
 
@@ -45,24 +44,3 @@ def evaluate(bench: Benchmark, tokens: dict[int, np.ndarray], targets: list[str]
 
 def format_line(result: dict) -> str:
     return repr(result)
-
-
-def unmet(bench: Benchmark, result: dict) -> list[str]:
-    """The round's closed-division accuracy bounds (mlperf_rules) this result misses, read from its accuracy.txt
-    line with the checker's own patterns; GEN_LEN, a sum over the full dataset, is scaled to the samples scored."""
-    rnd = bench.rules
-    values = mlperf_rules.accuracy_values(rnd, bench.name, format_line(result))
-    misses = []
-    for metric in rnd.accuracy_targets(bench.name):
-        low, high = metric.target, metric.upper
-        if metric.key == "GEN_LEN":
-            scale = result["gen_num"] / rnd.dataset_size(bench.name)
-            low, high = (None if x is None else x * scale for x in (low, high))
-        value = values.get(metric.key)
-        if value is None:
-            misses.append(f"{metric.key} missing from the accuracy line")
-        elif (low is not None and value < low) or (high is not None and value > high):
-            bound = " and ".join(b for b in (low is not None and f">= {low:.4f}", high is not None and f"<= {high:.4f}")
-                                 if b)
-            misses.append(f"{metric.key} {value} (needs {bound})")
-    return misses

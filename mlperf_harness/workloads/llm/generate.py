@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from mlperf_harness.errors import UsageError
-
-DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+from mlperf_harness.frameworks import torch as framework
 
 
 def check_model_dir(path: Path) -> None:
@@ -23,11 +22,6 @@ def check_model_dir(path: Path) -> None:
             f"{path} has no tokenizer (tokenizer.json, tokenizer.model or vocab.json)",
             "put the model's tokenizer files next to its weights",
         )
-
-
-def torch_device(device: str) -> str:
-    """ROCm builds of torch address AMD GPUs as "cuda" too."""
-    return "cpu" if device == "cpu" else "cuda"
 
 
 def load_tokenizer(model_dir: Path):
@@ -51,23 +45,16 @@ class Generator:
         import torch
         from transformers import AutoModelForCausalLM
 
-        if precision not in DTYPES:
-            raise UsageError(
-                f"precision {precision} is not implemented for the LLM benchmarks", f"use one of {', '.join(DTYPES)}"
-            )
+        dtype = framework.dtype(precision, "the LLM benchmarks")
+        self.device = framework.device(device)
         if device == "cpu":
             torch.set_num_threads(threads)
-        elif not torch.cuda.is_available():
-            raise UsageError(f"--device {device} but torch sees no GPU", "run on a GPU host or use --device cpu")
         self.torch = torch
-        self.device = torch_device(device)
         self.tokenizer = tokenizer
         self.eos_id = tokenizer.eos_token_id
         # as the references: pad with EOS when the tokenizer has no pad token
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
-        self.model = AutoModelForCausalLM.from_pretrained(
-            model_dir, local_files_only=True, dtype=getattr(torch, DTYPES[precision])
-        ).to(self.device)
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=dtype).to(self.device)
         self.model.eval()
         self.generation = dict(generation)
         self.streams = generation.get("num_beams", 1) == 1

@@ -1,12 +1,11 @@
 """What the MLCommons reference defines per benchmark: dataset file and generation settings.
 
 Sources: language/llama2-70b (SUT.py gen_kwargs, dataset.py), language/gpt-j (backend_PyTorch.py gen_kwargs,
-dataset.py). The accuracy targets and the accuracy-log dtype are the round's: `mlperf_rules`.
+dataset.py). The accuracy targets and the accuracy-log dtype are the round's (`mlperf_rules`, via the run's
+RoundChoice).
 """
 
 from dataclasses import dataclass
-
-import mlperf_rules
 
 
 @dataclass(frozen=True)
@@ -20,15 +19,10 @@ class Benchmark:
     token_latencies: bool
     prompt_max_tokens: int | None = None  # tokenizer truncation of the prompt
 
-    @property
-    def rules(self):
-        """The round whose rules apply (mlperf_rules): accuracy targets, dataset size, accuracy-log dtype."""
-        return mlperf_rules.rules_round(self.name)
-
-    @property
-    def log_dtype(self) -> str:
-        """How the reference's accuracy script (and TEST06) decode the token ids: int32 or int64."""
-        return self.rules.benchmark(self.name).accuracy_log_dtype
+    def log_dtype(self, rules) -> str:
+        """How the reference's accuracy script (and TEST06) decode the token ids under the mlperf_rules Round
+        `rules` (the run's RoundChoice.rules): int32 or int64."""
+        return rules.benchmark(self.name).accuracy_log_dtype
 
 
 LLAMA2_GENERATION = {"max_new_tokens": 1024, "min_new_tokens": 1, "num_beams": 1, "do_sample": False}

@@ -2,7 +2,7 @@
 
 A runner has name, version, threads and predict(batch N x 3 x 800 x 800 float32) -> one Detections per image:
 boxes [D, 4] float32 (x1, y1, x2, y2 in input pixels), scores [D] float32, labels [D] int64, best first.
-The provider map, session setup, torch device checks and the fp32 rule are the ImageNet backends' own.
+The session setup, torch device checks and the fp32 rule are the framework layer's (mlperf_harness.frameworks).
 """
 
 from pathlib import Path
@@ -11,7 +11,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ...errors import UsageError
-from ..imagenet.backends import require_fp32
+from ...frameworks import onnxruntime, require_fp32
+from ...frameworks import torch as framework
 from . import NUM_CLASSES, ONNX_FILE, ONNX_INPUT, ONNX_OUTPUTS, PTH_FILE, SCORE_THRESH, SIZE
 
 BACKENDS = ("onnxruntime", "pytorch")
@@ -50,10 +51,6 @@ class OnnxRuntimeRunner:
     name = "onnxruntime"
 
     def __init__(self, model_path: Path, device: str, threads: int, precision: str):
-        import onnxruntime as ort
-
-        from ..imagenet.backends import onnxruntime_backend
-
         require_fp32(self.name, precision)
         head = model_head(model_path, ONNX_FILE)
         if head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip or a bare pickle
@@ -62,7 +59,7 @@ class OnnxRuntimeRunner:
                 f"give the onnxruntime backend {ONNX_FILE}, or run it with --backend pytorch",
             )
         fix = f"pass a valid ONNX model ({ONNX_FILE})"
-        self.session = onnxruntime_backend.session(model_path, device, threads, fix)
+        self.session = onnxruntime.session(model_path, device, threads, fix)
         inputs = self.session.get_inputs()
         outputs = {o.name for o in self.session.get_outputs()}
         shape = list(inputs[0].shape) if len(inputs) == 1 else []
@@ -72,7 +69,7 @@ class OnnxRuntimeRunner:
                 f"pass the RetinaNet ONNX model: {ONNX_INPUT} [1,3,{SIZE},{SIZE}] in, {','.join(ONNX_OUTPUTS)} out",
             )
         self.input_name = inputs[0].name
-        self.version = ort.__version__
+        self.version = onnxruntime.version()
         self.threads = threads
 
     def predict(self, batch: np.ndarray) -> list[Detections]:
@@ -92,7 +89,6 @@ class PyTorchRunner:
     def __init__(self, model_path: Path, device: str, threads: int, precision: str):
         import torch
 
-        from ..imagenet.backends.pytorch_backend import torch_device
         from . import model
 
         require_fp32(self.name, precision)
@@ -104,7 +100,7 @@ class PyTorchRunner:
                 f"give the pytorch backend {PTH_FILE}, or run an ONNX model with --backend onnxruntime",
             )
         self.torch = torch
-        self.device = torch_device(torch, device)
+        self.device = framework.device(device)
         torch.set_num_threads(threads)
         self.model = model.load(model_path).to(self.device)
         if self.model.head.classification_head.per_anchor != NUM_CLASSES:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import UsageError
+from ...frameworks import torch as framework
 from .dataset import BLANK
 from .features import FEATURES
 
@@ -131,7 +132,7 @@ def read_state(path: Path) -> dict:
 
 def load(path: Path, device: str = "cpu", precision: str = "fp32"):
     """The RNN-T of a reference-format checkpoint, in eval mode on device."""
-    torch = _torch()
+    _torch()  # the one-line error when torch is missing
     state = read_state(path)
     model = build(config_of(state, path))
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -139,9 +140,7 @@ def load(path: Path, device: str = "cpu", precision: str = "fp32"):
         raise UsageError(
             f"{path} does not match the RNN-T layout (missing {missing[:3]}, unexpected {unexpected[:3]})", _FIX
         )
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
-    if dtype is None:
-        raise UsageError(f"rnnt has no {precision} precision", "pass --precision fp32, fp16 or bf16")
+    dtype = framework.dtype(precision, "rnnt")
     return model.to(device=device, dtype=dtype)
 
 

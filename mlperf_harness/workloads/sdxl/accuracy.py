@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-import mlperf_rules
 from mlperf_harness.errors import UsageError
 
-# The closed-division window (submission checker accuracy-target and accuracy-upper-limit, v5.1 to v6.1).
 FID_BATCH = 8
+
+METRICS = ("CLIP_SCORE", "FID_SCORE")  # the accuracy.txt lines, in order
 
 
 def _records(accuracy_log: Path):
@@ -143,32 +143,11 @@ def score(
 
 def lines(result: dict) -> list[str]:
     """accuracy.txt: one line per metric, as the submission checker's `'CLIP_SCORE': value` patterns read."""
-    return [f"{{'{k}': {result[k]:.8f}}}" for k in ("CLIP_SCORE", "FID_SCORE")]
-
-
-def targets(model: str = "sdxl") -> dict[str, tuple[float, float]]:
-    """metric -> the round's closed-division [min, max] (mlperf_rules)."""
-    return {m.key: (m.target, m.upper) for m in mlperf_rules.rules_round(model).accuracy_targets(model)}
-
-
-def window(result: dict) -> dict:
-    """Each metric's value, the round's [min, max] and whether it is inside."""
-    return {
-        k: {"value": round(result[k], 8), "min": lo, "max": hi, "pass": lo <= result[k] <= hi}
-        for k, (lo, hi) in targets().items()
-    }
-
-
-def verdict_line(win: dict) -> str:
-    parts = [
-        f"{k}={v['value']:.4f} in [{v['min']}, {v['max']}]: {'PASS' if v['pass'] else 'FAIL'}" for k, v in win.items()
-    ]
-    return "accuracy window: " + "; ".join(parts)
+    return [f"{{'{k}': {result[k]:.8f}}}" for k in METRICS]
 
 
 def command(a) -> int:
-    """`accuracy --model sdxl` and `accuracy-coco`: print the accuracy.txt lines and the window verdict;
-    --output writes the lines."""
+    """`accuracy --model sdxl` and `accuracy-coco`: print the accuracy.txt lines; --output writes them."""
     from .pipeline import quiet
 
     if a.dataset_dir is None:
@@ -184,7 +163,7 @@ def command(a) -> int:
     }
     result = score(Path(a.mlperf_accuracy_file), Path(a.dataset_dir), a.device, **paths)
     text = lines(result)
-    print("\n".join([*text, verdict_line(window(result))]))
+    print("\n".join(text))
     if a.output:
         Path(a.output).write_text("\n".join(text) + "\n")
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from mlperf_harness.errors import UsageError
+from mlperf_harness.frameworks import torch as framework
 
 from .dataset import tokenize
 
@@ -31,24 +32,6 @@ def quiet() -> None:
         ("DIFFUSERS_VERBOSITY", "error"),
     ):
         os.environ.setdefault(key, value)
-
-
-def torch_dtype(precision: str):
-    import torch
-
-    if precision not in DTYPES:
-        raise UsageError(f"precision {precision!r} is not supported for sdxl", f"use one of {', '.join(DTYPES)}")
-    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-
-
-def torch_device(device: str) -> str:
-    import torch
-
-    if device == "cpu":
-        return "cpu"
-    if not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: this torch ({torch.__version__}) sees no GPU", "use --device cpu")
-    return "cuda"  # ROCm builds of torch expose their GPUs as cuda devices
 
 
 def locate(model_path: Path) -> tuple[Path, Path]:
@@ -88,8 +71,8 @@ class Generator:
         diffusers_logging.disable_progress_bar()
 
         pipe_dir, sched_dir = locate(model_path)
-        self.dtype = torch_dtype(precision)
-        self.device = torch_device(device)
+        self.dtype = framework.dtype(precision, "sdxl", DTYPES)
+        self.device = framework.device(device)
         scheduler = EulerDiscreteScheduler.from_pretrained(sched_dir, subfolder="scheduler", local_files_only=True)
         self.pipe = StableDiffusionXLPipeline.from_pretrained(
             pipe_dir, scheduler=scheduler, dtype=self.dtype, local_files_only=True, add_watermarker=False

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UsageError
+from ...frameworks import onnxruntime
+from ...frameworks import torch as framework
 from . import CLASSES, OVERLAP, ROI
 
 
@@ -61,28 +63,14 @@ class OnnxUnet:
     name = "onnxruntime"
 
     def __init__(self, path: Path, device: str, threads: int):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        providers = {
-            "cpu": ["CPUExecutionProvider"],
-            "cuda": ["CUDAExecutionProvider"],
-            "rocm": ["ROCMExecutionProvider"],
-        }
-        try:
-            self.sess = ort.InferenceSession(str(path), opts, providers=providers[device])
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types for bad files
-            raise UsageError(
-                f"{path} is not a loadable ONNX model ({type(e).__name__})", "pass the 3D-UNet ONNX"
-            ) from None
+        self.sess = onnxruntime.session(path, device, threads, "pass the 3D-UNet ONNX")
         inp = self.sess.get_inputs()[0]
         dims = list(inp.shape)
         if len(dims) != 5 or dims[1:] != [1, ROI, ROI, ROI]:
             raise UsageError(f"{path} takes input {dims}", f"pass a 3D-UNet ONNX taking [N,1,{ROI},{ROI},{ROI}]")
         self.input = inp.name
         self.max_batch = dims[0] if isinstance(dims[0], int) else None
-        self.version = ort.__version__
+        self.version = onnxruntime.version()
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.max_batch is not None and len(x) != self.max_batch:
@@ -102,7 +90,7 @@ class TorchUnet:
 
         torch.set_num_threads(threads)
         self.torch = torch
-        self.device = torch.device("cpu" if device == "cpu" else "cuda")
+        self.device = framework.device(device)
         try:
             if path.suffix == ".ptc":
                 self.model = torch.jit.load(str(path), map_location=self.device)

@@ -79,8 +79,3 @@ def create(
 
         return TensorRTBackend(model_path, device, threads, precision, cache_dir, batch)
     raise UsageError(f"unknown backend {name!r}", f"use one of {', '.join(BACKENDS)}")
-
-
-def require_fp32(backend: str, precision: str) -> None:
-    if precision != "fp32":
-        raise UsageError(f"--precision {precision} is not supported by the {backend} backend", "use --precision fp32")

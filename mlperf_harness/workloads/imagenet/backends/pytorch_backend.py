@@ -1,30 +1,14 @@
-"""PyTorch on cpu, cuda or rocm (torch.cuda on a HIP build), loading a torchvision ResNet50 state_dict."""
+"""PyTorch on cpu, cuda or rocm (device: mlperf_harness.frameworks.torch), loading a torchvision ResNet50 state_dict."""
 
 from pathlib import Path
 
 import numpy as np
 
 from mlperf_harness.errors import UsageError
+from mlperf_harness.frameworks import require_fp32
+from mlperf_harness.frameworks import torch as framework
 
-from . import check_class_count, require_fp32
-
-
-def torch_device(torch, device: str):
-    """The torch device for --device, or a one-line UsageError when this torch build or host cannot give it."""
-    if device == "cpu":
-        return torch.device("cpu")
-    hip = getattr(torch.version, "hip", None)
-    if device == "rocm" and not hip:
-        raise UsageError(
-            f"torch {torch.__version__} is not a ROCm build", "run in a ROCm image or use --device cuda/cpu"
-        )
-    if device == "cuda" and hip:
-        raise UsageError(f"torch {torch.__version__} is a ROCm build", "use --device rocm")
-    if not torch.cuda.is_available():
-        raise UsageError(
-            f"torch sees no {device} GPU", "check the GPU is passed into the container, or use --device cpu"
-        )
-    return torch.device("cuda")
+from . import check_class_count
 
 
 class PyTorchBackend:
@@ -38,7 +22,7 @@ class PyTorchBackend:
 
         require_fp32(self.name, precision)
         self.torch = torch
-        self.device = torch_device(torch, device)
+        self.device = framework.device(device)
         torch.set_num_threads(threads)
         try:
             state = torch.load(model_path, map_location="cpu", weights_only=True)

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from mlperf_harness.errors import UsageError
+from mlperf_harness.frameworks import require_fp32
 
-from . import check_class_count, check_nhwc_shape, require_fp32
+from . import check_class_count, check_nhwc_shape
 
 # the class-probability tensors of the official frozen graphs, in the order they are looked for
 OUTPUTS = ("softmax_tensor", "MobilenetV1/Predictions/Reshape_1", "MobilenetV2/Predictions/Reshape_1", "probabilities")

@@ -2,17 +2,19 @@
 
 Check the arguments against the workload's declaration, write user.conf, read the inputs, prepare the output
 dir, load the model and the QSL, warm up, answer LoadGen from the worker pool, then write result.json (and in
-accuracy mode score the accuracy log into accuracy.txt). What differs per workload are the hooks of its
-Runner (mlperf_harness.workloads.base)."""
+accuracy mode score the accuracy log into accuracy.txt and judge it: "accuracy_verdict", mlperf_harness.verdict).
+What differs per workload are the hooks of its Runner (mlperf_harness.workloads.base); the round (--version) is
+resolved here once and handed to it as `Runner.round`. It sits above both the registry (workloads) and the
+LoadGen plumbing (loadgen), which imports nothing of workloads."""
 
 import json
 import resource
 import sys
 from pathlib import Path
 
-from .. import workloads
-from . import lifecycle, logs, settings
-from .pool import WorkerPool
+from . import verdict, workloads
+from .loadgen import lifecycle, logs, settings
+from .loadgen.pool import WorkerPool
 
 
 def peak_rss_mib() -> float:
@@ -25,7 +27,9 @@ def run(a) -> int:
     workload.check(a.model, a.device, a.backend, a.precision, a.scenario)
     for name, value in (("--threads", a.threads), ("--max-batchsize", a.max_batchsize), ("--count", a.count)):
         lifecycle.check_positive(name, value)
+    choice = verdict.choose(a.version, a.model)
     r = workload.runner(a)
+    r.round = choice
     r.check()
     out = Path(a.output_dir).resolve()
     audit_config = Path(a.audit_config).resolve() if a.audit_config else None
@@ -65,6 +69,10 @@ def run(a) -> int:
         r.performance(detail, result)
     else:
         r.score(out, result)
+        judged = verdict.judge(choice, a.model, (out / "accuracy.txt").read_text())
+        result["accuracy_verdict"] = judged
+        result["validity_notes"] += [f"below the {a.model} accuracy target: {p}" for p in judged["problems"]]
+        print(verdict.line(judged), file=sys.stderr, flush=True)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out / 'result.json'} (peak RSS {result['peak_rss_mib']} MiB)", file=sys.stderr)
     return 0
