@@ -10,15 +10,10 @@ from ..errors import MatrixError, UserError
 from . import (
     build_commands,
     export_commands,
-<<<<<<< HEAD
     get_commands,
     launch_commands,
     matrix_commands,
-=======
-    launch_commands,
-    matrix_commands,
     report_commands,
->>>>>>> wip-report
     run_commands,
     submission_commands,
 )
@@ -35,11 +30,8 @@ run_commands.register(app)
 submission_commands.register(app)
 launch_commands.register(app)
 export_commands.register(app)
-<<<<<<< HEAD
 get_commands.register(app)
-=======
 report_commands.register(app)
->>>>>>> wip-report
 
 
 def main() -> None:
