@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from mlperfctl import matrix as matrix_mod
-from mlperfctl import options, render
-from mlperfctl.builder import context, lock, normalize
+from mlperfctl import options
+from mlperfctl.builder import context, lock, normalize, render
 from mlperfctl.builder import plan as build_plan
 from mlperfctl.builder import stages as build_stages
 from mlperfctl.errors import UserError
