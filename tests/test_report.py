@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_submission import SYSTEM, run_tiny_sut, set_mllog, system_json
-from test_submission import write as write_tree
 
 import mlperf_rules
 from mlperfctl import report, submission
 from mlperfctl.errors import UserError
 from mlperfctl.submission.mllog import MLLog
+from tests.test_submission import SYSTEM, run_tiny_sut, runs, set_mllog, system_json  # noqa: F401 (runs)
+from tests.test_submission import write as write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "out" / "test-artifacts"
@@ -38,27 +38,6 @@ OFFICIAL_V5 = ("Organization,Availability,Division,SystemType,SystemName,Platfor
                "Accuracy,number_of_nodes,host_processor_model_name,host_processors_per_node,host_processor_core_count,"
                "accelerator_model_name,accelerators_per_node,Location,framework,operating_system,notes,compliance,"
                "errors,version,inferred,has_power,Units,weight_data_types")
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Real tiny-LoadGen runs: performance (200 ms, and the same edited to 600 s so it is valid), accuracy."""
-    base = tmp_path_factory.mktemp("harness")
-    conf = base / "user.conf"
-    conf.write_text("resnet50.Offline.target_qps = 120000\nresnet50.Offline.min_duration = 200\n")
-    short = run_tiny_sut(base / "perf-200ms", "performance", conf)
-    acc = run_tiny_sut(base / "accuracy", "accuracy", conf)
-    valid = base / "perf-600s"
-    shutil.copytree(short, valid)
-    for key in ("requested_min_duration_ms", "effective_min_duration_ms"):
-        set_mllog(valid / "mlperf_log_detail.txt", key, 600000)
-    summary = valid / "mlperf_log_summary.txt"
-    summary.write_text(summary.read_text().replace("min_duration (ms): 200\n", "min_duration (ms): 600000\n"))
-    (valid / "user.conf").write_text((valid / "user.conf").read_text().replace("= 200", "= 600000"))
-    src = base / "harness-src"
-    (src / "mlperf_harness").mkdir(parents=True)
-    (src / "mlperf_harness" / "__init__.py").write_text('"""harness"""\n')
-    return {"short": short, "valid": valid, "acc": acc, "src": src}
 
 
 LEDGER = {"cell": "python-onnxruntime-cpu-resnet50", "exit_status": 0,
@@ -82,7 +61,7 @@ def llm_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trees(tmp_path_factory, runs, llm_run):
+def trees(tmp_path_factory, runs, llm_run):  # noqa: F811 (the imported fixture)
     """A valid v6.1 tree (truncated), the same with the 200 ms run (invalid), a v5.1 tree, and a v6.1 tree
     with the resnet50 result and a llama2-70b-99.9 Server one."""
     base = tmp_path_factory.mktemp("trees")
