@@ -88,7 +88,7 @@ def test_run_in_container_writes_a_complete_result(tree, scenario, no_containers
     assert ledger["exit_status"] == 0 and {r["mode"] for r in ledger["runs"]} == {"performance", "accuracy"}
     assert ledger["harness"]["loadgen_version"] == "6.0.17"
     assert summary["image"] in (res / "README.md").read_text()
-    assert (sub / "open" / "lab" / "src" / "resnet50" / "mlperf_harness" / "loadgen" / "run.py").is_file()
+    assert (sub / "open" / "lab" / "src" / "resnet50" / "mlperf_harness" / "run.py").is_file()
     system = json.loads((sub / "open" / "lab" / "systems" / "box_cpu.json").read_text())
     assert system["framework"].startswith("onnxruntime 1.32.0") and system["accelerators_per_node"] == "0"
     owners = {p.stat().st_uid for p in res.rglob("*")}
