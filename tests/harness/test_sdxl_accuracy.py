@@ -76,9 +76,15 @@ def test_accuracy_lines_parse_as_the_checker_reads_them():
 
 @pytest.mark.parametrize("clip,fid,ok", [(31.75, 23.5, True), (31.5, 23.5, False), (31.75, 24.0, False)])
 def test_window(clip, fid, ok):
-    win = accuracy.window({"CLIP_SCORE": clip, "FID_SCORE": fid})
-    assert all(v["pass"] for v in win.values()) is ok
-    assert ("FAIL" in accuracy.verdict_line(win)) is not ok
+    """The round's CLIP/FID window, judged by the harness's one verdict from the accuracy.txt lines sdxl writes."""
+    from mlperf_harness import verdict
+
+    v = verdict.judge(verdict.choose("v6.1", "sdxl"), "sdxl", "\n".join(accuracy.lines({"CLIP_SCORE": clip,
+                                                                                          "FID_SCORE": fid})))
+    assert v["values"] == {"CLIP_SCORE": clip, "FID_SCORE": fid}
+    assert {t["key"] for t in v["targets"]} == {"CLIP_SCORE", "FID_SCORE"}
+    assert v["pass"] is ok
+    assert ("FAIL" in verdict.line(v)) is not ok
 
 
 @pytest.mark.slow
