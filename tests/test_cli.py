@@ -1,6 +1,7 @@
 """The mlperfctl command line, run as a user would (subprocess), for matrix and generate."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -120,3 +121,22 @@ def test_harness_error_in_the_quoted_tail_gets_no_second_prefix(monkeypatch, cap
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("error: the harness failed (Offline performance")
     assert lines[1] == "error: model file /model/x.onnx does not exist (pass --model-path)"
+
+
+def test_help_shows_whole_option_names_when_piped():
+    """Piped (grep) help is click's plain help: no option name is cut to fit a box; a wide terminal keeps the
+    boxed help, an 80-column one does not."""
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "run", "--help"], capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "80"})
+    assert r.returncode == 0, r.stderr
+    for name in ("--offline-target-qps", "--multistream-target-latency", "--compliance-server-qps-reduction",
+                 "--skip-dataset-size-check"):
+        assert name in r.stdout, name
+    assert "…" not in r.stdout
+    from mlperfctl.cli import rich_help_fits
+    assert rich_help_fits(True, 120) and not rich_help_fits(True, 80) and not rich_help_fits(False, 200)
+
+
+def test_shell_completion_is_offered():
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "--help"], capture_output=True, text=True)
+    assert "--install-completion" in r.stdout and "--show-completion" in r.stdout

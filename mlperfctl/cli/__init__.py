@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import typer
@@ -22,8 +23,9 @@ app = typer.Typer(
     help="Build and run MLPerf Inference benchmarks in reproducible containers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
 )
+RICH_HELP_COLUMNS = 100  # narrower (an 80-column terminal) or piped: plain help, whose option names are never cut
 matrix_commands.register(app)
 build_commands.register(app)
 run_commands.register(app)
@@ -36,6 +38,8 @@ report_commands.register(app)
 
 def main() -> None:
     """Console-script entry: user errors are one line on stderr and exit code 2."""
+    if not rich_help_fits(sys.stdout.isatty(), shutil.get_terminal_size().columns):
+        app.rich_markup_mode = None  # click's own help: whole option names, wrapped descriptions
     try:
         app()
     except UserError as e:
@@ -45,6 +49,12 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def rich_help_fits(tty: bool, columns: int) -> bool:
+    """The boxed help tables truncate long option names (`--offline-target-q…`) when they lack room: use them
+    only on a terminal at least RICH_HELP_COLUMNS wide, never when the help is piped (grep, less, a file)."""
+    return tty and columns >= RICH_HELP_COLUMNS
 
 
 def error_lines(e: UserError) -> list[str]:
