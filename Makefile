@@ -1,11 +1,12 @@
 # mlperfctl developer entry points. `make demo` and `make test` work on a fresh Debian 12
-# machine as root: both run `setup` first (idempotent).
+# machine as root, each installing what it needs first (idempotent): the demo the Python packages, the
+# Docker engine and the local base; the tests also podman, a one-node Slurm cluster and chromium.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup engine browser demo test test-fast lint bench generate clean
+.PHONY: setup docker engine browser demo test test-fast lint bench generate clean
 
 setup: $(STAMP) engine
 
@@ -22,21 +23,32 @@ $(STAMP): pyproject.toml
 browser:
 	bash scripts/browser-setup.sh
 
-engine:
+docker:
 	bash scripts/engine-setup.sh
+
+# every engine and launcher the tests use: docker, rootless podman, and Slurm's daemons (stopped again at
+# the end of `make test`)
+engine: docker
 	bash scripts/podman-setup.sh rootless
 	bash scripts/slurm-setup.sh
 
 generate: $(STAMP)
 	$(BIN)/mlperfctl generate
 
-demo: setup
+# the demo needs only the Python packages and Docker: no podman, no Slurm daemons left running
+demo: $(STAMP) docker
 	bash scripts/demo.sh
 
-# The whole suite with the engine tests under docker, then the engine test modules again under podman.
+# The whole suite with the engine tests under docker, then the engine test modules again under podman; the
+# Slurm daemons the tests needed are stopped afterwards, pass or fail (the engines stay).
 test: setup browser
-	MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q --engine docker
-	MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q -m engine --engine podman tests/test_engine_*.py
+	@rc=0; \
+	MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q --engine docker || rc=$$?; \
+	if [ $$rc -eq 0 ]; then \
+	  MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q -m engine --engine podman tests/test_engine_*.py || rc=$$?; \
+	fi; \
+	bash scripts/slurm-setup.sh stop >/dev/null; \
+	exit $$rc
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not engine"
