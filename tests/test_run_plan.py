@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -442,3 +443,22 @@ def test_bert_pytorch_mounts_its_config_beside_the_weights(loaded, tmp_path):
     with pytest.raises(UserError, match=f"{models} lacks bert_config.json, which the pytorch backend of bert-99 "
                                         f"reads beside model.pytorch"):
         preflight.check_companions(strict, models / "model.pytorch")
+
+
+def test_demo_data_ends_with_the_run_command_for_what_it_wrote(loaded, tmp_path):
+    """`mlperfctl demo-data` prints the exact `mlperfctl run` for its output; the host accepts those paths."""
+    import shlex
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "demo-data", str(tmp_path / "demo"), "--model", "resnet50",
+                        "--backend", "onnxruntime", "--images", "4"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    [line] = [ln for ln in r.stdout.splitlines() if ln.startswith("next: ")]
+    argv = shlex.split(line[len("next: "):])
+    assert argv[:4] == ["mlperfctl", "run", "--model", "resnet50"]
+    flags = dict(zip(argv[4::2], argv[5::2], strict=True))
+    o = opts(backend=flags["--backend"], dataset_dir=Path(flags["--dataset-dir"]),
+             model_path=Path(flags["--model-path"]))
+    p = run_plan.plan(loaded, o)
+    assert preflight.preflight(loaded, p, o, set()) == tmp_path / "demo" / "models" / "resnet50_v1.onnx"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -218,6 +219,19 @@ def demo_data(
         raise typer.Exit(2)
     if code:
         raise UserError(f"demo data generation failed (exit code {code})")
+    out.print(f"next: {demo_run_command(directory, model, backend)}", highlight=False, markup=False, soft_wrap=True)
+
+
+def demo_run_command(directory: Path, model: str, backend: str | None = None) -> str:
+    """The `mlperfctl run` that runs what demo-data wrote: the model's declared demo folders (the dataset, and the
+    folder holding the backend's model file, which `run` finds in it)."""
+    from mlperf_harness import workloads
+
+    w = workloads.get(model)
+    argv = ["mlperfctl", "run", "--model", model, *(["--backend", backend] if backend else []),
+            "--dataset-dir", str(Path(directory) / w.demo_dataset_dir),
+            "--model-path", str(Path(directory) / w.demo_model_dir)]
+    return shlex.join(argv)
 
 
 def register(app: typer.Typer) -> None:
