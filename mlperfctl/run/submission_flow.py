@@ -246,7 +246,6 @@ def execute_submission(lm: LoadedMatrix, opts: RunOptions, build_options: BuildO
             raise
         finally:
             runner.cleanup()
-    raise AssertionError("unreachable: the session returns or raises")  # pragma: no cover
 
 
 def _submission(s: RunSession, runner: PieceRunner, sopts: SubmissionOptions, rnd, tests, results_dir: Path,
