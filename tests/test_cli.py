@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def cli(*args, cwd=None):
@@ -140,3 +141,18 @@ def test_help_shows_whole_option_names_when_piped():
 def test_shell_completion_is_offered():
     r = subprocess.run([sys.executable, "-m", "mlperfctl", "--help"], capture_output=True, text=True)
     assert "--install-completion" in r.stdout and "--show-completion" in r.stdout
+
+
+def test_models_lists_every_benchmark_and_the_readme_table_is_its_output():
+    from mlperf_harness import workloads
+    from mlperfctl.models import markdown, model_rows
+
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "models", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = {row["model"]: row for row in json.loads(r.stdout)}
+    assert set(rows) == set(workloads.WORKLOADS)
+    assert rows["gptj-99"]["rules_round"] == "v5.0" and "v6.1" not in rows["gptj-99"]["closed_rounds"]
+    assert rows["resnet50"]["scenarios"]["edge"] == ["SingleStream", "MultiStream", "Offline"]
+    assert rows["mobilenet"]["closed_rounds"] == [] and rows["bert-99"]["model_files"]["pytorch"] == "model.pytorch"
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert markdown(model_rows()) in readme

@@ -14,6 +14,7 @@ from . import (
     get_commands,
     launch_commands,
     matrix_commands,
+    models_commands,
     report_commands,
     run_commands,
     submission_commands,
@@ -34,6 +35,7 @@ launch_commands.register(app)
 export_commands.register(app)
 get_commands.register(app)
 report_commands.register(app)
+models_commands.register(app)
 
 
 def main() -> None:
