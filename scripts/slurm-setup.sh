@@ -23,7 +23,8 @@ if [ "$(id -u)" -ne 0 ]; then
   log "must run as root (it installs packages and starts the Slurm daemons)"; exit 1
 fi
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# a pid file may vanish between looking and reading (munged removes its own on exit): that is "not alive"
+pid_alive() { local pid; pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 
 stop_daemons() {
   local f
