@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..engines.base import ContainerEngine, ContainerSpec, GpuRequest, Mount
 from ..options import RunOptions
+from ..submission.transaction import pid_alive
 from .plan import RunPlan, Target
 from .preflight import companion_files
 
@@ -86,17 +87,7 @@ def remove_stale_containers(engine: ContainerEngine) -> int:
     host = os.uname().nodename
     for cid, labels in engine.list_containers(RUN_LABEL):
         owner_host, _, pid = labels.get(RUN_LABEL, "").rpartition(":")
-        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+        if owner_host == host and pid.isdigit() and not pid_alive(int(pid)):
             engine.remove_container(cid)
             removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -57,7 +57,6 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, 
                 out = results_root / scenario / mode
                 seconds = harness(scenario, mode, out, target=found.targets.get(scenario))
                 runs.append(HarnessRun(scenario, mode, out, seconds, 0))
-        host = s.host_description()
         result_sets = []
         for scenario in p.scenarios:
             perf, acc = results_root / scenario / "performance", results_root / scenario / "accuracy"
@@ -68,7 +67,7 @@ def execute(lm: LoadedMatrix, opts: RunOptions, build_options: BuildOptions, *, 
                               for r in runs if r.scenario == scenario],
                 performance_dir=perf, find_performance=found.record.get(scenario))
             result_sets.append(s.result_set(scenario, performance_dir=perf, accuracy_dir=acc, record=record))
-        written = s.write_tree(result_sets, src_dir=s.copy_source(s.scratch / "src"), host=host)
+        written = s.write_tree(result_sets, src_dir=s.copy_source(s.scratch / "src"))
         wall = time.time() - s.started
         return {"cell": p.cell.id, "image": image.tag, "image_id": image.image_id, "system": s.system_name,
                 "version": s.round.version, "rules_round": s.round.rules_version,

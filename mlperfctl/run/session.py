@@ -26,6 +26,7 @@ import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from .. import engines, submission
@@ -79,7 +80,7 @@ class RunSession:
             s.refuse_existing()
             s.start_image()
             s.run_harness("Offline/performance", s.harness_command("Offline", "performance", out), s.scratch)
-            s.write_tree(result_sets)
+            s.write_tree(result_sets, src_dir=s.copy_source(s.scratch / "src"))
 
     `interrupted_message` is what an interrupt says after "interrupted (SIGINT): containers removed, submission
     tree unchanged" (the submission flow adds its ledger)."""
@@ -196,7 +197,9 @@ class RunSession:
         return self.engine.output(self.spec(command, results_dir))
 
     # -- the tree ----------------------------------------------------------------------------------------------
-    def host_description(self) -> dict:
+    @cached_property
+    def host(self) -> dict:
+        """The system description (the host probed once a session: every run.json and the tree share it)."""
         p, o = self.plan, self.opts
         return sysinfo.system_description(
             division=o.division, submitter=o.submitter, system_name=self.system_name, category=o.category,
@@ -227,11 +230,11 @@ class RunSession:
                 f"mlperfctl pull {p.cell.id}   # or: mlperfctl build --select {p.cell.id}\n"
                 f"{reproduce_command(self.opts)}\n```\n")
 
-    def write_tree(self, results: list, *, src_dir: Path, host: dict, force: bool | None = None,
+    def write_tree(self, results: list, *, src_dir: Path, force: bool | None = None,
                    kept: str = "the tree is exactly as it was") -> list[Path]:
         o = self.opts
         return write_tree(o.submission_dir, division=o.division, submitter=o.submitter, system_name=self.system_name,
-                          system_json=host, results=results, src_dir=src_dir, rnd=self.round.submission,
+                          system_json=self.host, results=results, src_dir=src_dir, rnd=self.round.submission,
                           force=o.force if force is None else force, implementation=self.plan.cell.implementation,
                           kept=kept)
 
@@ -279,7 +282,7 @@ def run_record(s: RunSession, scenario: str, runs: list[dict], *, performance_di
     want = rnd.submission.seeds.as_dict()
     return {
         "cell": s.plan.cell.id, "image": image.tag, "image_id": image.image_id, "image_digest": image.digest,
-        "command_line": reproduce_command(s.opts), "harness": image.info, "host": s.host_description(),
+        "command_line": reproduce_command(s.opts), "harness": image.info, "host": s.host,
         "loadgen": {"version": image.info.get("loadgen_version"), **rnd.as_dict(), "seeds": seeds,
                     "round_seeds": bool(seeds) and all(seeds.get(k) == v for k, v in want.items())},
         "runs": runs, "find_performance": find_performance, **extra,

@@ -278,7 +278,6 @@ def _submission(s: RunSession, runner: PieceRunner, sopts: SubmissionOptions, rn
     try:
         result_sets = []
         src = s.copy_source(staging_root / "src")
-        host = s.host_description()
         for scenario in p.scenarios:
             perf = base / scenario / "performance" if "performance" in p.modes else None
             acc = base / scenario / "accuracy" if "accuracy" in p.modes else None
@@ -305,7 +304,7 @@ def _submission(s: RunSession, runner: PieceRunner, sopts: SubmissionOptions, rn
                     if scenario == "Server" else 0.0})
             result_sets.append(s.result_set(scenario, performance_dir=perf, accuracy_dir=acc, record=record,
                                             compliance=comp))
-        s.write_tree(result_sets, src_dir=src, host=host, force=opts.force or resuming, kept=KEPT)
+        s.write_tree(result_sets, src_dir=src, force=opts.force or resuming, kept=KEPT)
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
     truncate_tree(opts.submission_dir, results_dir)

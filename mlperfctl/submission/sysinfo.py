@@ -216,9 +216,8 @@ def refuse_system_clash(opts: RunOptions, cell: Cell, system_name: str) -> None:
         return  # none (or unreadable: the writer and `submission check` say so)
     if not isinstance(existing, dict):
         return
-    overrides = {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v)
-                 for k, v in load_overrides(opts.system_json).items()}
-    expected = {"system_type": opts.category, "other_software_stack": f"mlperfctl container ({cell.device})"}
+    overrides = {k: field_text(v) for k, v in load_overrides(opts.system_json).items()}
+    expected = {"system_type": opts.category, "other_software_stack": software_stack(cell.device)}
     expected.update(overrides)
     differ = [f"{key} '{existing.get(key)}' (this run: '{value}')" for key, value in expected.items()
               if key in existing and str(existing[key]) != value]
@@ -245,6 +244,16 @@ def load_overrides(path: Path | None) -> dict:
     return data
 
 
+def software_stack(device: str) -> str:
+    """The default other_software_stack of a system whose results mlperfctl's containers made."""
+    return f"mlperfctl container ({device})"
+
+
+def field_text(value) -> str:
+    """A system field as the json holds it: text as it is, lists and objects as JSON, the rest as str()."""
+    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
 def system_description(*, division: str, submitter: str, system_name: str, category: str = "edge",
                        device: str = "cpu", framework: str = "", other_software_stack: str = "",
                        status: str = "available", path: Path = Path("."), overrides: dict | None = None,
@@ -262,15 +271,14 @@ def system_description(*, division: str, submitter: str, system_name: str, categ
     desc.update({
         "division": division, "submitter": submitter, "status": status, "system_name": system_name,
         "number_of_nodes": "1", "system_type": category, "framework": framework or NOT_PROBED,
-        "other_software_stack": other_software_stack or f"mlperfctl container ({device})",
+        "other_software_stack": other_software_stack or software_stack(device),
         "host_memory_configuration": NOT_PROBED, "host_networking": NOT_PROBED,
         "host_networking_topology": NOT_PROBED, "host_network_card_count": NOT_PROBED,
         "accelerator_interconnect": NOT_PROBED, "accelerator_memory_configuration": NOT_PROBED,
         "cooling": NOT_PROBED,
     })
     desc.update(probe_host(path) if probed is None else probed)
-    desc.update({k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v)
-                 for k, v in overrides.items()})
+    desc.update({k: field_text(v) for k, v in overrides.items()})
     problems = validate_system(desc)
     if problems:
         raise UserError("invalid system description: " + "; ".join(problems))

@@ -128,7 +128,8 @@ class Transaction:
             self.staging = None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` of this host still runs (the owner of a lock, of a run's containers)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -154,7 +155,7 @@ def tree_lock(submission_dir: Path, timeout: float | None = None, poll: float = 
             except FileNotFoundError:
                 continue
             owner_host, _, pid = owner.rpartition(":")
-            if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            if owner_host == host and pid.isdigit() and not pid_alive(int(pid)):
                 raise UserError(f"stale lock {lock}: its writer (pid {pid} on {host}) is gone, killed mid-write;"
                                 f" the tree is intact (writes are atomic): remove it with `rm {lock}` and rerun"
                                 ) from None
