@@ -64,6 +64,14 @@ class Workload:
     # bert_config.json when there is one); the host mounts those present beside the model, read-only, and refuses
     # a run whose required one is missing
     model_companions: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)
+    # `prepare` (the reference's preprocessing, run in the cell's container): "module:function" turning the raw
+    # download (`mlperfctl get --dataset`) into exactly the layout `run` reads under --dataset-dir:
+    # function(raw: Path, dest: Path, model: str, count: int | None) -> dict (a JSON summary: samples, files);
+    # it raises UsageError naming the raw file that is missing or malformed. "" when the family has none yet
+    dataset_preparer: str = ""
+    # the same for the model: a published checkpoint (`mlperfctl get --checkpoint`) -> what model_file(backend)
+    # names (dlrm-v2: the torchsnapshot checkpoint -> the harness's weight layout); "" when the download is used as is
+    checkpoint_preparer: str = ""
 
     # -- what the host asks --------------------------------------------------------------------------------------
     def devices(self) -> tuple[str, ...]:
