@@ -1,5 +1,5 @@
-"""Command line: run, accuracy (aliases accuracy-imagenet, accuracy-coco, accuracy-llm), preprocess, demo-data,
-info.
+"""Command line: run, accuracy (aliases accuracy-imagenet, accuracy-coco, accuracy-llm), prepare (alias for
+3d-unet: preprocess), demo-data, info.
 Exit 0 ok, 2 bad input (one line), 1 otherwise."""
 
 import argparse
@@ -125,12 +125,21 @@ def _parser() -> argparse.ArgumentParser:
     llm.add_argument("--output", help="also write the result line to this file (and print its verdict)")
     _version_option(llm)
 
-    pre = sub.add_parser("preprocess", help="raw dataset -> the layout `run` reads (3d-unet: KiTS19 NIfTI)")
+    pre = sub.add_parser(
+        "preprocess", help="3d-unet: KiTS19 NIfTI -> the layout `run` reads (= prepare; --cases, --no-nifti)"
+    )
     pre.add_argument("--model", required=True, choices=[m for m in models if m in PREPROCESSORS])
     pre.add_argument("--raw-data-dir", required=True, help="3d-unet: the KiTS19 data dir holding case_XXXXX/")
     pre.add_argument("--results-dir", required=True, help="where the preprocessed layout is written")
     pre.add_argument("--cases", nargs="*", help="case names (default: every case_* dir)")
     pre.add_argument("--no-nifti", action="store_true", help="skip the nifti/ copies of the preprocessed cases")
+
+    prep = sub.add_parser("prepare", help="raw download -> the layout `run` reads (the workload's declared preparer)")
+    prep.add_argument("--model", required=True, choices=models)
+    prep.add_argument("--raw", required=True, help="the raw files (`mlperfctl get --dest`), read only")
+    prep.add_argument("--dest", required=True, help="where the prepared layout is written")
+    prep.add_argument("--checkpoint", action="store_true", help="prepare the model checkpoint, not the dataset")
+    prep.add_argument("--count", type=int, help="prepare only the first N samples")
 
     d = sub.add_parser("demo-data", help="random-weight models and synthetic data for dev and tests")
     d.add_argument("dir")
@@ -168,6 +177,10 @@ def _dispatch(a) -> int:
         return run(a)
     if a.command in ("accuracy", "accuracy-imagenet", "accuracy-coco", "accuracy-llm"):
         return _accuracy(a)
+    if a.command == "prepare":
+        from .prepare import command
+
+        return command(a)
     if a.command == "preprocess":
         from .workloads.base import load
 

@@ -41,6 +41,7 @@ RESNET50 = Workload(
     runner_class=f"{_HERE}.runner:ImageNetRunner",
     scorer=f"{_HERE}.accuracy:command",
     dataset_check=f"{_HERE}.layout:check_dataset",  # val_map.txt and the images of the first --count lines
+    dataset_preparer=f"{_HERE}.prepare:prepare",  # ILSVRC2012_img_val.tar + caffe val.txt -> images, val_map.txt
 )
 
 
@@ -70,6 +71,7 @@ def _classifier(name: str, model_files: dict, tf: bool = False) -> Workload:
         runner_class=f"{_HERE}.runner:ImageNetRunner",
         scorer=f"{_HERE}.accuracy:command",
         dataset_check=RESNET50.dataset_check,
+        dataset_preparer=RESNET50.dataset_preparer,
     )
 
 

@@ -43,4 +43,5 @@ RETINANET = Workload(
     runner_class=f"{_HERE}.runner:RetinaNetRunner",
     scorer=f"{_HERE}.accuracy:command",
     dataset_check=f"{_HERE}.annotations:check_dataset",
+    dataset_preparer=f"{_HERE}.prepare:prepare",  # Open Images CSVs + images -> openimages-mlperf.json, images
 )

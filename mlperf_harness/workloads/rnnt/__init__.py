@@ -31,4 +31,5 @@ RNNT = Workload(
     runner_class=f"{_HERE}.runner:RnntRunner",
     scorer=f"{_HERE}.accuracy:command",
     dataset_check=f"{_HERE}.dataset:check",  # the manifest and every wav it names, before any container
+    dataset_preparer=f"{_HERE}.prepare:prepare",  # dev-clean flac + transcripts -> wav files, dev-clean-wav.json
 )

@@ -32,4 +32,6 @@ SDXL = Workload(
     demo_model_dir="models",
     runner_class=f"{_HERE}.runner:SdxlRunner",
     scorer=f"{_HERE}.accuracy:command",
+    # annotations_trainval2014.zip + the reference's latents, statistics, CLIP and Inception -> captions.tsv layout
+    dataset_preparer=f"{_HERE}.prepare:prepare",
 )

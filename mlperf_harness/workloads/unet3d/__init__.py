@@ -31,6 +31,7 @@ UNET3D = Workload(
     loadgen_model=CONF_MODEL,
     dataset_name="KiTS19 preprocessed (preprocess --model 3d-unet-99 writes it from the raw NIfTI)",
     dataset_files=(FILE_LIST,),
+    dataset_preparer=f"{_HERE}.prepare:prepare",  # KiTS19 NIfTI cases (also the `preprocess` command)
     # the reference's files; the pytorch backend also takes its TorchScript 3dunet_kits19_pytorch.ptc
     model_files={"onnxruntime": "3dunet_kits19_128x128x128.onnx", "pytorch": "3dunet_kits19_pytorch_checkpoint.pth"},
     # float32 windows only (inference.OnnxUnet / TorchUnet)
