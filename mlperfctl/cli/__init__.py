@@ -15,6 +15,7 @@ from . import (
     launch_commands,
     matrix_commands,
     models_commands,
+    prepare_commands,
     report_commands,
     run_commands,
     submission_commands,
@@ -34,6 +35,7 @@ submission_commands.register(app)
 launch_commands.register(app)
 export_commands.register(app)
 get_commands.register(app)
+prepare_commands.register(app)
 report_commands.register(app)
 models_commands.register(app)
 

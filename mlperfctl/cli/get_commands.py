@@ -87,7 +87,7 @@ def get(
                 out.print(f"{f['status']:8} {f['path']}  {f['size']} bytes  {f['verified']}", highlight=False)
         if summary["ok"]:
             out.print(f"{len(summary['files'])} file(s) in {dest} (manifest: {summary['manifest']}); "
-                      "unpacking them is `prepare`'s work (not done yet)", highlight=False)
+                      f"next: mlperfctl prepare --model {model} --raw {dest} --dest DIR", highlight=False)
     getter.raise_for(summary)
 
 

@@ -24,11 +24,13 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
         raise UserError(f"--dataset-dir {opts.dataset_dir} is a file, not a folder (pass the {w.dataset_name} "
                         f"folder{', the one holding it' if opts.dataset_dir.name in w.dataset_files else ''})")
     if not opts.dataset_dir.is_dir():
-        raise UserError(f"dataset dir {opts.dataset_dir} does not exist (pass --dataset-dir)")
+        raise UserError(f"dataset dir {opts.dataset_dir} does not exist (pass --dataset-dir; "
+                        f"{dataset_fix(w, p.cell.model, opts.dataset_dir, exists=False)})")
     missing = [f for f in w.dataset_files if not (opts.dataset_dir / f).exists()]
     if missing:
+        fix = dataset_fix(w, p.cell.model, opts.dataset_dir, exists=True)
         raise UserError(f"dataset dir {opts.dataset_dir} lacks {', '.join(missing)} "
-                        f"(expected the {w.dataset_name} layout)")
+                        f"(expected the {w.dataset_name} layout; {fix})")
     try:
         w.check_dataset(opts.dataset_dir, opts.count)  # the workload's own check (rnnt: every wav it names)
     except UsageError as e:
@@ -55,6 +57,18 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
             raise UserError(f"device rocm: {' and '.join(absent)} missing "
                             "(install the amdgpu driver, or pick --device cpu)")
     return model_path
+
+
+def dataset_fix(w, model: str, dataset_dir: Path, *, exists: bool) -> str:
+    """The commands that make the layout `run` reads: a missing folder is fetched (`get`) then prepared; a folder
+    without the layout (a raw download) is prepared into a new one."""
+    if not w.dataset_preparer:
+        return f"lay out the {w.dataset_name} as the README says"
+    d = str(dataset_dir)
+    if exists:
+        return f"if it holds the raw download: mlperfctl prepare --model {model} --raw {d} --dest {d}-prepared"
+    return (f"to make it: mlperfctl get --model {model} --dataset --dest {d}-raw && mlperfctl prepare --model "
+            f"{model} --raw {d}-raw --dest {d}")
 
 
 def companion_files(p: RunPlan, model_path: Path) -> list[Path]:
