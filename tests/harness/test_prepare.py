@@ -129,7 +129,8 @@ def openimages_raw(root: Path) -> Path:
 
 
 def test_openimages_csvs_become_the_mlperf_annotations(tmp_path):
-    from mlperf_harness.workloads.retinanet import annotations, prepare as rprep
+    from mlperf_harness.workloads.retinanet import annotations
+    from mlperf_harness.workloads.retinanet import prepare as rprep
     from mlperf_harness.workloads.retinanet.accuracy import _coco
 
     raw = openimages_raw(tmp_path)
@@ -287,9 +288,8 @@ def test_coco_missing_latents_and_bad_zip_are_one_line(tmp_path):
 # -- KiTS19 (3d-unet) --------------------------------------------------------------------------------------------
 def test_kits19_cases_become_the_preprocessed_layout(tmp_path):
     pytest.importorskip("nibabel")
-    from tests.harness.test_unet3d_preprocess import write_case
-
     from mlperf_harness.workloads.unet3d.dataset import read_file_list
+    from tests.harness.test_unet3d_preprocess import write_case
 
     raw = tmp_path / "kits19"
     for n in (3, 1):
