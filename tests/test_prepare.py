@@ -190,3 +190,18 @@ def test_cli_refuses_a_missing_raw_in_one_line_before_any_container(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "MLPERFCTL_ENGINE_URL": "unix:///nonexistent.sock"})
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().count("\n") == 0 and "mlperfctl get --model rnnt --dataset" in r.stderr
+
+
+def test_readme_names_prepare_for_every_model_with_a_preparer():
+    from mlperf_harness import workloads
+
+    readme = (ROOT / "README.md").read_text()
+    assert "## Preparing data: `mlperfctl prepare`" in readme
+    for w in workloads.declarations():
+        if w.dataset_preparer:
+            assert any(f"mlperfctl prepare --model {name} " in readme for name in w.names), w.names
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "prepare", "--help"], capture_output=True, text=True,
+                       cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+    section = readme[readme.index("## Preparing data"):readme.index("## Running benchmarks")]
+    for option in ("--model", "--raw", "--dest", "--checkpoint", "--count", "--force", "--json"):
+        assert option in r.stdout and option in section, option
