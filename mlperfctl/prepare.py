@@ -167,7 +167,9 @@ def verify(w, opts: PrepareOptions, backend: str, out: Path) -> None:
     try:
         if opts.checkpoint:
             name = w.model_file(backend)
-            if not w.model_is_folder(backend) and not (out / name).exists():
+            folder = w.model_is_folder(backend)
+            if not folder and not (out / name).exists() or folder and not [p for p in out.iterdir()
+                                                                            if p.name != OWNER]:
                 raise UsageError(f"the preparer wrote no {name}", "report this: the checkpoint preparer is wrong")
             return
         missing = [f for f in w.dataset_files if not (out / f).exists()]
