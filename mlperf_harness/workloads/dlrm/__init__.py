@@ -73,4 +73,6 @@ DLRM_V2 = Workload(
     demo_model_dir="models",
     runner_class=f"{_HERE}.runner:DlrmRunner",
     scorer=f"{_HERE}.accuracy:command",
+    dataset_preparer=f"{_HERE}.prepare:prepare",
+    checkpoint_preparer=f"{_HERE}.prepare:prepare_checkpoint",
 )
