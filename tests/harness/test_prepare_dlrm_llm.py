@@ -76,7 +76,8 @@ def reference_day23(raw: Path, table_sizes, hotness):
 
 
 def test_dlrm_prepare_from_the_raw_days_matches_the_reference_recipe(tmp_path, monkeypatch):
-    from mlperf_harness.workloads.dlrm import MULTI_HOT_SIZES, prepare as dlrm_prepare
+    from mlperf_harness.workloads.dlrm import MULTI_HOT_SIZES
+    from mlperf_harness.workloads.dlrm import prepare as dlrm_prepare
     from mlperf_harness.workloads.dlrm.dataset import Queries, open_day
 
     monkeypatch.setattr(dlrm_prepare, "CHUNK_ROWS", 16)  # several draws per table: the stream must not change

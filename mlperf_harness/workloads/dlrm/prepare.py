@@ -239,7 +239,7 @@ def _metadata(path: Path) -> dict:
             import yaml
         except ImportError:
             raise UsageError(f"{path} is not JSON and this image has no YAML reader",
-                             "convert it to JSON (python -c 'import json,yaml,sys; ...') or use torchsnapshot>=0.1")
+                             "rewrite it as JSON (yaml.safe_load, then json.dump) and prepare again") from None
         try:
             meta = yaml.safe_load(text)
         except yaml.YAMLError as e:
@@ -282,10 +282,10 @@ def _tensor(root: Path, entry: dict, where: str):
         if len(data) != expected:
             raise UsageError(f"{path}: {len(data)} bytes for {where}, {expected} expected ({shape} {dtype})",
                              "fetch the checkpoint again")
-        return torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape) if data else torch.empty(shape, dtype=dtype)
+        if not data:
+            return torch.empty(shape, dtype=dtype)
+        return torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape)
     if serializer == "torch_save":
-        import torch
-
         try:
             t = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any unreadable blob is the same bad input
@@ -307,7 +307,8 @@ def _pieces(root: Path, entry: dict, where: str) -> list[tuple[list[int], list[i
 def prepare_checkpoint(raw: Path, dest: Path, model: str, count: int | None) -> dict:
     import torch
 
-    from .model import DENSE_FILE as CKPT_DENSE, TABLE_DIR, load
+    from .model import DENSE_FILE as CKPT_DENSE
+    from .model import TABLE_DIR, load
 
     meta_path = find(raw, METADATA, what="torchsnapshot metadata", fix=_CKPT_FIX)
     root = meta_path.parent
