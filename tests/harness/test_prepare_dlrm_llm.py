@@ -228,3 +228,147 @@ def test_dlrm_checkpoint_bad_snapshot_is_one_line(tmp_path):
     with pytest.raises(UsageError) as e:
         hook("dlrm-v2-99", "checkpoint")(raw, tmp_path / "out", "dlrm-v2-99", None)
     one_line(e, ".snapshot_metadata", "manifest")
+
+
+# -- gptj: CNN/DailyMail 3.0.0 validation -> cnn_eval.json ---------------------------------------------------------
+def cnndm_rows(n=5):
+    return [{"article": f"Article {i} — “quoted” text.\nSecond line {i}.", "highlights": f"Summary {i}.",
+             "id": f"{i:040x}"} for i in range(n)]
+
+
+def test_gptj_prepare_from_the_validation_split(tmp_path):
+    from mlperf_harness.workloads.llm.datasets import PROMPT_WITH_INPUT, read_cnndm
+
+    raw = tmp_path / "raw" / "cnn_dailymail" / "3.0.0"
+    raw.mkdir(parents=True)
+    rows = cnndm_rows()
+    (raw / "validation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    summary = hook("gptj-99")(tmp_path / "raw", dest, "gptj-99", None)
+    assert summary == {"samples": 5, "layout": "cnn_eval.json", "source": "cnn_dailymail/3.0.0/validation.jsonl"}
+    text = (dest / "cnn_eval.json").read_text(encoding="utf-8")
+    assert "“quoted”" in text  # ensure_ascii=False, as the reference writes it
+    records = json.loads(text)
+    assert records[2] == {"instruction": "Summarize the following news article:", "input": rows[2]["article"],
+                          "output": "Summary 2."}
+
+    class Tok:  # the loader's tokenizer call, recorded (the prompt format is what is checked here)
+        def __call__(self, prompts, truncation, max_length):
+            self.prompts = prompts
+            return {"input_ids": [[len(p)] for p in prompts]}
+
+    tok = Tok()
+    samples = read_cnndm(dest / "cnn_eval.json", tok, 1919, count=3)
+    assert len(samples) == 3 and samples.targets == ["Summary 0.", "Summary 1.", "Summary 2."]
+    assert tok.prompts[1] == PROMPT_WITH_INPUT.format(instruction="Summarize the following news article:",
+                                                      input=rows[1]["article"])
+    # a JSON list works too, and --count keeps the first records
+    (raw / "validation.jsonl").unlink()
+    (raw / "validation.json").write_text(json.dumps(rows))
+    hook("gptj-99")(tmp_path / "raw", dest, "gptj-99", 2)
+    assert [r["output"] for r in json.loads((dest / "cnn_eval.json").read_text())] == ["Summary 0.", "Summary 1."]
+
+
+def test_gptj_prepare_bad_raw_is_one_line(tmp_path):
+    (tmp_path / "validation.jsonl").write_text('{"article": "a", "highlights": "b"}\n{"article": "c"}\n')
+    with pytest.raises(UsageError) as e:
+        hook("gptj-99")(tmp_path, tmp_path, "gptj-99", None)
+    one_line(e, "validation.jsonl record 1", "highlights")
+    (tmp_path / "validation.jsonl").unlink()
+    (tmp_path / "validation-00000-of-00001.parquet").write_bytes(b"PAR1")
+    with pytest.raises(UsageError) as e:
+        hook("gptj-99")(tmp_path, tmp_path, "gptj-99", None)
+    one_line(e, "validation-00000-of-00001.parquet")
+
+
+# -- llama2-70b: Open-Orca 1M-GPT4-Augmented -> the sampled pickle -------------------------------------------------
+BAD_PROMPT = "Explain how you used the definition to come up with the answer."
+
+
+def orca_rows(per_origin=140):
+    """Rows of every origin, with known rejects: non-ASCII, a long or 2-token answer, a bad niv/t0 prompt."""
+    rng = random.Random(11)
+    words = ["alpha", "beta", "gamma", "delta", "omega", "river", "stone", "light", "north", "quiet"]
+    rows, rejects = [], set()
+    for origin in ("t0", "cot", "niv", "flan"):  # not sorted: the reference's groupby sorts them
+        for i in range(per_origin):
+            rid = f"{origin}.{i}"
+            system = {7: BAD_PROMPT, 8: ""}.get(i % 50, "You are a helpful assistant.")
+            answer = " ".join(rng.choice(words) for _ in range(rng.randint(3, 12)))
+            question = " ".join(rng.choice(words) for _ in range(rng.randint(3, 20))) + "?"
+            kind = i % 97
+            if kind == 1:
+                question += " café"
+                rejects.add(rid)
+            elif kind == 2:
+                answer = " ".join(["stone"] * 1100)
+                rejects.add(rid)
+            elif kind == 3:
+                answer = ""  # the BOS alone: under 3 tokens
+                rejects.add(rid)
+            elif kind == 4:
+                question += " “fine” — ok"  # the allowed non-ASCII
+            if system in ("", BAD_PROMPT) and origin in ("niv", "t0"):  # kept for cot and flan
+                rejects.add(rid)
+            rows.append({"id": rid, "system_prompt": system, "question": question, "response": answer})
+    return rows, rejects
+
+
+def llama_tokenizer_dir(root: Path) -> Path:
+    from mlperf_harness.workloads.llm.demo import _corpus, _llama_tokenizer, _words
+
+    rng = random.Random(3)
+    tok = _llama_tokenizer(_corpus(rng, _words(rng, 300)) + ["alpha beta gamma delta omega river stone light"])
+    folder = root / "models" / "Llama-2-70b-chat-hf"
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_llama2_prepare_follows_processorca(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from mlperf_harness.workloads.llm import prepare as llm_prepare
+    from mlperf_harness.workloads.llm.datasets import read_openorca
+
+    monkeypatch.setattr(llm_prepare, "SAMPLES", 400)  # the reference's 24576 = 4 x 6144 needs ~26k raw rows
+
+    raw = tmp_path / "raw"
+    llama_tokenizer_dir(raw)
+    rows, rejects = orca_rows()
+    (raw / "1M-GPT4-Augmented.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    summary = hook("llama2-70b-99")(raw, dest, "llama2-70b-99", None)
+    assert summary["samples"] == 400 and summary["raw_rows"] == len(rows)
+    frame = pd.read_pickle(dest / "open_orca_gpt4_tokenized_llama.sampled_24576.pkl")
+    assert not set(frame["id"]) & rejects
+    assert frame["origin"].value_counts().to_dict() == {o: 100 for o in ("cot", "flan", "niv", "t0")}
+    assert list(frame["origin"].iloc[[0, 100, 200, 300]]) == ["cot", "flan", "niv", "t0"]
+    assert "flan.7" in set(pool_ids := frame["id"]) or "flan.57" in set(pool_ids)  # bad prompts stay for flan
+    # the draw: pandas' sample(100, random_state=1337) of each origin's kept rows, in the raw order
+    kept = [r for r in rows if r["id"] not in rejects]
+    for n, origin in enumerate(("cot", "flan", "niv", "t0")):
+        pool = pd.DataFrame([r for r in kept if r["id"].startswith(origin + ".")])
+        want = list(pool.sample(n=100, random_state=1337)["id"])
+        assert list(frame["id"].iloc[n * 100 : (n + 1) * 100]) == want, origin
+    row = frame.iloc[5]
+    prompt = (f"<s>[INST] <<SYS>>\n{row.system_prompt}\n<</SYS>>\n\n{row.question} [/INST]" if row.system_prompt
+              else f"<s>[INST] {row.question} [/INST]")
+    assert row["input"] == prompt and row["tok_input"][-1] == 29871
+    samples = read_openorca(dest / "open_orca_gpt4_tokenized_llama.sampled_24576.pkl", count=4)
+    assert samples.input_ids[0] == [int(t) for t in frame["tok_input"].iloc[0]]
+    assert samples.targets[3] == frame["output"].iloc[3]
+
+
+def test_llama2_prepare_bad_raw_is_one_line(tmp_path):
+    llama_tokenizer_dir(tmp_path)
+    rows, _ = orca_rows(per_origin=60)
+    (tmp_path / "1M-GPT4-Augmented.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(UsageError) as e:
+        hook("llama2-70b-99")(tmp_path, tmp_path, "llama2-70b-99", None)
+    one_line(e, "fewer than the 6144", "niv")
+    (tmp_path / "1M-GPT4-Augmented.jsonl").write_text('{"id": "cot.1", "question": "q"}\n')
+    with pytest.raises(UsageError) as e:
+        hook("llama2-70b-99")(tmp_path, tmp_path, "llama2-70b-99", None)
+    one_line(e, "1M-GPT4-Augmented.jsonl record 0", "system_prompt")

@@ -10,7 +10,8 @@ _PYTORCH = {device: {"pytorch": ("fp32", "fp16", "bf16")} for device in ("cpu", 
 _ACCURACY_ARGS = (*ACCURACY_ARGS, "--model-path", "{model_path}")  # the tokenizer is the checkpoint's
 
 
-def _llm(names: tuple[str, ...], dataset_name: str, demo_dataset_dir: str, demo_writer: str) -> Workload:
+def _llm(names: tuple[str, ...], dataset_name: str, demo_dataset_dir: str, demo_writer: str,
+         preparer: str) -> Workload:
     bench = BENCHMARKS[names[0]]
     return Workload(
         names=names,
@@ -28,8 +29,11 @@ def _llm(names: tuple[str, ...], dataset_name: str, demo_dataset_dir: str, demo_
         demo_model_dir="models",
         runner_class=f"{_HERE}.runner:LlmRunner",
         scorer=f"{_HERE}.runner:command",
+        dataset_preparer=f"{_HERE}.prepare:{preparer}",
     )
 
 
-GPTJ = _llm(("gptj-99", "gptj-99.9"), "CNN/DailyMail validation", "datasets/cnn-dailymail", "write_gptj")
-LLAMA2_70B = _llm(("llama2-70b-99", "llama2-70b-99.9"), "OpenOrca MLPerf subset", "datasets/open-orca", "write_llama2")
+GPTJ = _llm(("gptj-99", "gptj-99.9"), "CNN/DailyMail validation", "datasets/cnn-dailymail", "write_gptj",
+            "prepare_cnndm")
+LLAMA2_70B = _llm(("llama2-70b-99", "llama2-70b-99.9"), "OpenOrca MLPerf subset", "datasets/open-orca", "write_llama2",
+                  "prepare_openorca")
