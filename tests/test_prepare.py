@@ -200,6 +200,8 @@ def test_readme_names_prepare_for_every_model_with_a_preparer():
     for w in workloads.declarations():
         if w.dataset_preparer:
             assert any(f"mlperfctl prepare --model {name} " in readme for name in w.names), w.names
+        if w.checkpoint_preparer:
+            assert any(f"mlperfctl prepare --model {name} --checkpoint " in readme for name in w.names), w.names
     r = subprocess.run([sys.executable, "-m", "mlperfctl", "prepare", "--help"], capture_output=True, text=True,
                        cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
     section = readme[readme.index("## Preparing data"):readme.index("## Running benchmarks")]

@@ -215,6 +215,37 @@ def test_dlrm_checkpoint_from_a_torchsnapshot(tmp_path):
     assert model.predict(dense, sparse).shape == (3,)
 
 
+class _AppState:
+    """What the reference restores into (DLRMTrain's state dict), as a torchsnapshot Stateful."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def state_dict(self):
+        return dict(self.state)
+
+    def load_state_dict(self, state):
+        self.state = state
+
+
+def test_dlrm_checkpoint_written_by_torchsnapshot(tmp_path):
+    import torch
+    import torchsnapshot
+
+    from mlperf_harness.workloads.dlrm.model import load
+
+    state, table_keys = dlrm_state(seed=9)
+    raw = tmp_path / "raw"
+    torchsnapshot.Snapshot.take(path=str(raw / "model_weights"), app_state={"model": _AppState(state)})
+    dest = tmp_path / "ckpt"
+    dest.mkdir()
+    hook("dlrm-v2-99", "checkpoint")(raw, dest, "dlrm-v2-99", None)
+    model = load(dest, mmap=False)
+    for k, key in enumerate(table_keys):
+        assert torch.equal(model.tables.tables[k], state[key]), key
+    assert all(torch.equal(v, state[f"model.{n}"]) for n, v in model.dense.state_dict().items())
+
+
 def test_dlrm_checkpoint_bad_snapshot_is_one_line(tmp_path):
     state, table_keys = dlrm_state()
     raw = tmp_path / "raw"
