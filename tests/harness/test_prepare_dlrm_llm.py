@@ -80,7 +80,7 @@ def test_dlrm_prepare_from_the_raw_days_matches_the_reference_recipe(tmp_path, m
     from mlperf_harness.workloads.dlrm import prepare as dlrm_prepare
     from mlperf_harness.workloads.dlrm.dataset import Queries, open_day
 
-    monkeypatch.setattr(dlrm_prepare, "CHUNK_ROWS", 16)  # several draws per table: the stream must not change
+    monkeypatch.setattr(dlrm_prepare, "CHUNK_DRAWS", 40)  # several draws per table: the stream must not change
     raw = criteo_raw(tmp_path)
     dest = tmp_path / "out"
     dest.mkdir()

@@ -40,7 +40,7 @@ from . import DAY, DENSE_FEATURES, DENSE_FILE, LABELS_FILE, MULTI_HOT_SIZES, SPA
 
 DAYS = DAY + 1
 MULTI_HOT_SEED = 0
-CHUNK_ROWS = 1 << 20  # table rows drawn at a time
+CHUNK_DRAWS = 1 << 23  # random ids drawn at a time (64 MiB of int64)
 PARSE_ROWS = 1 << 20  # TSV rows parsed at a time
 TABLES = len(TABLE_SIZES)
 COLUMNS = 1 + DENSE_FEATURES + TABLES
@@ -129,7 +129,7 @@ class Contiguous:
 
 # -- step 3: one-hot -> multi-hot ---------------------------------------------------------------------------------
 def multi_hot(ids: np.ndarray, table_sizes=TABLE_SIZES, hotness=MULTI_HOT_SIZES, seed: int = MULTI_HOT_SEED,
-              chunk_rows: int = CHUNK_ROWS, out=None):
+              out=None):
     """ids (N, 26) contiguous -> 26 arrays int32 (N, hotness[k]): row r of table k is [i, draws of row i of the
     reference's lookup table k], i = ids[r, k] % table_sizes[k]. `out(k, shape)` gives the array to fill."""
     rng = np.random.RandomState(seed)
@@ -141,6 +141,7 @@ def multi_hot(ids: np.ndarray, table_sizes=TABLE_SIZES, hotness=MULTI_HOT_SIZES,
         if hot > 1:
             order = np.argsort(idx, kind="stable")
             ordered = idx[order]
+            chunk_rows = max(1, CHUNK_DRAWS // (hot - 1))
             for start in range(0, rows, chunk_rows):
                 stop = min(start + chunk_rows, rows)
                 draws = rng.randint(0, rows, size=(stop - start, hot - 1))
