@@ -51,9 +51,9 @@ def check_dataset(dataset_dir: Path, count: int | None = None) -> None:
     """Host-side: every file of the reference's layout exists (a folder where a file belongs, or an IGBH root
     given instead of its <size> folder, is named with the fix)."""
     if not (dataset_dir / PROCESSED).is_dir():
-        sizes = [d.name for d in sorted(dataset_dir.glob(f"*/{PROCESSED}"))] if dataset_dir.is_dir() else []
+        sizes = [d.parent for d in sorted(dataset_dir.glob(f"*/{PROCESSED}"))] if dataset_dir.is_dir() else []
         hint = (
-            f"pass --dataset-dir {dataset_dir / Path(sizes[0]).parent}"
+            f"pass --dataset-dir {sizes[0]}"
             if sizes
             else "pass the IGBH <size> folder holding processed/ (igbh/full), as the reference downloads it"
         )
@@ -70,8 +70,8 @@ RGAT = Workload(
     names=("rgat",),
     family="rgat",
     loadgen_model="rgat",
-    dataset_name="IGBH (heterogeneous), validation papers",
-    dataset_files=DATASET_FILES,
+    dataset_name="IGBH graph (igbh/full)",
+    dataset_files=(PROCESSED,),  # every file in it: check_dataset (DATASET_FILES)
     model_files={"pytorch": MODEL_FILE},
     support={device: {"pytorch": ("fp32",)} for device in ("cpu", "cuda", "rocm")},
     scenarios=("Offline",),

@@ -42,10 +42,10 @@ class RgatRunner(Runner):
 
     def prepare(self) -> None:
         a = self.a
+        self.workload.check_dataset(Path(a.dataset_dir))  # every file of the layout
         self.papers = Papers(Path(a.dataset_dir), a.count)
-        path = Path(a.model_path)
-        if not (path / model.MODEL_FILE if path.is_dir() else path).is_file():
-            model.load(path, a.device)  # the one-line error
+        self.net = model.load(Path(a.model_path), a.device)  # a missing or foreign checkpoint: the one-line error
+        graph.Graph(Path(a.dataset_dir), with_edges=False)  # every feature file there and (nodes, 1024)
 
     def defaults(self) -> tuple[int, int, int]:
         from mlperf_harness.loadgen.lifecycle import cpu_count
@@ -59,7 +59,6 @@ class RgatRunner(Runner):
         from ...frameworks import torch as framework
 
         torch.set_num_threads(self.threads)
-        self.net = model.load(Path(self.a.model_path), self.a.device)
         self.device = framework.device(self.a.device)
         self.graph = graph.Graph(Path(self.a.dataset_dir))
         self.rng = np.random.default_rng(SAMPLER_SEED)
