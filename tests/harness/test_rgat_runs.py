@@ -90,7 +90,6 @@ def test_performance_run(rgat_demo, tmp_path):
 def test_bad_inputs_are_one_line_exit_2(rgat_demo, tmp_path, case):
     ds = tmp_path / "tiny"
     shutil.copytree(rgat_demo / demo.DATASET_DIR, ds)
-    model_dir = rgat_demo / demo.MODEL_DIR
     if case == "igbh root":
         over, needles = {"dataset_dir": tmp_path}, (f"{tmp_path} has no processed/ folder", f"--dataset-dir {ds}")
     elif case == "missing edge file":
@@ -108,4 +107,3 @@ def test_bad_inputs_are_one_line_exit_2(rgat_demo, tmp_path, case):
     proc = harness(*args(rgat_demo, tmp_path / "out", **over))
     assert_bad_input(proc, *needles)
     assert not (tmp_path / "out" / "mlperf_log_summary.txt").exists()
-    del model_dir
