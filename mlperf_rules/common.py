@@ -101,7 +101,8 @@ GPTJ_RESULT_FIELDS = {OFF: "result_inferred_tokens_per_second", SRV: "result_inf
 # audit.config files: (test, TEST01 benchmark dir or None) -> ((key, value), ...)
 ACCURACY_LOG_RNG_SEED = "720381539243781796"
 TEST01_SAMPLING_TARGET = {"resnet50": 4096, "retinanet": 256, "bert": 4096, "dlrm": 4096, "dlrm-v2": 4096,
-                          "3d-unet": 64, "rnnt": 4096, "gpt-j": 4096, "stable-diffusion-xl": 128}
+                          "3d-unet": 64, "rnnt": 4096, "gpt-j": 4096, "stable-diffusion-xl": 128,
+                          "rgat": 4096}  # rgat: compliance/TEST01/rgat (audit.conf until f9813a4e), v5.0 on
 
 
 def _test01(target: int) -> tuple[tuple[str, str], ...]:
@@ -201,3 +202,10 @@ def sdxl(compliance, required=None, delta=True) -> Benchmark:
                      metrics, 5000, 5000, 5000, compliance, "stable-diffusion-xl", server_latency_ms=20000,
                      test01_delta={"CLIP_SCORE": 1, "FID_SCORE": 2} if delta else {}, accuracy_log_dtype="uint8",
                      test01_audit_dir="stable-diffusion-xl")
+
+
+def rgat(compliance=("TEST01",)) -> Benchmark:
+    """R-GAT on IGBH-full, v5.0 ... v6.1 (checker constants b66003e1, v5.0 at 7bf59976): datacenter Offline only,
+    acc >= 0.7286 * 0.99 on the 788379 validation papers; the reference answers one uint8 class byte per sample."""
+    return Benchmark("rgat", {"datacenter": (OFF,), "datacenter,edge": (OFF,)}, (target("acc", 0.7286, 0.99),),
+                     788379, 788379, 788379, compliance, "rgat", accuracy_log_dtype="uint8", test01_audit_dir="rgat")

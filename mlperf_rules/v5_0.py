@@ -34,6 +34,7 @@ ROUND = Round(
         c.llama2("llama2-70b-99", _LLAMA2_REQ, _LLAMA2_TOKENS),
         c.llama2("llama2-70b-99.9", _LLAMA2_REQ, _LLAMA2_TOKENS),
         c.sdxl(("TEST01", "TEST04")),
+        c.rgat(),
     )},
     model_mapping={"ssd-resnet34": "retinanet", "mobilenet": "resnet", "resnet50": "resnet",
                    "llama3_1-405b": "llama3.1-405b"},

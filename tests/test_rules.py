@@ -88,7 +88,7 @@ def test_our_model_names_resolve():
 @pytest.mark.parametrize("model, version", [
     ("resnet50", "v6.1"), ("sdxl", "v6.1"), ("bert-99", "v6.1"), ("3d-unet-99.9", "v6.1"),
     ("llama2-70b-99.9", "v6.1"), ("llama2-70b-99", "v6.0"), ("retinanet", "v6.0"), ("dlrm-v2-99", "v5.1"),
-    ("dlrm-v2-99.9", "v5.1"), ("gptj-99", "v5.0"), ("gptj-99.9", "v5.0"), ("rnnt", "v4.0"),
+    ("dlrm-v2-99.9", "v5.1"), ("gptj-99", "v5.0"), ("gptj-99.9", "v5.0"), ("rnnt", "v4.0"), ("rgat", "v6.1"),
     ("mobilenet", None), ("efficientnet", None), ("no-such-model", None),
 ])
 def test_latest_closed_round(model, version):
@@ -154,6 +154,35 @@ def test_numbers_that_matter():
     assert mlperf_rules.get_round("v5.1").dataset_size("dlrm-v2-99") == 330067
     assert not mlperf_rules.get_round("v4.1").dataset_size_checked
     assert V61.min_duration_ms == 600_000
+
+
+@pytest.mark.parametrize("version", ["v5.0", "v5.1", "v6.0", "v6.1"])
+def test_rgat_rules_in_every_round_since_v5_0(version):
+    """MODEL_CONFIG[version]["rgat"] (b66003e1; v5.0: 7bf59976) and compliance/TEST01/rgat/audit.config."""
+    rnd = mlperf_rules.get_round(version)
+    assert rnd.canonical("rgat") == "rgat" and "rgat" in rnd.models
+    assert rnd.required_scenarios("rgat", "datacenter") == (OFF,)
+    assert rnd.required_scenarios("rgat", "datacenter,edge") == (OFF,)
+    assert rnd.required_scenarios("rgat", "edge") is None and rnd.optional_scenarios("rgat", "datacenter") == ()
+    bench = rnd.benchmark("rgat")
+    assert [(m.key, m.target, m.expression) for m in bench.accuracy] == [("acc", 0.7286 * 0.99, "0.7286 * 0.99")]
+    assert (bench.performance_sample_count, rnd.dataset_size("rgat"), bench.offline_min_spq) == (788379,) * 3
+    assert bench.loadgen_name == "rgat" and rnd.compliance_tests("rgat") == ("TEST01",)
+    assert rnd.audit_config("TEST01", "rgat")["*.*.accuracy_log_sampling_target"] == "4096"
+    assert rnd.audit_config_source("TEST01", "rgat").endswith("TEST01/rgat/audit.config")
+    assert bench.delta_percent("acc") == 1.0
+    line = "accuracy=72.860%, good=574413, total=788379"  # the reference's accuracy_igbh.py line
+    assert float(re.match(rnd.acc_patterns["acc"], line).group(1)) == 72.86
+    from mlperf_harness.workloads.rgat.accuracy import format_line
+
+    assert format_line({"accuracy": 574413 / 788379, "good": 574413, "total": 788379}) == line
+    assert mlperf_rules.accuracy_values(rnd, "rgat", line + "\n") == {"acc": 72.86}
+    assert mlperf_rules.accuracy_check(rnd, "rgat", line + "\n") == []
+
+
+def test_rgat_is_not_in_the_rounds_before_v5_0():
+    for version in ("v4.0", "v4.1"):
+        assert mlperf_rules.get_round(version).benchmark("rgat") is None
 
 
 def test_every_round_has_the_35_system_fields():

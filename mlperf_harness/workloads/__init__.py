@@ -18,6 +18,7 @@ from .dlrm import DLRM_V2
 from .imagenet import EFFICIENTNET, MOBILENET, RESNET50
 from .llm import GPTJ, LLAMA2_70B
 from .retinanet import RETINANET
+from .rgat import RGAT
 from .rnnt import RNNT
 from .sdxl import SDXL
 from .unet3d import UNET3D
@@ -41,6 +42,7 @@ WORKLOADS: dict[str, Workload] = {
     "dlrm-v2-99.9": DLRM_V2,
     "mobilenet": MOBILENET,
     "efficientnet": EFFICIENTNET,
+    "rgat": RGAT,
 }
 
 
