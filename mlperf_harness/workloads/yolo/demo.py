@@ -63,7 +63,7 @@ def write_images(out_dir: Path, count: int, seed: int) -> list[dict]:
     data_dir = out_dir / IMAGES
     data_dir.mkdir(parents=True, exist_ok=True)
     images = []
-    for i in range(count):
+    for _ in range(count):
         w = int(rng.integers(480, 640))
         h = int(w / rng.uniform(2.7, 3.1))
         img = cv2.resize(rng.integers(0, 256, (4, 8, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)

@@ -6,7 +6,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from . import CONF_THRESH, COCO_80_TO_91, IOU_THRESH, MAX_DET, MAX_NMS, MAX_WH, PAD_VALUE, SIZE, STRIDE
+from . import COCO_80_TO_91, CONF_THRESH, IOU_THRESH, MAX_DET, MAX_NMS, MAX_WH, PAD_VALUE, SIZE, STRIDE
 
 COCO_IDS = np.asarray(COCO_80_TO_91, np.float32)
 
