@@ -209,3 +209,15 @@ def rgat(compliance=("TEST01",)) -> Benchmark:
     acc >= 0.7286 * 0.99 on the 788379 validation papers; the reference answers one uint8 class byte per sample."""
     return Benchmark("rgat", {"datacenter": (OFF,), "datacenter,edge": (OFF,)}, (target("acc", 0.7286, 0.99),),
                      788379, 788379, 788379, compliance, "rgat", accuracy_log_dtype="uint8", test01_audit_dir="rgat")
+# yolo-95 / yolo-99 (v6.0, v6.1; MODEL_CONFIG["v6.0"/"v6.1"] of the modular checker, mlcommons/inference b66003e1):
+# accuracy-target ("mAP", 53.4 * 0.95 / 0.99), performance-sample-count 64, dataset-size 1525,
+# OFFLINE_MIN_SPQ_SINCE_V4 1525, required SingleStream/MultiStream/Offline on edge and datacenter,edge, models_TEST01;
+# LoadGen's mlperf.conf key is "yolo"; compliance/TEST01/yolo/audit.config (4757cd1d, 2026-01-29) samples 64
+YOLO_AUDIT_CONFIGS = {("TEST01", "yolo"): _test01(64)}
+
+
+def yolo(name: str, compliance=("TEST01",)) -> Benchmark:
+    factor = 0.95 if name == "yolo-95" else 0.99
+    scenarios = (SS, MS, OFF)
+    return Benchmark(name, {"edge": scenarios, "datacenter,edge": scenarios}, (target("mAP", 53.4, factor),),
+                     64, 1525, 1525, compliance, "yolo", accuracy_log_dtype="float32", test01_audit_dir="yolo")

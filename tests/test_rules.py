@@ -297,3 +297,32 @@ def test_result_fields():
     assert V61.result_field("llama2-70b-99.9", SRV) == "result_completed_tokens_per_second"
     assert mlperf_rules.get_round("v4.0").result_field("resnet50", SRV) == "result_scheduled_samples_per_sec"
     assert mlperf_rules.get_round("v5.0").result_field("gptj-99", OFF) == "result_inferred_tokens_per_second"
+
+
+@pytest.mark.parametrize("version", ["v6.0", "v6.1"])
+def test_yolo_rules_as_the_modular_checker_writes_them(version):
+    """MODEL_CONFIG[version]'s yolo-95/yolo-99 rows (constants.py, mlcommons/inference b66003e1)."""
+    rnd = mlperf_rules.get_round(version)
+    for model, factor in (("yolo-95", 0.95), ("yolo-99", 0.99)):
+        bench = rnd.benchmark(model)
+        assert bench.name == model and bench.loadgen_name == "yolo"
+        assert [(m.key, m.target, m.expression) for m in bench.accuracy] == [("mAP", 53.4 * factor, f"53.4 * {factor}")]
+        assert rnd.required_scenarios(model, "edge") == (SS, MS, OFF)
+        assert rnd.required_scenarios(model, "datacenter,edge") == (SS, MS, OFF)
+        assert rnd.required_scenarios(model, "datacenter") is None  # edge only
+        assert bench.performance_sample_count == 64 and rnd.dataset_size(model) == 1525
+        assert bench.offline_min_spq == 1525 and bench.delta_percent("mAP") == 1
+        assert rnd.compliance_tests(model) == ("TEST01",)
+        assert rnd.audit_config("TEST01", model)["*.*.accuracy_log_sampling_target"] == "64"
+        assert rnd.audit_config_source("TEST01", model) == "compliance/TEST01/yolo/audit.config"
+    # reference accuracy-coco.py's line; the round's pattern reads the percentage
+    assert mlperf_rules.accuracy_values(rnd, "yolo-99", "mAP=53.103%") == {"mAP": 53.103}
+    assert mlperf_rules.accuracy_check(rnd, "yolo-95", "mAP=53.103%") == []
+    assert mlperf_rules.accuracy_check(rnd, "yolo-99", "mAP=52.000%")  # below 52.866
+
+
+def test_yolo_has_no_rules_before_v6_0():
+    assert mlperf_rules.latest_closed_round("yolo-99") == "v6.1"
+    for version in ("v5.1", "v5.0", "v4.1", "v4.0"):
+        assert mlperf_rules.get_round(version).benchmark("yolo-95") is None
+        assert ("TEST01", "yolo") not in mlperf_rules.get_round(version).audit_configs

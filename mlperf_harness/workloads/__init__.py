@@ -22,6 +22,7 @@ from .rgat import RGAT
 from .rnnt import RNNT
 from .sdxl import SDXL
 from .unet3d import UNET3D
+from .yolo import YOLO
 
 __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload", "declarations", "get", "names"]
 
@@ -43,6 +44,8 @@ WORKLOADS: dict[str, Workload] = {
     "mobilenet": MOBILENET,
     "efficientnet": EFFICIENTNET,
     "rgat": RGAT,
+    "yolo-99": YOLO,
+    "yolo-95": YOLO,
 }
 
 

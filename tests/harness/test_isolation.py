@@ -16,6 +16,8 @@ TORCH_ONLY = {
     PACKAGE / "workloads/unet3d/model.py",
     PACKAGE / "workloads/dlrm/model.py",
     PACKAGE / "workloads/retinanet/model.py",
+    PACKAGE / "workloads/yolo/model.py",  # the demo's network (demo-data only)
+    PACKAGE / "workloads/rgat/model.py",  # the R-GAT network (pytorch backend only)
 }
 
 
