@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from .. import __version__
-from ..matrix import Cell, LoadedMatrix
+from ..matrix import Cell, LoadedMatrix, runtime_packages as runtime_pins
 from . import wheels
 from .lock import is_locked, stage_locks
 
@@ -28,7 +28,7 @@ def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = N
     install = m.backends[cell.backend].install[cell.device]
     model = m.models[cell.model]
     base = (bases or {}).get(cell.device) or impl.bases.get(cell.device) or device.base
-    runtime_packages = {"mlcommons-loadgen": lm.loadgen, **m.runtime.packages}
+    runtime_packages = runtime_pins(m, cell.device, lm.loadgen)
     impl_packages = {**model.packages}
     locks = {stage: (lock if is_locked(lm, lock) else None) for stage, lock in stage_locks(lm, cell).items()}
 
