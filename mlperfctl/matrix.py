@@ -55,6 +55,8 @@ class Device(_Strict):
     # Runtime libraries published as wheels (cuda: NVIDIA's CUDA runtime from PyPI), installed in the runtime
     # stage so every cell of the device shares one copy; exact pins like every other package.
     libraries: Packages = {}
+    # One line `matrix explain` prints for the device's cells (e.g. why it still needs a registry).
+    note: StrictStr | None = None
 
 
 class Install(_Strict):
