@@ -7,7 +7,8 @@ Offline and Server, on demo data it writes itself; one table at the end.
 Each (model, scenario, path) runs in its own process (`one ...`), so peak GPU memory
 (torch.cuda.max_memory_allocated) is that path's alone and a CUDA failure in one path does not end the others:
 its error goes into the table. Raw loop: the workload's own objects (model, data, batch size) from its Runner,
-called in a plain loop after one untimed call of the first chunk: Offline in the harness's batches, Server one query (one sample) at a time; the LLM through
+called in a plain loop after one untimed call of the first chunk: Offline in the harness's batches, Server one
+query (one sample) at a time; the LLM through
 its Generator, timing the first token (TTFT) and the rest (TPOT). Server's harness run is given a target QPS of
 half the raw serial rate (`SERVER_LOAD`), so a harness that keeps up reports a ratio near that fraction."""
 
@@ -196,15 +197,16 @@ def table(rows: list[dict], device: str) -> str:
     for row in rows:
         h, r = row["harness"], row["raw"]
         ratio = h["qps"] / r["qps"] if h.get("qps") and r.get("qps") else None
+        pair = lambda key, d=2, h=h, r=r: f"{_fmt(h.get(key), d)}/{_fmt(r.get(key), d)}"  # noqa: E731
         cells = [row["model"], row["scenario"], _fmt(h.get("qps")), _fmt(r.get("qps")), _fmt(ratio, 3),
-                 f"{_fmt(h.get('ttft_ms'))}/{_fmt(r.get('ttft_ms'))}", f"{_fmt(h.get('tpot_ms'))}/{_fmt(r.get('tpot_ms'))}"]
+                 pair("ttft_ms"), pair("tpot_ms")]
         if device == "cuda":
-            cells.append(f"{_fmt(h.get('gpu_mib'), 0)}/{_fmt(r.get('gpu_mib'), 0)}")
+            cells.append(pair("gpu_mib", 0))
         errors = [f"{p}: {x['error']}" for p, x in (("harness", h), ("raw", r)) if x.get("error")]
         cells.append("; ".join(errors) or "-")
         lines.append(cells)
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
-    text = [" | ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in lines]
+    text = [" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
     text.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(text)
 

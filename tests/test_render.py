@@ -66,7 +66,8 @@ def test_apt_glob_pins_are_quoted(loaded):
 
 def test_cuda_cells_need_no_registry(loaded):
     """The CUDA runtime libraries are in the runtime stage, shared by every cuda cell; torch comes from PyPI."""
-    texts = {b: render.render(loaded, loaded.parse_cell(f"python-{b}-cuda-resnet50"), {"cuda": "mlperfctl/debian:bookworm"})
+    base = {"cuda": "mlperfctl/debian:bookworm"}
+    texts = {b: render.render(loaded, loaded.parse_cell(f"python-{b}-cuda-resnet50"), base)
              for b in ("onnxruntime", "pytorch", "tensorrt")}
     runtime = {b: t[t.index("stage 2"):t.index("stage 3")] for b, t in texts.items()}
     assert len(set(runtime.values())) == 1 and "COPY locks/cuda/runtime.txt" in runtime["pytorch"]

@@ -8,7 +8,8 @@ from pathlib import Path
 import jinja2
 
 from .. import __version__
-from ..matrix import Cell, LoadedMatrix, runtime_packages as runtime_pins
+from ..matrix import Cell, LoadedMatrix
+from ..matrix import runtime_packages as runtime_pins
 from . import wheels
 from .lock import is_locked, stage_locks
 
