@@ -305,6 +305,11 @@ def partition_nodes(partition: str | None) -> int | None:
     return total if found else None
 
 
+def gres_for(opts: RunOptions, device: str) -> str | None:
+    """The job's GPU request: --gpus N of a cuda/rocm cell as gpu:N (None: no --gres, the node's default)."""
+    return f"gpu:{opts.gpus}" if opts.gpus and device in ("cuda", "rocm") else None
+
+
 def submit(lm, opts: RunOptions, build: BuildOptions, slurm: SlurmOptions, plan, *, console) -> dict:
     """Submit the plan's (scenario, mode) runs: one job each, or one job array with --nodes;
     follow them unless slurm.wait is False."""
@@ -331,7 +336,7 @@ def submit(lm, opts: RunOptions, build: BuildOptions, slurm: SlurmOptions, plan,
     jobs_dir.mkdir(parents=True, exist_ok=True)
     cli = _mlperfctl()
     runs = [(scenario, mode) for scenario in plan.scenarios for mode in plan.modes]
-    gres = f"gpu:{opts.gpus}" if opts.gpus and plan.cell.device in ("cuda", "rocm") else None
+    gres = gres_for(opts, plan.cell.device)
     common = dict(mlperfctl=cli, engine=build.engine, workdir=Path.cwd(), partition=slurm.partition, image=image,
                   time_limit=slurm.time_limit, gres=gres)
     submitted = []
