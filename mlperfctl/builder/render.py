@@ -36,7 +36,9 @@ def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = N
     def local(stage: str, packages: dict[str, str]) -> list[wheels.Wheel]:
         if locks.get(stage) or not wheel_dirs:
             return []
-        return wheels.matching(wheel_dirs, packages, device.python, device.platform)
+        found = wheels.matching(wheel_dirs, packages, device.python, device.platform)
+        # a CPU build (torch-2.13.0+cpu) meets the pin 2.13.0 but is no GPU device's framework
+        return [w for w in found if cell.device == "cpu" or not w.version.endswith("+cpu")]
 
     return {
         "cell": cell,
