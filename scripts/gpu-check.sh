@@ -59,13 +59,13 @@ need = {"mlperf_loadgen": "mlcommons-loadgen", "torch": "torch", "transformers":
 print(" ".join(p for m, p in need.items() if importlib.util.find_spec(m) is None))
 EOF
 }
-lack="$(missing "$py")"
+lack="$(missing "$py")" system_py="$py"
 if [ -n "$lack" ]; then
   venv="$work/venv"
   [ -x "$venv/bin/python" ] || "$py" -m venv --system-site-packages "$venv"
   py="$venv/bin/python"
   for project in $lack; do
-    case "$project" in torch|transformers|numpy) die "$project is not importable by $py: this check uses the machine's own" ;; esac
+    case "$project" in torch|transformers|numpy) die "$project is not importable by $system_py: this check uses the machine's own (PYTHON=... picks another Python)" ;; esac
     ls "$wheels"/"${project//-/_}"-*.whl >/dev/null 2>&1 \
       || die "$project is missing and no wheel for it is in $wheels: run 'bash scripts/gpu-check.sh --fetch-wheels' where PyPI is reachable"
   done
