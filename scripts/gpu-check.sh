@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --device) device="${2:?}"; shift 2 ;;
     --work) work="${2:?}"; shift 2 ;;
-    --count|--queries|--models|--timeout) pass+=("$1" "${2:?}"); shift 2 ;;
+    --count|--queries|--models|--timeout|--raw-seconds) pass+=("$1" "${2:?}"); shift 2 ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac

@@ -7,8 +7,8 @@ Offline and Server, on demo data it writes itself; one table at the end.
 Each (model, scenario, path) runs in its own process (`one ...`), so peak GPU memory
 (torch.cuda.max_memory_allocated) is that path's alone and a CUDA failure in one path does not end the others:
 its error goes into the table. Raw loop: the workload's own objects (model, data, batch size) from its Runner,
-called in a plain loop after one untimed call of the first chunk: Offline in the harness's batches, Server one
-query (one sample) at a time; the LLM through
+called in a plain loop after one untimed call of the first chunk, repeated until --raw-seconds: Offline in the
+harness's batches, Server one query (one sample) at a time; the LLM through
 its Generator, timing the first token (TTFT) and the rest (TPOT). Server's harness run is given a target QPS of
 half the raw serial rate (`SERVER_LOAD`), so a harness that keeps up reports a ratio near that fraction."""
 
@@ -107,26 +107,30 @@ def one_raw(a) -> dict:
     if a.model.startswith("llama2") or a.model.startswith("gptj"):
         prompts = r.samples.input_ids
         r.gen.generate([prompts[i] for i in chunks[0]])  # the first chunk's shapes, untimed (as warm_up)
-        start = time.perf_counter()
-        for chunk in chunks:
-            t0, first = time.perf_counter(), []
-            outs = r.gen.generate([prompts[i] for i in chunk], lambda _t, f=first: f.append(time.perf_counter()))
-            t1 = time.perf_counter()
-            tokens = max(map(len, outs))
-            ttft.append((first[0] if first else t1) - t0)
-            if tokens > 1 and first:
-                tpot.append((t1 - first[0]) / (tokens - 1))
+        start, done = time.perf_counter(), 0
+        while done == 0 or time.perf_counter() - start < a.raw_seconds:
+            for chunk in chunks:
+                t0, first = time.perf_counter(), []
+                outs = r.gen.generate([prompts[i] for i in chunk], lambda _t, f=first: f.append(time.perf_counter()))
+                t1 = time.perf_counter()
+                tokens = max(map(len, outs))
+                ttft.append((first[0] if first else t1) - t0)
+                if tokens > 1 and first:
+                    tpot.append((t1 - first[0]) / (tokens - 1))
+            done += len(indices)
     else:
         answer = r.answerer()
         answer(chunks[0], chunks[0])  # the first chunk's shapes, untimed (as warm_up)
         sync()
-        start = time.perf_counter()
-        for chunk in chunks:
-            answer(chunk, chunk)
-            sync()
+        start, done = time.perf_counter(), 0
+        while done == 0 or time.perf_counter() - start < a.raw_seconds:
+            for chunk in chunks:
+                answer(chunk, chunk)
+                sync()
+            done += len(indices)
     seconds = time.perf_counter() - start
     p99 = lambda xs: sorted(xs)[min(len(xs) - 1, int(0.99 * len(xs)))] if xs else None  # noqa: E731
-    return {"qps": len(indices) / seconds, "ttft_ms": _ms(p99(ttft)), "tpot_ms": _ms(p99(tpot)),
+    return {"qps": done / seconds, "ttft_ms": _ms(p99(ttft)), "tpot_ms": _ms(p99(tpot)),
             "gpu_mib": _gpu_peak(a.device)}
 
 
@@ -146,6 +150,7 @@ def _one(argv: list[str]) -> int:
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--queries", type=int, required=True)
     p.add_argument("--target", type=float)
+    p.add_argument("--raw-seconds", type=float, default=2.0)
     a = p.parse_args(argv)
     try:
         row = (one_harness if a.path == "harness" else one_raw)(a)
@@ -161,6 +166,7 @@ def _spawn(path: str, model: str, scenario: str, a, demo: Path, target: float | 
            "--demo", str(demo), "--out", str(out), "--count", str(a.count), "--queries", str(a.queries)]
     if target:
         cmd += ["--target", str(target)]
+    cmd += ["--raw-seconds", str(a.raw_seconds)]
     log = Path(a.work) / "logs" / f"{model}-{scenario}-{path}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -221,6 +227,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--queries", type=int, default=256, help="samples per run (harness test query count, raw loop)")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated, of: " + ", ".join(MODELS))
     p.add_argument("--timeout", type=float, default=240, help="seconds per run before it is reported failed")
+    p.add_argument("--raw-seconds", type=float, default=2.0,
+                   help="the raw loop repeats its queries until at least this long (one measured call is noise)")
     a = p.parse_args(argv)
     models = [m for m in a.models.split(",") if m]
     unknown = [m for m in models if m not in MODELS]
