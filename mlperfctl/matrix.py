@@ -52,6 +52,11 @@ class Device(_Strict):
     # The base's Python, for `mlperfctl lock` (uv pip compile --python-version/--python-platform).
     python: StrictStr = "3.11"
     platform: StrictStr = "x86_64-manylinux_2_28"
+    # Runtime libraries published as wheels (cuda: NVIDIA's CUDA runtime from PyPI), installed in the runtime
+    # stage so every cell of the device shares one copy; exact pins like every other package.
+    libraries: Packages = {}
+    # One line `matrix explain` prints for the device's cells (e.g. why it still needs a registry).
+    note: StrictStr | None = None
 
 
 class Install(_Strict):
@@ -123,6 +128,11 @@ class Build(_Strict):
     ca_certs: list[StrictStr] = []
     # A registry prefix for push/pull (e.g. registry.example.com:5000/team).
     registry: StrictStr | None = None
+
+
+def runtime_packages(m: Matrix, device: str, loadgen: str) -> dict[str, str]:
+    """What a device's runtime stage installs: LoadGen, the common packages and the device's libraries."""
+    return {"mlcommons-loadgen": loadgen, **m.runtime.packages, **m.devices[device].libraries}
 
 
 class Matrix(_Strict):

@@ -89,6 +89,7 @@ class RunOptions:
     threads: int | None = None
     batch_size: int | None = None
     count: int | None = None
+    gpus: int | None = None                      # GPUs per run for cuda/rocm cells (None: all the host has)
     force: bool = False
     find_performance: bool = False
     system_json: Path | None = None

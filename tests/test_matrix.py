@@ -26,7 +26,11 @@ def test_matrix_covers_every_model_backend_and_device(loaded):
 
 def test_bases_per_device(loaded):
     d = loaded.matrix.devices
-    assert d["cuda"].base.startswith("nvidia/cuda:") and "cudnn" in d["cuda"].base
+    # cuda needs no registry: the cpu device's Debian base and Python, the CUDA runtime as exact-pinned PyPI wheels
+    assert d["cuda"].base == d["cpu"].base and d["cuda"].apt == d["cpu"].apt and d["cuda"].python == "3.11"
+    assert {"nvidia-cuda-runtime", "nvidia-cublas", "nvidia-cudnn-cu13"} <= set(d["cuda"].libraries)
+    assert all(v[0].isdigit() and "*" not in v for v in d["cuda"].libraries.values())
+    assert d["cpu"].libraries == {} and "PyPI has no ROCm runtime wheels" in d["rocm"].note
     assert d["rocm"].base.startswith("rocm/dev-ubuntu")
     assert "slim" in d["cpu"].base
 

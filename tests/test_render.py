@@ -59,9 +59,22 @@ def test_labels_last_user_non_root(loaded):
 
 
 def test_apt_glob_pins_are_quoted(loaded):
-    text = render.render(loaded, loaded.parse_cell("python-pytorch-cuda-resnet50"))
+    text = render.render(loaded, loaded.parse_cell("python-pytorch-rocm-resnet50"))
     assert "'python3=3.12.3-*'" in text
-    assert "--index-url https://download.pytorch.org/whl/cu128" in text
+    assert "--index-url https://download.pytorch.org/whl/rocm6.4" in text
+
+
+def test_cuda_cells_need_no_registry(loaded):
+    """The CUDA runtime libraries are in the runtime stage, shared by every cuda cell; torch comes from PyPI."""
+    base = {"cuda": "mlperfctl/debian:bookworm"}
+    texts = {b: render.render(loaded, loaded.parse_cell(f"python-{b}-cuda-resnet50"), base)
+             for b in ("onnxruntime", "pytorch", "tensorrt")}
+    runtime = {b: t[t.index("stage 2"):t.index("stage 3")] for b, t in texts.items()}
+    assert len(set(runtime.values())) == 1 and "COPY locks/cuda/runtime.txt" in runtime["pytorch"]
+    lock = (loaded.root / "locks" / "cuda" / "runtime.txt").read_text()
+    assert "nvidia-cudnn-cu13==9.20.0.48" in lock and "nvidia-cuda-runtime==13.0.96" in lock
+    assert "FROM mlperfctl/debian:bookworm AS device" in texts["pytorch"] and "index-url" not in texts["pytorch"]
+    assert "nvidia/cu13/lib" in texts["onnxruntime"]  # LD_LIBRARY_PATH for onnxruntime-gpu's providers
 
 
 def test_base_override(loaded):

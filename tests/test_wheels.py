@@ -75,3 +75,13 @@ def test_wheel_content_enters_the_stage_hash(tmp_path):
     assert len({plain.hash, first.hash, second.hash}) == 3
     assert first.wheels == [Path(tmp_path / "w" / "six-1.17.0-py3-none-any.whl").resolve()]
     assert plain.wheels == [] and "wheels" in first.sources
+
+
+def test_a_cpu_build_is_never_a_gpu_cells_framework(loaded, tmp_path, monkeypatch):
+    """torch-2.13.0+cpu meets the pin torch==2.13.0, but an unlocked cuda stage must not take it."""
+    (tmp_path / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    monkeypatch.setattr(render, "is_locked", lambda lm, lock: False)
+    cuda = render.render(loaded, loaded.parse_cell("python-pytorch-cuda-resnet50"), wheel_dirs=[tmp_path])
+    assert "/tmp/wheels" not in cuda and "torch==2.13.0" in cuda
+    cpu = render.render(loaded, loaded.parse_cell("python-pytorch-cpu-resnet50"), wheel_dirs=[tmp_path])
+    assert "--find-links /tmp/wheels" in cpu

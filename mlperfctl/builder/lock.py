@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..matrix import Cell, LoadedMatrix
+from ..matrix import Cell, LoadedMatrix, runtime_packages
 
 LOCK_DIR = "locks"
 PYPI = "https://pypi.org/simple"
@@ -53,7 +53,7 @@ def stage_locks(lm: LoadedMatrix, cell: Cell) -> dict[str, StageLock]:
     """The lockable stages of a cell (the implementation stage only when it installs packages)."""
     m = lm.matrix
     runtime = StageLock("runtime", cell.device, runtime_lock_name(lm),
-                        tuple(sorted({"mlcommons-loadgen": lm.loadgen, **m.runtime.packages}.items())),
+                        tuple(sorted(runtime_packages(m, cell.device, lm.loadgen).items())),
                         None, None)
     install = m.backends[cell.backend].install[cell.device]
     framework = StageLock("framework", cell.device, cell.backend, tuple(sorted(install.packages.items())),

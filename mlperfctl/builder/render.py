@@ -9,6 +9,7 @@ import jinja2
 
 from .. import __version__
 from ..matrix import Cell, LoadedMatrix
+from ..matrix import runtime_packages as runtime_pins
 from . import wheels
 from .lock import is_locked, stage_locks
 
@@ -28,14 +29,16 @@ def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = N
     install = m.backends[cell.backend].install[cell.device]
     model = m.models[cell.model]
     base = (bases or {}).get(cell.device) or impl.bases.get(cell.device) or device.base
-    runtime_packages = {"mlcommons-loadgen": lm.loadgen, **m.runtime.packages}
+    runtime_packages = runtime_pins(m, cell.device, lm.loadgen)
     impl_packages = {**model.packages}
     locks = {stage: (lock if is_locked(lm, lock) else None) for stage, lock in stage_locks(lm, cell).items()}
 
     def local(stage: str, packages: dict[str, str]) -> list[wheels.Wheel]:
         if locks.get(stage) or not wheel_dirs:
             return []
-        return wheels.matching(wheel_dirs, packages, device.python, device.platform)
+        found = wheels.matching(wheel_dirs, packages, device.python, device.platform)
+        # a CPU build (torch-2.13.0+cpu) meets the pin 2.13.0 but is no GPU device's framework
+        return [w for w in found if cell.device == "cpu" or not w.version.endswith("+cpu")]
 
     return {
         "cell": cell,

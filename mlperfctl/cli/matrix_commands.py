@@ -79,7 +79,8 @@ def matrix_explain(cell: Annotated[str, typer.Argument(help="A cell identifier."
     else:
         ctx = render.stage_context(lm, c)
         m = lm.matrix.models[c.model]
-        info = {"id": c.id, "valid": True, "implemented": m.implemented,
+        note = lm.matrix.devices[c.device].note
+        info = {"id": c.id, "valid": True, "implemented": m.implemented, "device_note": note,
                 "stages": {"device": ctx["device"]["base"],
                            "runtime": ctx["runtime"]["packages"],
                            "framework": ctx["framework"]["packages"],
@@ -93,6 +94,7 @@ def matrix_explain(cell: Annotated[str, typer.Argument(help="A cell identifier."
             f"  implementation  {c.implementation} ({ctx['impl']['kind']}) "
             f"{pins(ctx['impl']['packages'])}",
             f"  harness         {'runs ' + c.model if m.implemented else c.model + ' is not implemented yet'}",
+            *([f"  device note     {note}"] if note else []),
         ])
     if as_json:
         print(json.dumps(info, indent=2))

@@ -69,6 +69,9 @@ def run(
     threads: Annotated[int | None, Opt(help="Inference threads (default: the harness's choice).")] = None,
     batch_size: Annotated[int | None, Opt(help="Maximum batch size.")] = None,
     count: Annotated[int | None, Opt(help="Use only this many dataset samples.")] = None,
+    gpus: Annotated[int | None, Opt(
+        help="GPUs each run gets, cuda/rocm cells (default: all): a docker device request or podman CDI devices "
+             "0..N-1, HIP_VISIBLE_DEVICES for rocm, Slurm --gres=gpu:N.")] = None,
     cache_dir: Annotated[Path | None, Opt(help="Writable cache for preprocessed data (default: "
                                                "~/.cache/mlperfctl/preprocessed).")] = None,
     find_performance: Annotated[bool, Opt(
@@ -126,7 +129,7 @@ def run(
         singlestream_target_latency=singlestream_target_latency,
         multistream_target_latency=multistream_target_latency,
         performance_sample_count=performance_sample_count, test_query_count=test_query_count, threads=threads,
-        batch_size=batch_size, count=count, force=force, find_performance=find_performance,
+        batch_size=batch_size, count=count, gpus=gpus, force=force, find_performance=find_performance,
         system_json=system_json, cache_dir=cache_dir)
     build_opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, registry=registry,
                                engine=engine, engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)

@@ -48,8 +48,11 @@ def exec_args(job: Job, *, sif: str, results: Path, cache: Path) -> list[str]:
     for m in spec.mounts:
         source = {"/results": str(results), "/cache": str(cache)}.get(m.target, m.source)
         args += ["--bind", f"{source}:{m.target}" + (":ro" if m.read_only else "")]
-    if spec.env:
-        args += ["--env", ",".join(f"{k}={v}" for k, v in spec.env)]
+    env = list(spec.env)
+    if spec.gpu is not None and spec.gpu.vendor == "nvidia" and spec.gpu.count > 0:  # --nv binds every GPU
+        env.append(("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(spec.gpu.count)))))
+    if env:
+        args += ["--env", ",".join(f"{k}={v}" for k, v in env)]
     if spec.working_dir:
         args += ["--pwd", spec.working_dir]
     if spec.gpu is not None and spec.gpu.vendor == "nvidia":

@@ -69,6 +69,6 @@ def jobs(lm, opts: RunOptions, build: BuildOptions, *, image: str | None = None,
             command = harness_args(p, opts, scenario, mode, model_target, f"/results/{scenario}/{mode}")
             spec = container_spec(p, image=ref, dataset_dir=Path(opts.dataset_dir), model_path=model_path,
                                   results_dir=results_dir, cache_dir=cache_dir, command=command,
-                                  user=CONTAINER_USER, owner="export")
+                                  user=CONTAINER_USER, owner="export", gpus=opts.gpus)
             out.append(Job(p.cell.id, scenario, mode, spec, pinned))
     return out

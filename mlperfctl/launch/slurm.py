@@ -128,7 +128,7 @@ def _image_lines(mlperfctl: list[str], image: ImageSource, engine: str) -> list[
 
 def job_script(*, name: str, mlperfctl: list[str], runs: list[list[str]], engine: str, workdir: Path,
                partition: str | None, log: Path, image: ImageSource | None = None,
-               time_limit: str | None = None, at_once: int | None = None) -> str:
+               time_limit: str | None = None, at_once: int | None = None, gres: str | None = None) -> str:
     """The sbatch script: one job for one run, or (at_once=N) a job array over `runs`, at most N
     array tasks at a time, each holding a whole node."""
     q = shlex.join
@@ -142,6 +142,8 @@ def job_script(*, name: str, mlperfctl: list[str], runs: list[list[str]], engine
         lines.append(f"#SBATCH --partition={partition}")
     if time_limit:
         lines.append(f"#SBATCH --time={time_limit}")
+    if gres:  # the node's GPUs the job may use (Slurm's cgroup hides the others)
+        lines.append(f"#SBATCH --gres={gres}")
     cli = "docker" if engine == "docker" else "podman"
     lines += [
         "set -u",
@@ -303,6 +305,11 @@ def partition_nodes(partition: str | None) -> int | None:
     return total if found else None
 
 
+def gres_for(opts: RunOptions, device: str) -> str | None:
+    """The job's GPU request: --gpus N of a cuda/rocm cell as gpu:N (None: no --gres, the node's default)."""
+    return f"gpu:{opts.gpus}" if opts.gpus and device in ("cuda", "rocm") else None
+
+
 def submit(lm, opts: RunOptions, build: BuildOptions, slurm: SlurmOptions, plan, *, console) -> dict:
     """Submit the plan's (scenario, mode) runs: one job each, or one job array with --nodes;
     follow them unless slurm.wait is False."""
@@ -329,8 +336,9 @@ def submit(lm, opts: RunOptions, build: BuildOptions, slurm: SlurmOptions, plan,
     jobs_dir.mkdir(parents=True, exist_ok=True)
     cli = _mlperfctl()
     runs = [(scenario, mode) for scenario in plan.scenarios for mode in plan.modes]
+    gres = gres_for(opts, plan.cell.device)
     common = dict(mlperfctl=cli, engine=build.engine, workdir=Path.cwd(), partition=slurm.partition, image=image,
-                  time_limit=slurm.time_limit)
+                  time_limit=slurm.time_limit, gres=gres)
     submitted = []
     try:
         if slurm.nodes is None:

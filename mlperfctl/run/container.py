@@ -11,7 +11,7 @@ from ..engines.base import ContainerEngine, ContainerSpec, GpuRequest, Mount
 from ..options import RunOptions
 from ..submission.transaction import pid_alive
 from .plan import RunPlan, Target
-from .preflight import companion_files
+from .preflight import check_gpus, companion_files
 
 RUN_LABEL = "io.mlperfctl.run"
 SHM_SIZE = {"pytorch": "8g", "tensorrt": "4g"}
@@ -43,15 +43,19 @@ def harness_args(p: RunPlan, opts: RunOptions, scenario: str, mode: str, model_t
 
 
 def container_spec(p: RunPlan, *, image: str, dataset_dir: Path, model_path: Path, results_dir: Path,
-                   cache_dir: Path, command: list[str], user: tuple[int, int], owner: str) -> ContainerSpec:
+                   cache_dir: Path, command: list[str], user: tuple[int, int], owner: str,
+                   gpus: int | None = None) -> ContainerSpec:
     """The harness's container: read-only data and model (with the files the workload reads beside it),
-    read-write results and cache."""
-    gpu, devices, groups = None, (), ()
+    read-write results and cache. `gpus`: how many GPUs a cuda/rocm run gets (None: all)."""
+    gpu, devices, groups, env = None, (), (), (("HOME", "/tmp"), ("PYTHONUNBUFFERED", "1"))
+    check_gpus(p.cell.device, gpus)
     if p.cell.device == "cuda":
-        gpu = GpuRequest("nvidia", -1)
+        gpu = GpuRequest("nvidia", gpus or -1)
     elif p.cell.device == "rocm":
         devices = ROCM_DEVICES
         groups = tuple(sorted({str(os.stat(d).st_gid) for d in ROCM_DEVICES if os.path.exists(d)}))
+        if gpus:  # /dev/dri passes every GPU: the HIP runtime sees the first N
+            env += (("HIP_VISIBLE_DEVICES", ",".join(map(str, range(gpus)))),)
     return ContainerSpec(
         image=image,
         argv=tuple(command),
@@ -62,7 +66,7 @@ def container_spec(p: RunPlan, *, image: str, dataset_dir: Path, model_path: Pat
                 Mount(str(cache_dir.resolve()), "/cache", read_only=False)),
         devices=devices, gpu=gpu, group_add=groups,
         user=f"{user[0]}:{user[1]}",
-        env=(("HOME", "/tmp"), ("PYTHONUNBUFFERED", "1")),
+        env=env,
         working_dir="/tmp",
         shm_size=SHM_SIZE.get(p.cell.backend, DEFAULT_SHM),
         labels=((RUN_LABEL, owner), ("io.mlperfctl.cell", p.cell.id)),

@@ -48,6 +48,7 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
         raise UserError(f"--model-path {model_path} is a folder without {p.model_file}, the {p.cell.backend} model "
                         f"file of {p.cell.model} (pass that file, or the folder holding it; {demo})")
     check_companions(p, model_path)
+    check_gpus(p.cell.device, opts.gpus)
     if p.cell.device == "cuda" and "nvidia" not in engine_runtimes and not _cdi_gpus():
         raise UserError("device cuda: the container engine has no NVIDIA runtime or CDI device "
                         "(install the NVIDIA Container Toolkit and run `nvidia-ctk runtime configure`)")
@@ -111,3 +112,13 @@ def unreadable(paths: list[Path], uid: int, gid: int) -> Path | None:
 def _cdi_gpus() -> bool:
     return any(Path(d).glob("nvidia*.yaml") or Path(d).glob("nvidia*.json")
                for d in ("/etc/cdi", "/var/run/cdi") if Path(d).is_dir())
+
+
+def check_gpus(device: str, gpus: int | None) -> None:
+    """--gpus: a positive count, for a GPU cell only."""
+    if gpus is None:
+        return
+    if gpus < 1:
+        raise UserError(f"--gpus {gpus}: give 1 or more (leave it out for all the host's GPUs)")
+    if device not in ("cuda", "rocm"):
+        raise UserError(f"--gpus {gpus}: the cell runs on {device}; --gpus is for cuda and rocm cells")

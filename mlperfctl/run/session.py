@@ -164,7 +164,8 @@ class RunSession:
     def spec(self, command: list[str], results_dir: Path):
         return container_spec(self.plan, image=self.image.tag, dataset_dir=self.opts.dataset_dir,
                               model_path=self.model_path, results_dir=results_dir, cache_dir=self.opts.cache_dir,
-                              command=command, user=self.user, owner=self.owner)
+                              command=command, user=self.user, owner=self.owner,
+                              gpus=self.opts.gpus)
 
     def writable_output(self, results_dir: Path, output: Path) -> None:
         """The container's user may write `output` (as root: the folder is handed to it, its parents opened)."""

@@ -1,0 +1,259 @@
+"""The GPU check that scripts/gpu-check.sh runs: each model on the pytorch backend through the harness (LoadGen,
+the same code as `python -m mlperf_harness run`) and through a raw loop of the same framework calls without it,
+Offline and Server, on demo data it writes itself; one table at the end.
+
+    python scripts/gpu_check.py --device cuda|cpu --work DIR [--count N] [--queries N] [--models M,...]
+
+Each (model, scenario, path) runs in its own process (`one ...`), so peak GPU memory
+(torch.cuda.max_memory_allocated) is that path's alone and a CUDA failure in one path does not end the others:
+its error goes into the table. Raw loop: the workload's own objects (model, data, batch size) from its Runner,
+called in a plain loop after one untimed call of the first chunk, repeated until --raw-seconds: Offline in the
+harness's batches, Server one query (one sample) at a time; the LLM through
+its Generator, timing the first token (TTFT) and the rest (TPOT). Server's harness run is given a target QPS of
+half the raw serial rate (`SERVER_LOAD`), so a harness that keeps up reports a ratio near that fraction."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MODELS = {  # model -> (demo dataset folder, demo model path) under the model's demo dir
+    "resnet50": ("datasets/imagenet", "models/resnet50-19c8e357.pth"),
+    "bert-99": ("datasets/squad", "models/bert/model.pytorch"),
+    "llama2-70b-99": ("datasets/open-orca", "models/Llama-2-70b-chat-hf"),
+}
+SCENARIOS = ("Offline", "Server")
+SERVER_LOAD = 0.5  # Server target QPS as a fraction of the raw serial rate
+MARK = "GPU-CHECK-RESULT "
+
+
+def _args(model: str, scenario: str, device: str, demo: Path, out: Path, count: int, queries: int,
+          target: float | None) -> list[str]:
+    data, weights = MODELS[model]
+    argv = ["run", "--model", model, "--backend", "pytorch", "--device", device, "--scenario", scenario,
+            "--mode", "performance", "--execution-mode", "test", "--dataset-dir", str(demo / data),
+            "--model-path", str(demo / weights), "--output-dir", str(out), "--count", str(count),
+            "--test-query-count", str(queries)]
+    return argv + (["--target-qps", f"{target:.4f}"] if target else [])
+
+
+def _gpu_peak(device: str) -> float | None:
+    if device != "cuda":
+        return None
+    import torch
+
+    return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+
+
+def one_harness(a) -> dict:
+    """The harness in this process (cli.main is `python -m mlperf_harness`), then its result.json."""
+    from mlperf_harness import cli
+
+    out = Path(a.out)
+    argv = _args(a.model, a.scenario, a.device, Path(a.demo), out, a.count, a.queries, a.target)
+    code = cli.main(argv)
+    if code != 0:
+        raise RuntimeError(f"mlperf_harness run exited {code}")
+    result = json.loads((out / "result.json").read_text())
+    qps = _samples_per_second(out / "mlperf_log_detail.txt", result)
+    lat = result.get("token_latencies") or {}
+    return {"qps": qps, "ttft_ms": lat.get("ttft_p99_ms"), "tpot_ms": lat.get("tpot_p99_ms"),
+            "gpu_mib": _gpu_peak(a.device)}
+
+
+def _ms(seconds):
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+def _samples_per_second(detail_log: Path, result: dict) -> float:
+    """Completed samples per second of the test (LoadGen's own count), from the detail log."""
+    from mlperf_harness.loadgen import logs
+
+    detail = logs.read_detail(detail_log)
+    for key in ("result_completed_samples_per_sec", "result_samples_per_second"):  # Server, Offline
+        if detail.get(key):
+            return float(detail[key])
+    raise RuntimeError(f"no samples-per-second figure in {detail_log} ({sorted(result)[:5]}...)")
+
+
+def one_raw(a) -> dict:
+    """The same workload objects in a plain loop, no LoadGen."""
+    from mlperf_harness import cli, verdict, workloads
+
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    args = cli._parser().parse_args(_args(a.model, a.scenario, a.device, Path(a.demo), out, a.count, a.queries,
+                                          None))
+    r = workloads.get(a.model).runner(args)
+    r.round = verdict.choose(None, a.model)
+    r.check()
+    r.prepare()
+    r.threads, r.batch, r.workers = r.defaults()
+    qsl = r.load(out)
+    total = len(qsl)
+    indices = [i % total for i in range(a.queries)]
+    if hasattr(qsl, "load"):
+        qsl.load(sorted(set(indices)))
+    r.warm_up()
+    sync = _sync(a.device)
+    step = r.batch if a.scenario == "Offline" else 1
+    chunks = [indices[k:k + step] for k in range(0, len(indices), step)]
+    ttft, tpot = [], []
+    if a.model.startswith("llama2") or a.model.startswith("gptj"):
+        prompts = r.samples.input_ids
+        r.gen.generate([prompts[i] for i in chunks[0]])  # the first chunk's shapes, untimed (as warm_up)
+        start, done = time.perf_counter(), 0
+        while done == 0 or time.perf_counter() - start < a.raw_seconds:
+            for chunk in chunks:
+                t0, first = time.perf_counter(), []
+                outs = r.gen.generate([prompts[i] for i in chunk], lambda _t, f=first: f.append(time.perf_counter()))
+                t1 = time.perf_counter()
+                tokens = max(map(len, outs))
+                ttft.append((first[0] if first else t1) - t0)
+                if tokens > 1 and first:
+                    tpot.append((t1 - first[0]) / (tokens - 1))
+            done += len(indices)
+    else:
+        answer = r.answerer()
+        answer(chunks[0], chunks[0])  # the first chunk's shapes, untimed (as warm_up)
+        sync()
+        start, done = time.perf_counter(), 0
+        while done == 0 or time.perf_counter() - start < a.raw_seconds:
+            for chunk in chunks:
+                answer(chunk, chunk)
+                sync()
+            done += len(indices)
+    seconds = time.perf_counter() - start
+    p99 = lambda xs: sorted(xs)[min(len(xs) - 1, int(0.99 * len(xs)))] if xs else None  # noqa: E731
+    return {"qps": done / seconds, "ttft_ms": _ms(p99(ttft)), "tpot_ms": _ms(p99(tpot)),
+            "gpu_mib": _gpu_peak(a.device)}
+
+
+def _sync(device: str):
+    if device != "cuda":
+        return lambda: None
+    import torch
+
+    return torch.cuda.synchronize
+
+
+def _one(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="gpu_check.py one")
+    p.add_argument("path", choices=("harness", "raw"))
+    for name in ("model", "scenario", "device", "demo", "out"):
+        p.add_argument("--" + name, required=True)
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--queries", type=int, required=True)
+    p.add_argument("--target", type=float)
+    p.add_argument("--raw-seconds", type=float, default=2.0)
+    a = p.parse_args(argv)
+    try:
+        row = (one_harness if a.path == "harness" else one_raw)(a)
+    except Exception as e:  # noqa: BLE001 - the table reports any failure of this path, one line
+        row = {"error": f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:160]}
+    print(MARK + json.dumps(row), flush=True)
+    return 0
+
+
+def _spawn(path: str, model: str, scenario: str, a, demo: Path, target: float | None = None) -> dict:
+    out = Path(a.work) / "runs" / f"{model}-{scenario}-{path}"
+    cmd = [sys.executable, __file__, "one", path, "--model", model, "--scenario", scenario, "--device", a.device,
+           "--demo", str(demo), "--out", str(out), "--count", str(a.count), "--queries", str(a.queries)]
+    if target:
+        cmd += ["--target", str(target)]
+    cmd += ["--raw-seconds", str(a.raw_seconds)]
+    log = Path(a.work) / "logs" / f"{model}-{scenario}-{path}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    try:
+        with open(log, "w") as f:
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=f, text=True, timeout=a.timeout)
+        marked = [ln for ln in r.stdout.splitlines() if ln.startswith(MARK)]
+        row = json.loads(marked[-1][len(MARK):]) if marked else {"error": f"exit {r.returncode}, no result ({log})"}
+    except subprocess.TimeoutExpired:
+        row = {"error": f"over --timeout {a.timeout:.0f} s ({log})"}
+    row["seconds"] = round(time.monotonic() - t0, 1)
+    print(f"  {model} {scenario} {path}: {row}", file=sys.stderr, flush=True)
+    return row
+
+
+def _demo(model: str, a) -> Path:
+    demo = Path(a.work) / "demo" / model
+    if not (demo / MODELS[model][1]).exists():
+        subprocess.run([sys.executable, "-m", "mlperf_harness", "demo-data", str(demo), "--model", model,
+                        "--backend", "pytorch", "--images", str(a.count)], check=True, stdout=subprocess.DEVNULL)
+    return demo
+
+
+def _fmt(value, digits=2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table(rows: list[dict], device: str) -> str:
+    head = ["model", "scenario", "harness qps", "raw qps", "harness/raw", "TTFT ms (h/raw)", "TPOT ms (h/raw)"]
+    if device == "cuda":
+        head.append("peak GPU MiB (h/raw)")
+    head.append("failed")
+    lines = [head]
+    for row in rows:
+        h, r = row["harness"], row["raw"]
+        ratio = h["qps"] / r["qps"] if h.get("qps") and r.get("qps") else None
+        pair = lambda key, d=2, h=h, r=r: f"{_fmt(h.get(key), d)}/{_fmt(r.get(key), d)}"  # noqa: E731
+        cells = [row["model"], row["scenario"], _fmt(h.get("qps")), _fmt(r.get("qps")), _fmt(ratio, 3),
+                 pair("ttft_ms"), pair("tpot_ms")]
+        if device == "cuda":
+            cells.append(pair("gpu_mib", 0))
+        errors = [f"{p}: {x['error']}" for p, x in (("harness", h), ("raw", r)) if x.get("error")]
+        cells.append("; ".join(errors) or "-")
+        lines.append(cells)
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
+    text = [" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
+    text.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["one"]:
+        return _one(argv[1:])
+    p = argparse.ArgumentParser(prog="gpu-check")
+    p.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    p.add_argument("--work", required=True, help="folder for demo data, runs and logs")
+    p.add_argument("--count", type=int, default=64, help="dataset samples (demo data written with as many)")
+    p.add_argument("--queries", type=int, default=256, help="samples per run (harness test query count, raw loop)")
+    p.add_argument("--models", default=",".join(MODELS), help="comma-separated, of: " + ", ".join(MODELS))
+    p.add_argument("--timeout", type=float, default=240, help="seconds per run before it is reported failed")
+    p.add_argument("--raw-seconds", type=float, default=2.0,
+                   help="the raw loop repeats its queries until at least this long (one measured call is noise)")
+    a = p.parse_args(argv)
+    models = [m for m in a.models.split(",") if m]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        print(f"error: --models {','.join(unknown)}: not checked here (choose from {', '.join(MODELS)})",
+              file=sys.stderr)
+        return 2
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    t0 = time.monotonic()
+    rows = []
+    for model in models:
+        demo = _demo(model, a)
+        for scenario in SCENARIOS:
+            raw = _spawn("raw", model, scenario, a, demo)
+            target = raw["qps"] * SERVER_LOAD if scenario == "Server" and raw.get("qps") else None
+            if scenario == "Offline" and raw.get("qps"):
+                target = raw["qps"]
+            harness = _spawn("harness", model, scenario, a, demo, target)
+            rows.append({"model": model, "scenario": scenario, "harness": harness, "raw": raw})
+    print(f"gpu-check --device {a.device}: {len(rows)} runs pairs in {time.monotonic() - t0:.0f} s "
+          f"(Server target = {SERVER_LOAD} x raw serial rate)")
+    print(table(rows, a.device))
+    (Path(a.work) / "gpu-check.json").write_text(json.dumps(rows, indent=2) + "\n")
+    return 1 if any(r[p].get("error") for r in rows for p in ("harness", "raw")) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

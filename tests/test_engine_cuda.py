@@ -1,0 +1,82 @@
+"""The CUDA path without a GPU (docker only: the image is the same for podman, and it is GBs): the cheapest CUDA
+cell, python-onnxruntime-cuda-resnet50, built on the registry-free cuda device (the local Debian base plus the CUDA
+runtime wheels from PyPI), and inside it onnxruntime-gpu lists the CUDA and TensorRT execution providers and the CUDA
+libraries its CUDA provider links load (no driver needed to load them); and `run --device cuda` on a host whose
+engine has no NVIDIA runtime is refused on the host in one line before any container starts."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlperfctl.builder import executor
+from mlperfctl.engines.base import ContainerSpec
+from mlperfctl.options import BuildOptions
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow,
+              pytest.mark.docker_only("one CUDA image build (GBs) per CI run: the image is the same under podman")]
+
+ROOT = Path(__file__).resolve().parent.parent
+CA_CERTS = sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))
+CELL = "python-onnxruntime-cuda-resnet50"
+CHECK = """
+import ctypes, json, onnxruntime, mlperf_loadgen, os
+libs = {}
+for lib in ("libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcudnn.so.9", "libcufft.so.12",
+            "libcurand.so.10", "libnvrtc.so.13", "libnvJitLink.so.13"):
+    try:
+        ctypes.CDLL(lib)
+        libs[lib] = "ok"
+    except OSError as e:
+        libs[lib] = str(e)
+try:
+    import tensorrt
+    trt = tensorrt.__version__
+except ImportError as e:
+    trt = "absent: " + str(e)
+print(json.dumps({"ort": onnxruntime.__version__, "providers": onnxruntime.get_available_providers(),
+                  "device": onnxruntime.get_device(), "libs": libs, "uid": os.getuid(), "tensorrt": trt}))
+"""
+
+
+def test_cuda_cell_builds_on_the_registry_free_base_and_loads_its_cuda_libraries(loaded, local_base, engine,
+                                                                                 engine_name):
+    options = BuildOptions(bases={"cuda": local_base}, ca_certs=tuple(Path(p) for p in CA_CERTS), engine=engine_name)
+    info = executor.ensure_image(loaded, loaded.parse_cell(CELL), options, engine=engine)
+    assert info.state in ("built", "cached") and info.unlocked == []
+    assert info.labels["org.opencontainers.image.base.name"] == local_base
+    out = json.loads(engine.output(ContainerSpec(image=info.tag, entrypoint=("python3",), argv=("-c", CHECK))))
+    assert out["ort"] == loaded.matrix.backends["onnxruntime"].install["cuda"].packages["onnxruntime-gpu"]
+    assert {"CUDAExecutionProvider", "TensorrtExecutionProvider"} <= set(out["providers"]) and out["device"] == "GPU"
+    assert out["libs"] == dict.fromkeys(out["libs"], "ok"), out["libs"]
+    assert out["uid"] == 10001
+    assert out["tensorrt"].startswith("absent")  # the onnxruntime cell has no TensorRT module; the tensorrt cell has
+    size = engine.inspect_image(info.tag).size
+    assert size < 3.2 * 2**30, f"{CELL} is {size / 2**30:.2f} GiB"
+
+
+def test_run_device_cuda_without_a_gpu_is_refused_before_any_container(tmp_path, engine, engine_name):
+    if "nvidia" in engine.runtimes():
+        pytest.skip("this engine has an NVIDIA runtime")
+    (tmp_path / "imagenet").mkdir()
+    (tmp_path / "imagenet" / "val_map.txt").write_text("a.JPEG 1\n")
+    (tmp_path / "imagenet" / "a.JPEG").write_bytes(b"jpeg")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "resnet50_v1.onnx").write_bytes(b"onnx")
+    before = engine.list_containers("io.mlperfctl.cell")
+    env = {**os.environ, "MLPERFCTL_ENGINE": engine_name}
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "run", "--model", "resnet50", "--device", "cuda",
+                        "--backend", "onnxruntime", "--scenario", "Offline",
+                        "--dataset-dir", str(tmp_path / "imagenet"),
+                        "--model-path", str(tmp_path / "m"), "--submission-dir", str(tmp_path / "sub")],
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "device cuda" in lines[0] and "NVIDIA" in lines[0], r.stderr
+    assert not (tmp_path / "sub").exists()
+    assert not any(labels.get("io.mlperfctl.cell") == CELL and cid not in {b[0] for b in before}
+                   for cid, labels in engine.list_containers("io.mlperfctl.cell"))
