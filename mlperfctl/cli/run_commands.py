@@ -41,7 +41,8 @@ def run(
                                               help="Default: the built-in harness.")] = None,
     precision: Annotated[str | None, Opt(help="Default: the model's first precision (fp32).")] = None,
     dataset_dir: Annotated[Path | None, Opt(help="The dataset folder, mounted read-only.")] = None,
-    model_path: Annotated[Path | None, Opt(help="The model file (or its folder), mounted read-only.")] = None,
+    model_path: Annotated[Path | None, Opt(help="The model file, or a folder holding it (in it or one level below), "
+                                                "mounted read-only.")] = None,
     submission_dir: Annotated[Path, Opt(help="Root of the MLPerf submission tree.")] = Path("mlperf-submission"),
     division: Annotated[str, Opt(help="open or closed.")] = "open",
     category: Annotated[str, Opt(help="edge, datacenter or datacenter,edge (the system_type).")] = "edge",
@@ -91,8 +92,9 @@ def run(
         "--submission", help="The whole submission: every required scenario, performance, accuracy, the round's "
                              "compliance tests (closed), truncation, check and package; resumes from the "
                              "ledger.")] = False,
-    results_dir: Annotated[Path | None, Opt(help="--submission: raw LoadGen outputs and the run ledger, outside the "
-                                                 "tree (default: <submission-dir>-raw beside it).")] = None,
+    results_dir: Annotated[Path | None, Opt(help="Raw LoadGen outputs, each run's console.log beside them (and with "
+                                                 "--submission the run ledger), outside the tree (default: "
+                                                 "<submission-dir>-raw beside it).")] = None,
     compliance_retries: Annotated[int, Opt(help="--submission: extra attempts for an INVALID compliance run "
                                                 "(valid mode; never TEST06).")] = 1,
     compliance_server_qps_reduction: Annotated[float, Opt(
@@ -138,6 +140,9 @@ def run(
         if submission_flow:
             raise UserError(f"--submission with --launcher {launcher} is not supported yet: run --submission "
                             f"locally, or submit each scenario with --launcher {launcher} and no --submission")
+        if results_dir is not None:
+            raise UserError(f"--results-dir with --launcher {launcher} is not supported yet: each job keeps its raw "
+                            f"outputs beside the tree, in <submission-dir>-raw (drop --results-dir)")
         launch_commands.launch(lm, opts, build_opts, launcher=launcher, partition=partition, nodes=nodes,
                                bundle=bundle, no_wait=no_wait, as_json=as_json, console=console)
         return
@@ -155,7 +160,7 @@ def run(
         _submission_report(summary, as_json)
         return
     summary = run_execute.execute(lm, opts, build_opts, console=console, log_line=log_line,
-                                  reporter=RichReporter(quiet=as_json))
+                                  reporter=RichReporter(quiet=as_json), results_dir=results_dir)
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -170,6 +175,7 @@ def run(
                       str(r.get("result_validity", "")), r.get("accuracy", ""), str(r["seconds"]))
     out.print(table)
     out.print(f"time: {Overhead.line(summary['overhead'])}", highlight=False)
+    out.print(f"raw outputs and console logs: {summary['results_dir']}", highlight=False)
     out.print(f"submission tree: {summary['submission_dir']}", highlight=False)
 
 
