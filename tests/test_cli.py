@@ -2,9 +2,12 @@
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 def cli(*args, cwd=None):
@@ -138,6 +141,20 @@ def test_help_shows_whole_option_names_when_piped():
     assert rich_help_fits(True, 120) and not rich_help_fits(True, 80) and not rich_help_fits(False, 200)
 
 
+@pytest.mark.parametrize("columns", [None, "80", "200"])
+def test_run_help_piped_to_grep_finds_the_whole_option_name(columns):
+    """The issue's own check, as a user types it: `mlperfctl run --help | grep -- --offline-target-qps` finds the
+    option's line, whatever COLUMNS says (piped help is plain)."""
+    environ = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | ({"COLUMNS": columns} if columns else {})
+    environ["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    r = subprocess.run(["bash", "-o", "pipefail", "-c",
+                        f"{shlex.quote(sys.executable)} -m mlperfctl run --help | grep -- --offline-target-qps"],
+                       capture_output=True, text=True, env=environ)
+    assert r.returncode == 0, r.stderr
+    [line] = r.stdout.splitlines()
+    assert line.split()[0] == "--offline-target-qps" and "…" not in line, line
+
+
 def test_shell_completion_is_offered():
     r = subprocess.run([sys.executable, "-m", "mlperfctl", "--help"], capture_output=True, text=True)
     assert "--install-completion" in r.stdout and "--show-completion" in r.stdout
@@ -156,3 +173,10 @@ def test_models_lists_every_benchmark_and_the_readme_table_is_its_output():
     assert rows["mobilenet"]["closed_rounds"] == [] and rows["bert-99"]["model_files"]["pytorch"] == "model.pytorch"
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert markdown(model_rows()) in readme
+
+
+def test_results_dir_with_a_launcher_is_refused_in_one_line(tmp_path):
+    r = cli("run", "--model", "resnet50", "--launcher", "slurm", "--results-dir", str(tmp_path / "raw"))
+    assert r.returncode == 2 and r.stderr.strip() == (
+        "error: --results-dir with --launcher slurm is not supported yet: each job keeps its raw outputs beside the "
+        "tree, in <submission-dir>-raw (drop --results-dir)"), r.stderr
