@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from .. import matrix as matrix_mod
 from ..errors import UserError
+from ..models import demo_run_command
 from ..options import build_options, run_options
 from ..run import execute as run_execute
 from ..run import findperf
@@ -226,18 +226,6 @@ def demo_data(
     if code:
         raise UserError(f"demo data generation failed (exit code {code})")
     out.print(f"next: {demo_run_command(directory, model, backend)}", highlight=False, markup=False, soft_wrap=True)
-
-
-def demo_run_command(directory: Path, model: str, backend: str | None = None) -> str:
-    """The `mlperfctl run` that runs what demo-data wrote: the model's declared demo folders (the dataset, and the
-    folder holding the backend's model file, which `run` finds in it)."""
-    from mlperf_harness import workloads
-
-    w = workloads.get(model)
-    argv = ["mlperfctl", "run", "--model", model, *(["--backend", backend] if backend else []),
-            "--dataset-dir", str(Path(directory) / w.demo_dataset_dir),
-            "--model-path", str(Path(directory) / w.demo_model_dir)]
-    return shlex.join(argv)
 
 
 def register(app: typer.Typer) -> None:
