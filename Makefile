@@ -6,7 +6,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup docker engine browser demo test test-fast lint bench generate clean
+.PHONY: setup docker engine test-engines browser demo test test-fast lint bench generate clean
 
 setup: $(STAMP) engine
 
@@ -26,11 +26,16 @@ browser:
 docker:
 	bash scripts/engine-setup.sh
 
-# every engine and launcher the tests use: docker, rootless podman, and Slurm's daemons (stopped again at
-# the end of `make test`)
+# every engine and launcher, ready to try: docker, rootless podman, and Slurm's daemons, started
 engine: docker
 	bash scripts/podman-setup.sh rootless
 	bash scripts/slurm-setup.sh
+
+# what the tests need installed: docker, rootless podman and Slurm's packages; no Slurm daemon is started here
+# (the tests that need Slurm start its daemons and stop them afterwards: tests/conftest.py's slurm_cluster)
+test-engines: docker
+	bash scripts/podman-setup.sh rootless
+	bash scripts/slurm-setup.sh install
 
 generate: $(STAMP)
 	$(BIN)/mlperfctl generate
@@ -39,9 +44,9 @@ generate: $(STAMP)
 demo: $(STAMP) docker
 	bash scripts/demo.sh
 
-# The whole suite with the engine tests under docker, then the engine test modules again under podman; the
-# Slurm daemons the tests needed are stopped afterwards, pass or fail (the engines stay).
-test: setup browser
+# The whole suite with the engine tests under docker, then the engine test modules again under podman. The tests
+# that need Slurm start its daemons and stop them; the stop below is a last guard, pass or fail (the engines stay).
+test: $(STAMP) test-engines browser
 	@rc=0; \
 	MLPERFCTL_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -q --engine docker || rc=$$?; \
 	if [ $$rc -eq 0 ]; then \

@@ -5,6 +5,9 @@ newest of them); nothing here is written twice."""
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import mlperf_rules
 from mlperf_harness import workloads
 
@@ -43,3 +46,38 @@ def markdown(rows: list[dict]) -> str:
                      f"{', '.join(r['closed_rounds']) or '-'} | {scen(r)} | {r['dataset']} "
                      f"({', '.join(f'`{f}`' for f in r['dataset_files'])}) |")
     return "\n".join(lines) + "\n"
+
+
+def demo_run_command(directory: Path, model: str, backend: str | None = None) -> str:
+    """The `mlperfctl run` that runs what demo-data wrote (demo-data prints it last): the model's declared demo
+    folders (the dataset, and the folder holding the backend's model file, which `run` finds in it)."""
+    w = workloads.get(model)
+    argv = ["mlperfctl", "run", "--model", model, *(["--backend", backend] if backend else []),
+            "--dataset-dir", str(Path(directory) / w.demo_dataset_dir),
+            "--model-path", str(Path(directory) / w.demo_model_dir)]
+    return shlex.join(argv)
+
+
+def demo_commands(root: str = "demo") -> list[dict]:
+    """One demo per family (its first model): the demo-data command and the run command demo-data prints for it,
+    into ROOT/<model>. The README's demo commands are these (demo_markdown); an engine test runs every one."""
+    rows, seen = [], set()
+    for w in workloads.declarations():
+        if w.family in seen:
+            continue
+        seen.add(w.family)
+        model = w.names[0]
+        directory = Path(root) / model
+        rows.append({"family": w.family, "model": model, "models": [n for d in workloads.declarations()
+                                                                     if d.family == w.family for n in d.names],
+                     "demo_data": shlex.join(["mlperfctl", "demo-data", str(directory), "--model", model]),
+                     "run": demo_run_command(directory, model)})
+    return rows
+
+
+def demo_markdown(root: str = "demo") -> str:
+    """The README's demo commands: one console block, each family's two commands under a comment naming it."""
+    lines = ["```console"]
+    for r in demo_commands(root):
+        lines += [f"# {r['family']}: {', '.join(r['models'])}", r["demo_data"], r["run"]]
+    return "\n".join([*lines, "```"]) + "\n"

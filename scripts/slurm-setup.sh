@@ -7,6 +7,8 @@
 # Idempotent: with the same config and the daemons up, a rerun only checks them (about a second).
 #
 #   scripts/slurm-setup.sh          install, configure, start; wait until `sinfo` shows the node
+#   scripts/slurm-setup.sh install  install the packages only, start nothing (`make test`: the tests that need
+#                                   Slurm start the daemons themselves and stop them afterwards)
 #   scripts/slurm-setup.sh stop     stop slurmd, slurmctld and munged (config and state are kept)
 #   scripts/slurm-setup.sh status   exit 0 when the node answers, 1 otherwise
 set -euo pipefail
@@ -45,8 +47,8 @@ node_ready() {
 case "${1:-}" in
   stop) stop_daemons; exit 0 ;;
   status) command -v sinfo >/dev/null && node_ready && exit 0; exit 1 ;;
-  "") ;;
-  *) log "usage: $0 [stop|status]"; exit 2 ;;
+  install|"") ;;
+  *) log "usage: $0 [install|stop|status]"; exit 2 ;;
 esac
 
 need=()
@@ -57,6 +59,13 @@ if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -qq
   NEEDRESTART_SUSPEND=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# this script runs the daemons itself, when asked: where systemd runs, the packages' own units must not
+if [ ${#need[@]} -gt 0 ] && [ -d /run/systemd/system ]; then
+  systemctl disable --now munge slurmctld slurmd >/dev/null 2>&1 || true
+fi
+if [ "${1:-}" = install ]; then
+  log "installed; nothing started (start the daemons with: $0)"; exit 0
 fi
 
 # munge: the key (the package usually makes one), its run dir, the daemon as the munge user.

@@ -57,11 +57,13 @@ def demo(tmp_path_factory, local_base):
 
 @pytest.fixture(scope="module")
 def tree(demo, tmp_path_factory):
-    """One Offline + SingleStream run (performance and accuracy) in containers, as JSON."""
+    """One Offline + SingleStream run (performance and accuracy) in containers, as JSON: Offline's raw outputs in
+    --results-dir, SingleStream's in the default one beside the tree."""
     sub = tmp_path_factory.mktemp("tree") / "submission"
     summaries = {}
     for scenario in ("Offline", "SingleStream"):
-        r = mlperfctl_run(demo, sub, "--scenario", scenario, "--json")
+        extra = ("--results-dir", sub.parent / "raw") if scenario == "Offline" else ()
+        r = mlperfctl_run(demo, sub, "--scenario", scenario, "--json", *extra)
         summaries[scenario] = json.loads(r.stdout)
     return sub, summaries
 
@@ -93,6 +95,17 @@ def test_run_in_container_writes_a_complete_result(tree, scenario, no_containers
     assert system["framework"].startswith("onnxruntime 1.32.0") and system["accelerators_per_node"] == "0"
     owners = {p.stat().st_uid for p in res.rglob("*")}
     assert owners == {os.getuid()}
+    # the raw outputs are kept (--results-dir, else <submission-dir>-raw), each run in its own folder, with the
+    # harness's console output as console.log beside LoadGen's logs; none of it in the tree
+    raw = Path(summary["results_dir"])
+    root = sub.parent / ("raw" if scenario == "Offline" else "submission-raw")
+    assert raw.parent == root / "open" / "box_cpu" / summary["cell"] and raw.name.startswith("run-"), raw
+    for mode in ("performance", "accuracy"):
+        log = (raw / scenario / mode / "console.log").read_text()
+        assert (raw / scenario / mode / "mlperf_log_summary.txt").is_file()
+        assert log.startswith(f"# {scenario}/{mode}: python3 -m mlperf_harness run --model resnet50"), log[:300]
+        assert "\n# exit code 0 after " in log and len(log.splitlines()) > 2, log
+    assert not list(sub.rglob("console.log"))
     assert no_containers(RUN_LABEL)
 
 

@@ -116,6 +116,12 @@ def test_interrupted_submission_resumes_with_only_the_missing_pieces(resnet_demo
     assert sum(x["reused"] for x in runs) == len(done)
     assert not list(raw.rglob("audit.config")) and not list(sub.rglob("audit.config"))
     assert Path(summary["archive"]).is_file()
+    for piece in ("performance", "accuracy", "TEST01", "TEST04"):  # each piece's console output beside its logs
+        piece_dir = raw / "closed" / "box_cpu" / "python-onnxruntime-cpu-resnet50" / "Offline" / piece
+        log = (piece_dir / "console.log").read_text()
+        assert (piece_dir / "mlperf_log_summary.txt").is_file() and log.startswith(f"# Offline/{piece}")
+        assert "\n# exit code 0 after " in log and len(log.splitlines()) > 2, log
+    assert not list(sub.rglob("console.log"))  # never in the tree
 
     # a third run: everything from the ledger, no container
     r = run(cmd, env=env(), cwd=ROOT)

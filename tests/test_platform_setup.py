@@ -113,8 +113,8 @@ def test_podman_rootless_keep_id(podman, data_dir):
 # ---- Slurm ----
 
 @pytest.fixture(scope="module")
-def slurm() -> None:
-    _setup("slurm-setup.sh", installed="sinfo")
+def slurm(slurm_cluster) -> None:
+    """The cluster the session's slurm_cluster started (and stops at the end); setting it up again is a no-op."""
     took = _setup("slurm-setup.sh", installed="sinfo")
     assert took < 15, f"a second slurm-setup.sh run should be a no-op, took {took:.1f}s"
 

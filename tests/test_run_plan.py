@@ -79,7 +79,7 @@ def test_preflight_passes_and_resolves_model_dir(loaded, data):
                         "--dest {d}/nope)"),
     ("layout", "lacks val_map.txt (expected the ImageNet 2012 validation layout; if it holds the raw download: "
                "mlperfctl prepare --model resnet50 --raw {d}/imagenet --dest {d}/imagenet-prepared)"),
-    ("model-missing", "model file"),
+    ("model-missing", "--model-path "),
 ])
 def test_preflight_failures(loaded, data, case, message):
     o = opts(dataset_dir=data / "imagenet", model_path=data / "models" / "resnet50_v1.onnx")
@@ -397,9 +397,103 @@ def test_preflight_refuses_a_model_folder_without_the_model_file(loaded, tmp_pat
     monkey_check = dataclasses.replace(p, workload=dataclasses.replace(w, dataset_check=""))
     with pytest.raises(UserError) as e:
         preflight.preflight(loaded, monkey_check, o, set())
-    assert str(e.value).startswith(f"--model-path {tmp_path / 'models'} is a folder without {expected}, the "
-                                   f"{backend} model file of {model} (pass that file, or the folder holding it; "
-                                   f"for demo data: mlperfctl demo-data DIR --model {model} --backend {backend})")
+    assert str(e.value) == (f"--model-path {tmp_path / 'models'} is a folder without {expected}, the "
+                            f"{backend} model file of {model}, in it or one level below (pass that file, or the "
+                            f"folder holding it; for demo data: mlperfctl demo-data DIR --model {model} "
+                            f"--backend {backend})")
+
+
+def _model_plan(loaded, tmp_path, model, backend, model_path):
+    """A plan and options for `model` on `backend` with a dataset the host accepts (its own check aside)."""
+    from mlperf_harness import workloads
+
+    w = workloads.get(model)
+    data = tmp_path / "data"
+    for name in w.dataset_files:
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        if not (data / name).exists():
+            (data / name).write_text("[]" if name.endswith(".json") else "")
+    o = opts(model=model, backend=backend, dataset_dir=data, model_path=model_path)
+    return dataclasses.replace(run_plan.plan(loaded, o), workload=dataclasses.replace(w, dataset_check="")), o
+
+
+def _every_family():
+    """One (model, backend) per family and backend the CPU runs: --model-path must mean the same for all."""
+    from mlperf_harness import workloads
+
+    return [(w.names[0], b) for w in workloads.declarations() for b in w.backends("cpu")]
+
+
+@pytest.mark.parametrize("model,backend", _every_family())
+def test_model_path_is_the_file_or_a_folder_holding_it_in_it_or_one_level_below(loaded, tmp_path, model, backend):
+    """The same rule for every family (the bug: demo/models worked for resnet50 and failed in bert's container,
+    whose file demo-data writes one level below, in models/bert/): the file, the folder holding it, and the
+    folder above that all resolve to the file (or, for folder models, the model folder)."""
+    from mlperf_harness import workloads
+
+    w = workloads.get(model)
+    target = tmp_path / "models" / "family" / w.model_file(backend)
+    if w.model_is_folder(backend):
+        target.mkdir(parents=True)
+        (target / "config.json").write_text("{}")
+    else:
+        target.parent.mkdir(parents=True)
+        target.write_bytes(b"weights")
+        for name, _ in w.companions(backend).items():  # what the backend reads beside it
+            (target.parent / name).write_text("{}")
+    for given in (target, target.parent, target.parent.parent):
+        if w.model_is_folder(backend) and given == target.parent.parent:
+            continue  # two levels above a folder model: the folder above is itself taken as the model
+        p, o = _model_plan(loaded, tmp_path, model, backend, given)
+        assert preflight.preflight(loaded, p, o, set()) == target, given
+
+
+@pytest.mark.parametrize("model,backend", [("bert-99", "onnxruntime"), ("resnet50", "onnxruntime"),
+                                           ("gptj-99", "pytorch")])
+def test_several_models_one_level_below_are_refused_naming_them(loaded, tmp_path, model, backend):
+    from mlperf_harness import workloads
+
+    w = workloads.get(model)
+    name = w.model_file(backend)
+    for sub in ("a", "b"):
+        (tmp_path / "models" / sub).mkdir(parents=True)
+        if w.model_is_folder(backend):
+            (tmp_path / "models" / sub / name).mkdir()
+        else:
+            (tmp_path / "models" / sub / name).write_bytes(b"w")
+    p, o = _model_plan(loaded, tmp_path, model, backend, tmp_path / "models")
+    with pytest.raises(UserError) as e:
+        preflight.preflight(loaded, p, o, set())
+    a, b = tmp_path / "models" / "a" / name, tmp_path / "models" / "b" / name
+    assert str(e.value) == (f"--model-path {tmp_path / 'models'} holds 2 {backend} models of {model} one level "
+                            f"below: {a}, {b} (pass the one to run)")
+    if w.model_is_folder(backend):
+        (tmp_path / "models" / name).mkdir()
+    else:
+        (tmp_path / "models" / name).write_bytes(b"")
+    assert preflight.preflight(loaded, p, o, set()) == tmp_path / "models" / name  # in it wins over below
+
+
+@pytest.mark.parametrize("model,backend,given,message", [
+    ("resnet50", "tf", "resnet50_v1.onnx", "is a .onnx file, onnxruntime's kind of model, not the tf one of "
+                                           "resnet50 (expected resnet50_v1.pb; pass it, or the folder holding it; "),
+    ("bert-99", "pytorch", "model.onnx", "is a .onnx file, onnxruntime's kind of model, not the pytorch one "
+                                         "of bert-99 (expected model.pytorch; pass it, or the folder holding it; "),
+    ("gptj-99", "pytorch", "model.bin", "is a file, but the pytorch model of gptj-99 is a folder (checkpoint-final: "
+                                        "pass it, or the folder holding it; "),
+    ("rnnt", "pytorch", "nope.pt", "does not exist (expected the pytorch model file of rnnt, "
+                                   "DistributedDataParallel_1576581068.9962234-epoch-100.pt, or a folder holding it; "),
+])
+def test_a_wrong_model_path_is_refused_on_the_host_naming_it_and_the_file_expected(loaded, tmp_path, model, backend,
+                                                                                   given, message):
+    path = tmp_path / given
+    if given != "nope.pt":
+        path.write_bytes(b"x")
+    p, o = _model_plan(loaded, tmp_path, model, backend, path)
+    with pytest.raises(UserError) as e:
+        preflight.preflight(loaded, p, o, set())
+    assert str(e.value) == (f"--model-path {path} {message}for demo data: mlperfctl demo-data DIR --model {model} "
+                            f"--backend {backend})")
 
 
 def test_folder_models_may_have_any_name(loaded, tmp_path):

@@ -216,18 +216,9 @@ def test_image_commands_take_the_round():
         assert "--version" in params, name
 
 
-def _slurm_up() -> bool:
-    r = subprocess.run(["bash", str(ROOT / "scripts" / "slurm-setup.sh"), "status"], capture_output=True)
-    return r.returncode == 0
-
-
 @pytest.mark.engine
 @pytest.mark.slow
-def test_two_scenarios_as_slurm_jobs_land_in_one_checked_tree(tmp_path):
-    if not _slurm_up():
-        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE"):
-            pytest.fail("Slurm is not running: sudo scripts/slurm-setup.sh")
-        pytest.skip("Slurm is not running (sudo scripts/slurm-setup.sh)")
+def test_two_scenarios_as_slurm_jobs_land_in_one_checked_tree(slurm_cluster, tmp_path):
     demo, sub = tmp_path / "demo", tmp_path / "sub"
     subprocess.run([sys.executable, "-m", "mlperf_harness", "demo-data", str(demo), "--images", "32"], check=True,
                    capture_output=True)
@@ -274,11 +265,7 @@ def test_two_scenarios_as_slurm_jobs_land_in_one_checked_tree(tmp_path):
 
 
 @pytest.mark.engine
-def test_ctrl_c_of_the_following_command_cancels_its_jobs(tmp_path):
-    if not _slurm_up():
-        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE"):
-            pytest.fail("Slurm is not running: sudo scripts/slurm-setup.sh")
-        pytest.skip("Slurm is not running (sudo scripts/slurm-setup.sh)")
+def test_ctrl_c_of_the_following_command_cancels_its_jobs(slurm_cluster, tmp_path):
     script = tmp_path / "job.sbatch"
     script.write_text(f"#!/bin/bash\n#SBATCH --output={tmp_path}/%j.out\nsleep 300\n")
     code = ("import sys\nfrom pathlib import Path\nfrom rich.console import Console\n"
@@ -309,14 +296,10 @@ def _cli(*args, env, cwd) -> subprocess.CompletedProcess:
 
 @pytest.mark.engine
 @pytest.mark.slow
-def test_jobs_load_a_bundle_or_pull_from_a_registry_on_their_node(tmp_path, registry, docker_client):
+def test_jobs_load_a_bundle_or_pull_from_a_registry_on_their_node(slurm_cluster, tmp_path, registry, docker_client):
     """The cell's tag is removed (the image itself kept under a test tag), then: a job array
     (--nodes 2 on the one-node partition: a note, then the two tasks one after the other, each
     on the whole node) loads it from a bundle; a job pulls it from a local registry."""
-    if not _slurm_up():
-        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE"):
-            pytest.fail("Slurm is not running: sudo scripts/slurm-setup.sh")
-        pytest.skip("Slurm is not running (sudo scripts/slurm-setup.sh)")
     import uuid
 
     from mlperfctl import engines
@@ -437,13 +420,9 @@ def _wait_finished(job_ids: list[str], seconds: float = 120) -> dict[str, dict]:
 
 
 @pytest.mark.engine
-def test_two_slurm_jobs_writing_one_tree_at_once_take_turns(tmp_path):
+def test_two_slurm_jobs_writing_one_tree_at_once_take_turns(slurm_cluster, tmp_path):
     """Two jobs reach the writer together (no containers: the writer of tests/test_tree_lock.py,
     slowed down); the tree lock makes one wait for the other, and both results land whole."""
-    if not _slurm_up():
-        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE"):
-            pytest.fail("Slurm is not running: sudo scripts/slurm-setup.sh")
-        pytest.skip("Slurm is not running (sudo scripts/slurm-setup.sh)")
     import test_tree_lock
 
     from mlperfctl.submission import transaction
@@ -479,13 +458,9 @@ def test_two_slurm_jobs_writing_one_tree_at_once_take_turns(tmp_path):
 
 
 @pytest.mark.engine
-def test_a_killed_slurm_job_leaves_a_stale_lock_reported_with_the_fix(tmp_path):
+def test_a_killed_slurm_job_leaves_a_stale_lock_reported_with_the_fix(slurm_cluster, tmp_path):
     """scancel --signal=KILL (as the OOM killer or a node's cleanup would) while the job holds the
     tree lock: the next writer on that node refuses in one line naming the lock and the fix."""
-    if not _slurm_up():
-        if os.environ.get("MLPERFCTL_REQUIRE_ENGINE"):
-            pytest.fail("Slurm is not running: sudo scripts/slurm-setup.sh")
-        pytest.skip("Slurm is not running (sudo scripts/slurm-setup.sh)")
     from mlperfctl.errors import UserError
     from mlperfctl.submission import transaction
 

@@ -290,3 +290,68 @@ def test_another_backend_under_an_explicit_system_name_is_refused_before_any_con
         else:
             plain.execute(loaded, opts, build_options(loaded, environ={}), console=None, log_line=None)
     assert system.read_bytes() == before
+
+
+class _Printing:
+    """An engine whose one container prints `lines` and exits with `code` (the session's console log is pure
+    logic around the engine's line callback)."""
+
+    def __init__(self, lines, code):
+        self.lines, self.code, self.specs = lines, code, []
+
+    def run(self, spec, on_line=None, tail_lines=30):
+        from mlperfctl.engines.base import ContainerResult
+
+        self.specs.append(spec)
+        for line in self.lines:
+            on_line(line)
+        return ContainerResult(self.code, "\n".join(self.lines[-tail_lines:]))
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_every_harness_run_keeps_its_console_output_as_console_log(loaded, tmp_path, code):
+    """Both flows run the harness through RunSession.run_harness with console.log beside the run's raw outputs:
+    every line the container printed, as it came, kept also when the harness fails."""
+    from mlperfctl.options import build_options
+
+    o = RunOptions(model="resnet50", device="cpu", dataset_dir=tmp_path, model_path=tmp_path / "m.onnx",
+                   cache_dir=tmp_path / "cache", submission_dir=tmp_path / "sub")
+    shown = []
+    s = session.RunSession(loaded, o, build_options(loaded, environ={}), console=_Quiet(),
+                           log_line=lambda label, line: shown.append((label, line)))
+    lines = ["loading model", "Offline: 12.5 samples/s", "done"]
+    s.engine, s.model_path, s.user, s.owner = _Printing(lines, code), tmp_path / "m.onnx", (1, 1), "h:1"
+    s.model_target = "/model/m.onnx"
+    s.image = session.Image("img:1", "sha256:1", None, {})
+    out = tmp_path / "raw" / "Offline" / "performance"
+    out.mkdir(parents=True)
+    command = s.harness_command("Offline", "performance", "/results/Offline/performance")
+    if code:
+        with pytest.raises(UserError, match="the harness failed"):
+            s.run_harness("Offline/performance", command, tmp_path / "raw", console_log=out / session.CONSOLE_LOG)
+    else:
+        s.run_harness("Offline/performance", command, tmp_path / "raw", console_log=out / session.CONSOLE_LOG)
+    text = (out / "console.log").read_text().splitlines()
+    assert text[0] == "# Offline/performance: python3 -m mlperf_harness " + " ".join(command)
+    assert text[1:4] == lines and text[4].startswith(f"# exit code {code} after ")
+    assert shown == [("Offline/performance", line) for line in lines]  # still shown on the console
+
+
+class _Quiet:
+    def print(self, *a, **kw):
+        pass
+
+
+def test_plain_run_results_dir_is_checked_before_any_container(loaded, tmp_path, monkeypatch):
+    """A plain run keeps its raw outputs as --submission does: --results-dir (default <submission-dir>-raw),
+    checked on the host, the same rules, before the engine is asked anything."""
+    from mlperfctl.options import build_options
+    from mlperfctl.run import execute as plain
+
+    o = opts(tmp_path)
+    assert session.check_destinations(o.submission_dir, None) == (tmp_path / "sub-raw").resolve()
+    assert session.check_destinations(o.submission_dir, tmp_path / "r") == (tmp_path / "r").resolve()
+    monkeypatch.setattr(session.engines, "get", lambda *a, **kw: _NoContainers())
+    with pytest.raises(UserError, match=r"--results-dir .*/sub/raw is inside the submission tree"):
+        plain.execute(loaded, o, build_options(loaded, environ={}), console=None, log_line=None,
+                      results_dir=tmp_path / "sub" / "raw")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from .. import matrix as matrix_mod
 from ..errors import UserError
+from ..models import demo_run_command
 from ..options import build_options, run_options
 from ..run import execute as run_execute
 from ..run import findperf
@@ -41,7 +41,8 @@ def run(
                                               help="Default: the built-in harness.")] = None,
     precision: Annotated[str | None, Opt(help="Default: the model's first precision (fp32).")] = None,
     dataset_dir: Annotated[Path | None, Opt(help="The dataset folder, mounted read-only.")] = None,
-    model_path: Annotated[Path | None, Opt(help="The model file (or its folder), mounted read-only.")] = None,
+    model_path: Annotated[Path | None, Opt(help="The model file, or a folder holding it (in it or one level below), "
+                                                "mounted read-only.")] = None,
     submission_dir: Annotated[Path, Opt(help="Root of the MLPerf submission tree.")] = Path("mlperf-submission"),
     division: Annotated[str, Opt(help="open or closed.")] = "open",
     category: Annotated[str, Opt(help="edge, datacenter or datacenter,edge (the system_type).")] = "edge",
@@ -94,8 +95,9 @@ def run(
         "--submission", help="The whole submission: every required scenario, performance, accuracy, the round's "
                              "compliance tests (closed), truncation, check and package; resumes from the "
                              "ledger.")] = False,
-    results_dir: Annotated[Path | None, Opt(help="--submission: raw LoadGen outputs and the run ledger, outside the "
-                                                 "tree (default: <submission-dir>-raw beside it).")] = None,
+    results_dir: Annotated[Path | None, Opt(help="Raw LoadGen outputs, each run's console.log beside them (and with "
+                                                 "--submission the run ledger), outside the tree (default: "
+                                                 "<submission-dir>-raw beside it).")] = None,
     compliance_retries: Annotated[int, Opt(help="--submission: extra attempts for an INVALID compliance run "
                                                 "(valid mode; never TEST06).")] = 1,
     compliance_server_qps_reduction: Annotated[float, Opt(
@@ -141,6 +143,9 @@ def run(
         if submission_flow:
             raise UserError(f"--submission with --launcher {launcher} is not supported yet: run --submission "
                             f"locally, or submit each scenario with --launcher {launcher} and no --submission")
+        if results_dir is not None:
+            raise UserError(f"--results-dir with --launcher {launcher} is not supported yet: each job keeps its raw "
+                            f"outputs beside the tree, in <submission-dir>-raw (drop --results-dir)")
         launch_commands.launch(lm, opts, build_opts, launcher=launcher, partition=partition, nodes=nodes,
                                bundle=bundle, no_wait=no_wait, as_json=as_json, console=console)
         return
@@ -158,7 +163,7 @@ def run(
         _submission_report(summary, as_json)
         return
     summary = run_execute.execute(lm, opts, build_opts, console=console, log_line=log_line,
-                                  reporter=RichReporter(quiet=as_json))
+                                  reporter=RichReporter(quiet=as_json), results_dir=results_dir)
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -173,6 +178,7 @@ def run(
                       str(r.get("result_validity", "")), r.get("accuracy", ""), str(r["seconds"]))
     out.print(table)
     out.print(f"time: {Overhead.line(summary['overhead'])}", highlight=False)
+    out.print(f"raw outputs and console logs: {summary['results_dir']}", highlight=False)
     out.print(f"submission tree: {summary['submission_dir']}", highlight=False)
 
 
@@ -223,18 +229,6 @@ def demo_data(
     if code:
         raise UserError(f"demo data generation failed (exit code {code})")
     out.print(f"next: {demo_run_command(directory, model, backend)}", highlight=False, markup=False, soft_wrap=True)
-
-
-def demo_run_command(directory: Path, model: str, backend: str | None = None) -> str:
-    """The `mlperfctl run` that runs what demo-data wrote: the model's declared demo folders (the dataset, and the
-    folder holding the backend's model file, which `run` finds in it)."""
-    from mlperf_harness import workloads
-
-    w = workloads.get(model)
-    argv = ["mlperfctl", "run", "--model", model, *(["--backend", backend] if backend else []),
-            "--dataset-dir", str(Path(directory) / w.demo_dataset_dir),
-            "--model-path", str(Path(directory) / w.demo_model_dir)]
-    return shlex.join(argv)
 
 
 def register(app: typer.Typer) -> None:

@@ -35,18 +35,7 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
         w.check_dataset(opts.dataset_dir, opts.count)  # the workload's own check (rnnt: every wav it names)
     except UsageError as e:
         raise UserError(str(e)) from None
-    model_path = opts.model_path
-    if model_path is None:
-        raise UserError(f"--model-path is required: the {p.model_file} file for {p.cell.backend}")
-    if model_path.is_dir() and (model_path / p.model_file).exists():
-        model_path = model_path / p.model_file
-    demo = f"for demo data: mlperfctl demo-data DIR --model {p.cell.model} --backend {p.cell.backend}"
-    if not model_path.exists():
-        raise UserError(f"model file {model_path} does not exist "
-                        f"(pass --model-path to {p.model_file}; {demo})")
-    if model_path.is_dir() and not w.model_is_folder(p.cell.backend):
-        raise UserError(f"--model-path {model_path} is a folder without {p.model_file}, the {p.cell.backend} model "
-                        f"file of {p.cell.model} (pass that file, or the folder holding it; {demo})")
+    model_path = resolve_model_path(p, opts.model_path)
     check_companions(p, model_path)
     check_gpus(p.cell.device, opts.gpus)
     if p.cell.device == "cuda" and "nvidia" not in engine_runtimes and not _cdi_gpus():
@@ -70,6 +59,55 @@ def dataset_fix(w, model: str, dataset_dir: Path, *, exists: bool) -> str:
         return f"if it holds the raw download: mlperfctl prepare --model {model} --raw {d} --dest {d}-prepared"
     return (f"to make it: mlperfctl get --model {model} --dataset --dest {d}-raw && mlperfctl prepare --model "
             f"{model} --raw {d}-raw --dest {d}")
+def resolve_model_path(p: RunPlan, given: Path | None) -> Path:
+    """The model `--model-path` names, the same for every family: the model file itself, or a folder holding the
+    file (or, for folder models, the folder) the workload declares for the backend, in it or one level below.
+    Several matches one level below, a path that does not exist, a folder without it and a file of another
+    backend's kind are refused here, on the host, naming the path and what was expected (UserError)."""
+    w, backend, model = p.workload, p.cell.backend, p.cell.model
+    name = p.model_file
+    folder_model = w.model_is_folder(backend)
+    kind = "folder" if folder_model else "file"
+    demo = f"for demo data: mlperfctl demo-data DIR --model {model} --backend {backend}"
+    if given is None:
+        raise UserError(f"--model-path is required: the {name} {kind} for {backend}, or the folder holding it")
+    if not given.exists():
+        raise UserError(f"--model-path {given} does not exist (expected the {backend} model {kind} of {model}, "
+                        f"{name}, or a folder holding it; {demo})")
+    if given.is_file():
+        if folder_model:
+            raise UserError(f"--model-path {given} is a file, but the {backend} model of {model} is a folder "
+                            f"({name}: pass it, or the folder holding it; {demo})")
+        wrong = _other_backends_kind(w, backend, given)
+        if wrong:
+            raise UserError(f"--model-path {given} is a {given.suffix} file, {wrong}'s kind of model, not the "
+                            f"{backend} one of {model} (expected {name}; pass it, or the folder holding it; {demo})")
+        return given
+    fits = Path.is_dir if folder_model else Path.is_file
+    if fits(given / name):
+        return given / name
+    below = sorted(d / name for d in given.iterdir() if d.is_dir() and fits(d / name))
+    if len(below) > 1:
+        raise UserError(f"--model-path {given} holds {len(below)} {backend} models of {model} one level below: "
+                        f"{', '.join(str(b) for b in below)} (pass the one to run)")
+    if below:
+        return below[0]
+    if folder_model:  # the model folder itself, whatever its name
+        return given
+    raise UserError(f"--model-path {given} is a folder without {name}, the {backend} model file of {model}, in it "
+                    f"or one level below (pass that file, or the folder holding it; {demo})")
+
+
+def _other_backends_kind(w, backend: str, path: Path) -> str | None:
+    """The backend whose model file has `path`'s suffix when `backend`'s has another one (a .onnx for tf): the
+    wrong kind of model for this run. None when the suffix says nothing against it."""
+    own = Path(w.model_file(backend)).suffix
+    if not own or path.suffix == own:
+        return None
+    for other, file in w.model_files.items():
+        if other != backend and other not in w.model_folders and Path(file).suffix == path.suffix:
+            return other
+    return None
 
 
 def companion_files(p: RunPlan, model_path: Path) -> list[Path]:

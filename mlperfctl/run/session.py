@@ -19,8 +19,10 @@ copy around it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import tempfile
@@ -49,6 +51,8 @@ from .plan import RunPlan, Target, plan
 from .preflight import preflight, unreadable
 from .results import effective_seeds, framework, reproduce_command
 
+CONSOLE_LOG = "console.log"  # a harness run's console output, beside its raw LoadGen outputs
+STAGING_MARGIN = 64 * 1024 * 1024  # free space the tree's staging copy needs at least
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGINT too: a background job inherits it ignored
 REMOVAL_RETRIES = (1.0, 2.0)  # seconds between the extra container removals after an interrupt
 
@@ -181,12 +185,26 @@ class RunSession:
             for path in [output, *output.rglob("*")]:
                 os.chown(path, 0, 0)
 
-    def run_harness(self, label: str, command: list[str], results_dir: Path, *, failure: str = "") -> float:
+    def run_harness(self, label: str, command: list[str], results_dir: Path, *, failure: str = "",
+                    console_log: Path | None = None) -> float:
         """One harness run in its container (results_dir mounted as /results); returns its seconds. A non-zero
-        exit is one UserError with the container's last lines (`failure` says what is kept)."""
+        exit is one UserError with the container's last lines (`failure` says what is kept). Every line the
+        container prints is also written, as it comes, to `console_log` (CONSOLE_LOG beside the run's raw
+        LoadGen outputs), kept whether the run succeeds, fails or is interrupted."""
         self.console.print(f"[bold]▶ {label}[/] in {self.image.tag}")
         t0 = time.time()
-        result = self.engine.run(self.spec(command, results_dir), lambda line: self.log_line(label, line))
+        with open(console_log, "a", encoding="utf-8") if console_log else contextlib.nullcontext() as log:
+            def line(text: str) -> None:
+                if log is not None:
+                    log.write(text + "\n")
+                    log.flush()
+                self.log_line(label, text)
+
+            if log is not None:
+                log.write(f"# {label}: {shlex.join(['python3', '-m', 'mlperf_harness', *command])}\n")
+            result = self.engine.run(self.spec(command, results_dir), line)
+            if log is not None:
+                log.write(f"# exit code {result.exit_code} after {time.time() - t0:.1f} s\n")
         seconds = time.time() - t0
         if result.exit_code != 0:
             raise UserError(f"the harness failed ({label}, exit code {result.exit_code}); "
@@ -262,6 +280,38 @@ class RunSession:
             raise UserError(f"interrupted ({error or 'SIGINT'}): containers removed, submission tree unchanged"
                             + (f"; {self.interrupted_message}" if self.interrupted_message else "")) from None
         return False
+
+
+def default_results_dir(submission_dir: Path) -> Path:
+    """Where both flows keep raw LoadGen outputs when --results-dir is not given: <submission-dir>-raw beside it."""
+    sub = Path(submission_dir).resolve()
+    return sub.parent / f"{sub.name}-raw"
+
+
+def check_destinations(submission_dir: Path, results_dir: Path | None) -> Path:
+    """The submission tree and the raw results directory (--results-dir, default beside the tree) as both flows
+    need them, checked on the host before any container (one line each, UserError): folders, writable, the raw
+    outputs outside the tree, room for the staging copy. Returns the results directory, resolved."""
+    results_dir = Path(results_dir or default_results_dir(submission_dir)).resolve()
+    sub = Path(submission_dir).resolve()
+    for path, flag in ((sub, "--submission-dir"), (results_dir, "--results-dir")):
+        if path.exists() and not path.is_dir():
+            raise UserError(f"{flag} {path} is a file, not a directory (pass a folder)")
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if not existing.is_dir():
+            raise UserError(f"{flag} {path}: {existing} is a file, not a directory (pass a folder)")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise UserError(f"{flag} {path}: {existing} is not writable (pass a folder you can write to)")
+    if results_dir == sub or sub in results_dir.parents:
+        raise UserError(f"--results-dir {results_dir} is inside the submission tree {sub}: raw LoadGen outputs "
+                        f"must stay outside it (pass a folder beside it)")
+    for path, flag, needs in ((sub, "--submission-dir", "the staging copy"), (results_dir, "--results-dir",
+                                                                               "the raw LoadGen outputs")):
+        free = shutil.disk_usage(next(p for p in (path, *path.parents) if p.exists())).free
+        if free < STAGING_MARGIN:
+            raise UserError(f"{flag} {path}: only {free // (1024 * 1024)} MiB free on its file system, {needs} "
+                            f"need at least {STAGING_MARGIN // (1024 * 1024)} MiB (free some space)")
+    return results_dir
 
 
 def write_tree(submission_dir: Path, *, kept: str = "the tree is exactly as it was", **kw) -> list[Path]:

@@ -37,12 +37,11 @@ from .ledger import LEDGER_NAME, Ledger, fingerprint, summary_validity
 from .plan import RunPlan, Target
 from .results import effective_seeds, read_result
 from .rulebook import submission_loadgen
-from .session import Interrupted, RunSession, run_record
+from .session import CONSOLE_LOG, Interrupted, RunSession, check_destinations, default_results_dir, run_record  # noqa: F401
 from .session import write_tree as session_write_tree
 
 NO_RETRY = ("TEST06",)  # INVALID is expected there (the run's settings make it so): never retried
 KEPT = "the tree is exactly as it was (the raw results and the ledger are kept)"  # what a failed tree write keeps
-STAGING_MARGIN = 64 * 1024 * 1024  # free space the tree's staging copy needs at least
 # --compliance-server-qps-reduction must stay below this (percent): the official TEST01 performance check passes
 # only when the compliance run's Server completed samples/s is within 10% of the performance run's
 MAX_COMPLIANCE_QPS_REDUCTION = 10.0
@@ -58,11 +57,6 @@ class SubmissionOptions:
     rerun: tuple[str, ...] = ()          # "<Scenario>" or "<Scenario>/<piece>": run again even when the ledger has it
 
 
-def default_results_dir(submission_dir: Path) -> Path:
-    sub = Path(submission_dir).resolve()
-    return sub.parent / f"{sub.name}-raw"
-
-
 def check_options(opts: RunOptions, sopts: SubmissionOptions) -> Path:
     """Everything about the submission's own options and destinations that the host can tell before a container
     starts (one line each, UserError; the run options are plan()'s). Returns the results directory."""
@@ -73,26 +67,7 @@ def check_options(opts: RunOptions, sopts: SubmissionOptions) -> Path:
         raise UserError(f"--compliance-server-qps-reduction {reduction:g}: must be at least 0 and below "
                         f"{MAX_COMPLIANCE_QPS_REDUCTION:g} (percent; TEST01's performance check fails a compliance "
                         f"run 10% or more below the submission's Server rate)")
-    results_dir = Path(sopts.results_dir or default_results_dir(opts.submission_dir)).resolve()
-    sub = Path(opts.submission_dir).resolve()
-    for path, flag in ((sub, "--submission-dir"), (results_dir, "--results-dir")):
-        if path.exists() and not path.is_dir():
-            raise UserError(f"{flag} {path} is a file, not a directory (pass a folder)")
-        existing = next(p for p in (path, *path.parents) if p.exists())
-        if not existing.is_dir():
-            raise UserError(f"{flag} {path}: {existing} is a file, not a directory (pass a folder)")
-        if not os.access(existing, os.W_OK | os.X_OK):
-            raise UserError(f"{flag} {path}: {existing} is not writable (pass a folder you can write to)")
-    if results_dir == sub or sub in results_dir.parents:
-        raise UserError(f"--results-dir {results_dir} is inside the submission tree {sub}: raw LoadGen outputs "
-                        f"must stay outside it (pass a folder beside it)")
-    for path, flag, needs in ((sub, "--submission-dir", "the staging copy"), (results_dir, "--results-dir",
-                                                                               "the raw LoadGen outputs")):
-        free = shutil.disk_usage(next(p for p in (path, *path.parents) if p.exists())).free
-        if free < STAGING_MARGIN:
-            raise UserError(f"{flag} {path}: only {free // (1024 * 1024)} MiB free on its file system, {needs} "
-                            f"need at least {STAGING_MARGIN // (1024 * 1024)} MiB (free some space)")
-    return results_dir
+    return check_destinations(opts.submission_dir, sopts.results_dir)
 
 
 def scenario_pieces(modes: tuple[str, ...], tests: tuple[str, ...]) -> list[tuple[str, str, str | None]]:
@@ -188,7 +163,8 @@ class PieceRunner:
         try:
             seconds = s.run_harness(label, command, self.results_dir,
                                     failure=f"the {len(self.pieces)} piece(s) done are in the ledger "
-                                            f"{self.ledger.path}: rerun the same command to resume")
+                                            f"{self.ledger.path}: rerun the same command to resume",
+                                    console_log=partial / CONSOLE_LOG)
         finally:
             self.ran += 1
             if audit_dir is not None:
