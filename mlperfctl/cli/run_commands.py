@@ -91,7 +91,8 @@ def run(
     wheel_dir: WheelDirOpt = None,
     matrix: MatrixOpt = None,
     submission_flow: Annotated[bool, Opt(
-        "--submission", help="The whole submission: every required scenario, performance, accuracy, the round's "
+        "--submission", help="The whole submission: every scenario the round lists for the category (or --scenario), "
+                             "performance, accuracy, the round's "
                              "compliance tests (closed), truncation, check and package; resumes from the "
                              "ledger.")] = False,
     results_dir: Annotated[Path | None, Opt(help="--submission: raw LoadGen outputs and the run ledger, outside the "
