@@ -268,3 +268,18 @@ def test_result_fields():
     assert V61.result_field("llama2-70b-99.9", SRV) == "result_completed_tokens_per_second"
     assert mlperf_rules.get_round("v4.0").result_field("resnet50", SRV) == "result_scheduled_samples_per_sec"
     assert mlperf_rules.get_round("v5.0").result_field("gptj-99", OFF) == "result_inferred_tokens_per_second"
+
+
+def test_interactive_in_the_rulebook():
+    """Interactive: an optional llama2-70b scenario from v5.1 on (v5.0 had llama2-70b-interactive as a benchmark of
+    its own); its result key is the Server one's (the checker looks it up by the run's effective scenario)."""
+    for version in ("v5.1", "v6.0", "v6.1"):
+        rnd = mlperf_rules.get_round(version)
+        assert rnd.listed_scenarios("llama2-70b-99.9", "datacenter") == (OFF, SRV, INT)
+        assert rnd.benchmark("llama2-70b-99.9").token_latency_ms[INT] == (450, 40)
+        assert rnd.result_field("llama2-70b-99.9", INT) == rnd.result_field("llama2-70b-99.9", SRV)
+        assert rnd.result_field("resnet50", INT) == "result_completed_samples_per_sec"
+    for version in ("v4.0", "v4.1", "v5.0"):
+        assert INT not in mlperf_rules.get_round(version).listed_scenarios("llama2-70b-99")
+    assert mlperf_rules.get_round("v6.0").listed_scenarios("llama2-70b-99", "edge") == ()
+    assert INT not in V61.listed_scenarios("resnet50")
