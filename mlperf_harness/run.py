@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from . import verdict, workloads
+from .errors import UsageError
 from .loadgen import lifecycle, logs, settings
 from .loadgen.pool import WorkerPool
 
@@ -20,6 +21,24 @@ from .loadgen.pool import WorkerPool
 def peak_rss_mib() -> float:
     """The process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
+def interactive_limits(choice, model: str, loadgen_model: str) -> tuple[float, float]:
+    """The Interactive run's (TTFT, TPOT) p99 limits in ms: those of LoadGen's "<model>-interactive" settings, which
+    must be the round's (its rulebook's Interactive limits), in a round that has the scenario for the model."""
+    rnd = choice.rules
+    bench = rnd.benchmark(model) if rnd is not None else None
+    if bench is None or "Interactive" not in rnd.listed_scenarios(model):
+        where = rnd.version if rnd is not None else choice.version
+        raise UsageError(f"{model} has no Interactive scenario in {where}",
+                         "pick a round that lists it (--version v5.1 or later for llama2-70b) or --scenario Server")
+    want = bench.token_latency_ms.get("Interactive")
+    have = settings.official(loadgen_model, "Interactive").token_latencies_ms
+    if want is None or have is None or tuple(map(float, want)) != have:
+        raise UsageError(f"LoadGen's {loadgen_model}-interactive TTFT/TPOT limits {have} ms are not {rnd.version}'s "
+                         f"Interactive limits {want} ms for {model}",
+                         f"use the round's LoadGen (mlperfctl build --version {rnd.version})")
+    return have
 
 
 def run(a) -> int:
@@ -37,6 +56,8 @@ def run(a) -> int:
         r.loadgen_model, a.scenario, a.mode, a.execution_mode, a.target_qps, a.target_latency,
         a.performance_sample_count, a.test_query_count,
     )  # fmt: skip
+    if a.scenario == "Interactive":
+        interactive_limits(choice, a.model, r.loadgen_model)
     conf_text = r.user_conf(settings.user_conf(rs, r.test_min_queries))
     rules = settings.official(r.loadgen_model, a.scenario)
     r.prepare()

@@ -177,6 +177,16 @@ class Round:
     def optional_scenarios(self, model: str, system_type: str) -> tuple[str, ...]:
         return self._need(model).optional.get(_system_key(system_type), ())
 
+    def listed_scenarios(self, model: str, system_type: str | None = None) -> tuple[str, ...]:
+        """Every scenario the round lists for the model on the system type, required or optional (`system_type`
+        None: on any), in SCENARIOS order; () when the model has no rules here."""
+        bench = self.benchmark(model)
+        if bench is None:
+            return ()
+        keys = [_system_key(system_type)] if system_type is not None else list(set(SYSTEM_TYPES.values()))
+        found = {s for k in keys for table in (bench.required, bench.optional) for s in table.get(k, ())}
+        return tuple(s for s in SCENARIOS if s in found)
+
     def one_of_scenarios(self, model: str, system_type: str) -> tuple[str, ...]:
         """Scenarios of which at least one must be present (Server/Interactive when both are optional)."""
         optional = set(self.optional_scenarios(model, system_type))
@@ -207,11 +217,16 @@ class Round:
         return f"{self.compliance_root}/{test}{sub}/audit.config"
 
     def result_field(self, model: str | None, scenario: str) -> str | None:
-        """The detail-log key of the scenario's result (tokens per second for LLMs where the round says so)."""
+        """The detail-log key of the scenario's result (tokens per second for LLMs where the round says so). An
+        Interactive result is a LoadGen Server run's: the checker looks its key up by the log's effective scenario
+        (Server), so Interactive takes Server's key wherever no Interactive one is given."""
         bench = self.benchmark(model) if model else None
-        if bench is not None and scenario in bench.result_fields:
-            return bench.result_fields[scenario]
-        return self.result_fields.get(scenario)
+        chain = (scenario, SRV) if scenario == INT else (scenario,)
+        for table in ((bench.result_fields if bench is not None else {}), self.result_fields):
+            for name in chain:
+                if name in table:
+                    return table[name]
+        return None
 
     def dataset_size(self, model: str) -> int:
         bench = self._need(model)

@@ -23,9 +23,9 @@ from pydantic import (
 from .errors import MatrixError, UserError, choices
 
 AXES = ("implementation", "backend", "device", "model")
-SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
+SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline", "Interactive")
 PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")
-Scenario = Literal["SingleStream", "MultiStream", "Server", "Offline"]
+Scenario = Literal["SingleStream", "MultiStream", "Server", "Offline", "Interactive"]
 Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
 Version = StrictStr
 Packages = dict[StrictStr, Version]

@@ -78,10 +78,11 @@ class RunOptions:
     submitter: str = "mlperfctl"
     system_name: str | None = None
     version: str | None = None                   # --version as asked (None: the model's default round); see .round
-    target_qps: float | None = None              # Offline and Server, unless a per-scenario one is given
+    target_qps: float | None = None              # Offline, Server, Interactive, unless a per-scenario one is given
     target_latency: float | None = None          # SingleStream and MultiStream (ms), likewise
     offline_target_qps: float | None = None
     server_target_qps: float | None = None
+    interactive_target_qps: float | None = None
     singlestream_target_latency: float | None = None
     multistream_target_latency: float | None = None
     performance_sample_count: int | None = None

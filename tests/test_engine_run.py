@@ -152,22 +152,25 @@ def test_interrupted_run_leaves_the_tree_as_it_was(tree, demo, no_containers, si
     assert no_containers(RUN_LABEL)
 
 
-GENERATIVE = {  # model -> (scenario, dataset folder demo-data writes, what the results must show)
-    "sdxl": ("Server", "coco2014", ("CLIP_SCORE", "FID_SCORE")),
-    "llama2-70b-99": ("Server", "open-orca", ("rouge1", "tokens_per_sample")),
-    "gptj-99": ("Offline", "cnn-dailymail", ("rouge1", "gen_len")),
+GENERATIVE = {  # case -> (model, scenario, dataset folder demo-data writes, what the results must show)
+    "sdxl": ("sdxl", "Server", "coco2014", ("CLIP_SCORE", "FID_SCORE")),
+    "llama2-70b-99": ("llama2-70b-99", "Server", "open-orca", ("rouge1", "tokens_per_sample")),
+    # a LoadGen Server run under llama2-70b-interactive's settings, its target QPS searched against 450/40 ms
+    # (8 queries a run: the probes and the performance run stay short)
+    "llama2-70b-99-interactive": ("llama2-70b-99", "Interactive", "open-orca", ("rouge1", "tokens_per_sample")),
+    "gptj-99": ("gptj-99", "Offline", "cnn-dailymail", ("rouge1", "gen_len")),
 }
 
 
 @pytest.mark.one_case_under_podman
-@pytest.mark.parametrize("model", sorted(GENERATIVE))
-def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_base, no_containers):
+@pytest.mark.parametrize("case", sorted(GENERATIVE))
+def test_generative_model_runs_in_its_pytorch_container(case, tmp_path, local_base, no_containers):
     """Demo data of the real model classes, the pytorch CPU image (torch from the local CPU wheel),
     performance and accuracy in containers, results in the tree."""
     wheels = sorted(glob.glob("/opt/wheels/torch-2.13.0+cpu-*.whl"))
     if not wheels:
         pytest.skip("no local torch 2.13.0 CPU wheel in /opt/wheels (download.pytorch.org is unreachable here)")
-    scenario, dataset, expected = GENERATIVE[model]
+    model, scenario, dataset, expected = GENERATIVE[case]
     data = tmp_path / "demo"
     r = subprocess.run([sys.executable, "-m", "mlperf_harness", "demo-data", str(data), "--model", model,
                         "--images", "6"], capture_output=True, text=True)
@@ -175,7 +178,8 @@ def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_b
     sub = tmp_path / "submission"
     cmd = [sys.executable, "-m", "mlperfctl", "run", "--model", model, "--scenario", scenario,
            "--dataset-dir", data / "datasets" / dataset, "--model-path", data / "models", "--threads", "1",
-           "--submission-dir", sub, "--submitter", "lab", "--system-name", "box_cpu", "--json"]
+           "--submission-dir", sub, "--submitter", "lab", "--system-name", "box_cpu", "--json",
+           *(("--test-query-count", "8", "--cache-dir", tmp_path / "cache") if scenario == "Interactive" else ())]
     r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, cwd=ROOT,
                        env={**env(), "MLPERFCTL_WHEEL_DIR": "/opt/wheels"})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -190,7 +194,41 @@ def test_generative_model_runs_in_its_pytorch_container(model, tmp_path, local_b
     if model.startswith("llama2"):
         assert "TTFT Early Stopping Result" in summary_txt and "TPOT Early Stopping Result" in summary_txt
         assert "first token latency (ns)" in summary_txt and "time to output token (ns)" in summary_txt
+        assert set(perf["token_latencies"]) >= {"ttft_p99_ms", "tpot_p99_ms"}
+    if scenario == "Interactive":
+        _interactive_result(sub, res, summary, summary_txt)
     assert no_containers(RUN_LABEL)
+
+
+def _interactive_result(sub: Path, res: Path, summary: dict, summary_txt: str) -> None:
+    """The Interactive result: a Server run with the interactive TTFT/TPOT limits in its settings, its target QPS
+    searched against them, a folder the checker takes (test mode's findings apart)."""
+    assert "Scenario : Server" in summary_txt  # LoadGen's scenario; the folder says Interactive
+    assert "ttft_latency (ns): 450000000" in summary_txt and "tpot_latency (ns): 40000000" in summary_txt
+    detail = (res / "performance" / "run_1" / "mlperf_log_detail.txt").read_text()
+    assert '"key": "requested_server_ttft_latency", "value": 450000000' in detail
+    record = summary["find_performance"]["Interactive"]
+    assert record["source"] == "measured" and record["bounds"] == {"latency_ms": None, "ttft_ms": 450, "tpot_ms": 40}
+    probes = [x for x in record["probes"] if x["scenario"] == "Interactive"]
+    assert probes and all(isinstance(x["ttft_ms"], float) and isinstance(x["tpot_ms"], float) for x in probes)
+    for x in probes:  # judged by 450/40 ms, not Server's 2000/200
+        over = [f"p99 {n} {x[k]:.3f} ms >= {limit} ms" for n, k, limit in (("TTFT", "ttft_ms", 450),
+                                                                            ("TPOT", "tpot_ms", 40)) if x[k] >= limit]
+        assert all(r in x["reasons"] for r in over) and not (over and x["meets"]), x
+    chosen = record["target"]["value"]
+    assert f"llama2-70b-interactive.Server.target_qps = {chosen:g}" in (res / "user.conf").read_text()
+    assert "llama2-70b.Server" not in (res / "user.conf").read_text()
+    subprocess.run([sys.executable, "-m", "mlperfctl", "submission", "truncate", str(sub)], check=True,
+                   capture_output=True, cwd=ROOT)
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "submission", "check", str(sub), "--json",
+                        "--version", "v6.0", "--skip-dataset-size-check"], capture_output=True, text=True, cwd=ROOT)
+    report = json.loads(r.stdout)  # v6.0: llama2-70b-99's newest round, the run's default
+    assert [(x["model"], x["scenario"]) for x in report["results"]] == [("llama2-70b-99", "Interactive")]
+    problems = [p["message"] for p in report["problems"]]
+    # test execution mode: short runs and a small performance sample count, and the matrix's LoadGen (6.0.17)
+    # carries v6.1's seeds, not v6.0's; nothing about the Interactive folder, its scenario or token latencies
+    assert all("min_duration" in p or "performance_sample_count" in p or "result_validity" in p
+               or ("rng_seed is" in p and "v6.0 requires" in p) for p in problems), problems
 
 
 def test_server_find_performance_searches_records_and_reuses(demo, tmp_path, no_containers):

@@ -107,6 +107,12 @@ def test_bounds_come_from_the_rulebook():
     ttft, tpot = bench.token_latency_ms.get("Server") or bench.token_latency_ms["*"]
     llm = LatencyBounds.server(mlperf_rules.ROUNDS["v5.1"], "llama2-70b-99")
     assert llm == LatencyBounds(None, ttft, tpot)  # LLMs: TTFT/TPOT
+    # Interactive: the round's own, tighter limits (v5.1 on); none in a round without the scenario
+    for version in ("v5.1", "v6.0"):
+        interactive = LatencyBounds.server(mlperf_rules.ROUNDS[version], "llama2-70b-99", "Interactive")
+        assert interactive == LatencyBounds(None, 450, 40) and (450, 40) < (ttft, tpot)
+    with pytest.raises(UserError, match="v4.1 has no Interactive TTFT/TPOT limits for llama2-70b-99"):
+        LatencyBounds.server(mlperf_rules.ROUNDS["v4.1"], "llama2-70b-99", "Interactive")
 
 
 def test_server_verdicts_from_real_logs(logs):
@@ -178,7 +184,7 @@ def fake_probe(logs):
 
 
 def test_find_targets_searches_records_and_caches(tmp_path, fake_probe, monkeypatch):
-    monkeypatch.setattr(LatencyBounds, "server", classmethod(lambda cls, v, m: cls(latency_ms=1000)))
+    monkeypatch.setattr(LatencyBounds, "server", classmethod(lambda cls, v, m, s="Server": cls(latency_ms=1000)))
     p, o = plan_of(["Offline", "Server", "SingleStream"]), options(find_performance=True)
     console = Console()
     found = find_targets(p, o, cache=cache(tmp_path, p, o), probe=fake_probe, console=console)
@@ -243,7 +249,7 @@ def test_offline_and_latency_scenarios_are_measured_only_when_asked(tmp_path, fa
 
 def test_a_whole_search_with_real_loadgen_probes(tmp_path, monkeypatch):
     """Offline answers 4x faster than Server's worker can keep up with, so the search must step down."""
-    monkeypatch.setattr(LatencyBounds, "server", classmethod(lambda cls, v, m: cls(latency_ms=100)))
+    monkeypatch.setattr(LatencyBounds, "server", classmethod(lambda cls, v, m, s="Server": cls(latency_ms=100)))
 
     def probe(scenario, piece, target):
         out = tmp_path / "runs" / f"{scenario}-{piece}"
@@ -264,6 +270,52 @@ def test_a_whole_search_with_real_loadgen_probes(tmp_path, monkeypatch):
         log = detail(tmp_path / "runs" / f"Server-{x['piece']}")
         assert log.get("effective_target_qps") == pytest.approx(x["target_qps"])
         assert x["meets"] == (log.get("result_perf_constraints_met") is True and x["latency_ms"] <= 100)
+
+
+def llm_log(where: Path, qps: float) -> Path:
+    """A detail log as an LLM Server-type probe leaves it (the keys the search reads), its p99 TTFT growing with
+    the arrival rate: 100 ms per query per second; TPOT 30 ms."""
+    where.mkdir(parents=True, exist_ok=True)
+    values = {"result_validity": "VALID", "result_perf_constraints_met": True, "effective_target_qps": qps,
+              "effective_min_query_count": 32, "effective_target_latency_ns": 0,
+              "effective_target_latency_percentile": 0.99, "result_99.00_percentile_latency_ns": 9e9,
+              "result_min_latency_ns": 5e9, "result_completed_samples_per_sec": qps,
+              "result_first_token_99.00_percentile_latency_ns": qps * 100e6,
+              "result_time_per_output_token_99.00_percentile_ns": 30e6}
+    (where / "mlperf_log_detail.txt").write_text("".join(f':::MLLOG {{"key": "{k}", "value": {json.dumps(v)}}}\n'
+                                                         for k, v in values.items()))
+    return where
+
+
+def test_interactive_is_searched_against_the_interactive_limits(tmp_path, logs):
+    """An Interactive run without a target QPS is measured like Server, but its probes are Interactive runs judged
+    by the round's Interactive TTFT/TPOT (450/40 ms for llama2-70b): with TTFT = 100 ms per QPS the chosen rate
+    stays below 4.5 QPS, where Server's 2000 ms would allow up to 20."""
+    calls = []
+
+    def probe(scenario, piece, target):
+        calls.append((scenario, piece, target))
+        if scenario == "Offline":
+            return logs["offline"]  # a few hundred samples/s: the search starts high and steps down
+        return llm_log(tmp_path / "runs" / f"{scenario}-{piece}", target.value)
+
+    o = options(round=mlperf_rules.resolve("v6.0", "llama2-70b-99"), find_performance=True)
+    found = {}
+    for scenario in ("Interactive", "Server"):
+        p = plan_of([scenario], model="llama2-70b-99")
+        console = Console()
+        found[scenario] = find_targets(p, o, cache=cache(tmp_path / scenario, p, o), probe=probe, console=console,
+                                       max_probes=12)
+        assert any(f"{scenario} probe 1/12" in line for line in console.lines)
+    interactive = found["Interactive"].record["Interactive"]
+    assert interactive["bounds"] == {"latency_ms": None, "ttft_ms": 450, "tpot_ms": 40}
+    probes = [x for x in interactive["probes"] if x["scenario"] == "Interactive"]
+    assert probes and all(x["meets"] == (x["target_qps"] * 100 < 450) for x in probes)
+    chosen = found["Interactive"].targets["Interactive"]
+    assert interactive["met"] and chosen.flag == "--target-qps" and 4.5 * 0.95 / 1.05 < chosen.value < 4.5
+    assert {c[0] for c in calls if c[1].startswith("find-performance-")} == {"Interactive", "Server"}
+    server = found["Server"].targets["Server"].value
+    assert found["Server"].record["Server"]["bounds"]["ttft_ms"] == 2000 and 15 < server < 20
 
 
 # -- compliance runs: reduced Server target, retries -----------------------------------------------------------

@@ -326,3 +326,18 @@ def test_yolo_has_no_rules_before_v6_0():
     for version in ("v5.1", "v5.0", "v4.1", "v4.0"):
         assert mlperf_rules.get_round(version).benchmark("yolo-95") is None
         assert ("TEST01", "yolo") not in mlperf_rules.get_round(version).audit_configs
+
+
+def test_interactive_in_the_rulebook():
+    """Interactive: an optional llama2-70b scenario from v5.1 on (v5.0 had llama2-70b-interactive as a benchmark of
+    its own); its result key is the Server one's (the checker looks it up by the run's effective scenario)."""
+    for version in ("v5.1", "v6.0", "v6.1"):
+        rnd = mlperf_rules.get_round(version)
+        assert rnd.listed_scenarios("llama2-70b-99.9", "datacenter") == (OFF, SRV, INT)
+        assert rnd.benchmark("llama2-70b-99.9").token_latency_ms[INT] == (450, 40)
+        assert rnd.result_field("llama2-70b-99.9", INT) == rnd.result_field("llama2-70b-99.9", SRV)
+        assert rnd.result_field("resnet50", INT) == "result_completed_samples_per_sec"
+    for version in ("v4.0", "v4.1", "v5.0"):
+        assert INT not in mlperf_rules.get_round(version).listed_scenarios("llama2-70b-99")
+    assert mlperf_rules.get_round("v6.0").listed_scenarios("llama2-70b-99", "edge") == ()
+    assert INT not in V61.listed_scenarios("resnet50")

@@ -45,11 +45,52 @@ def test_scenario_all_follows_the_category(loaded):
     assert run_plan.plan(loaded, opts(model="sdxl", scenario="all")).scenarios == ["SingleStream", "Offline"]
     with pytest.raises(UserError, match="resnet50 has no datacenter scenarios in v6.1"):
         run_plan.plan(loaded, opts(scenario="all", category="datacenter"))
-    # llama2-70b-99.9: Offline required, and one of Server/Interactive (Server)
+    # llama2-70b-99.9: Offline required, Server and Interactive optional (one of them required): all of them
     assert run_plan.plan(loaded, opts(model="llama2-70b-99.9", scenario="all",
-                                      category="datacenter")).scenarios == ["Offline", "Server"]
+                                      category="datacenter")).scenarios == ["Offline", "Server", "Interactive"]
+    # ... before v5.1 Server was required and there was no Interactive (v5.0's was a benchmark of its own)
+    assert run_plan.plan(loaded, opts(model="llama2-70b-99", scenario="all", category="datacenter",
+                                      version="v5.0")).scenarios == ["Server", "Offline"]
     with pytest.raises(UserError, match="no edge scenarios"):
         run_plan.plan(loaded, opts(model="llama2-70b-99", scenario="all"))
+
+
+def test_interactive_where_the_rulebook_lists_it(loaded):
+    """--scenario Interactive: the round whose rules apply must list it for the model, else one line, exit 2
+    (UserError), before any image or container."""
+    p = run_plan.plan(loaded, opts(model="llama2-70b-99", scenario="Interactive"))  # default round: v6.0
+    assert p.scenarios == ["Interactive"] and p.cell.id == "python-pytorch-cpu-llama2-70b-99"
+    for version in ("v5.1", "v6.0", "v6.1"):  # v6.1 has only llama2-70b-99.9; -99 follows v6.0's rules there
+        assert run_plan.plan(loaded, opts(model="llama2-70b-99", scenario="Interactive",
+                                          version=version)).scenarios == ["Interactive"]
+    for kw, message in (
+            ({"model": "resnet50"}, "--scenario Interactive: resnet50 has no Interactive scenario in v6.1 (no round "
+                                    "lists it for resnet50: pick another --scenario)"),
+            ({"model": "llama2-70b-99", "version": "v5.0"}, "--scenario Interactive: llama2-70b-99 has no "
+             "Interactive scenario in v5.0 (pick --version v5.1 or v6.0, or --scenario Server)"),
+            ({"model": "llama2-70b-99.9", "version": "v4.1"}, "llama2-70b-99.9 has no Interactive scenario in "
+             "v4.1 (pick --version v5.1 or v6.0 or v6.1, or --scenario Server)"),
+            ({"model": "gptj-99"}, "gptj-99 has no Interactive scenario in v5.0")):
+        with pytest.raises(UserError) as e:
+            run_plan.plan(loaded, opts(scenario="Interactive", **kw))
+        assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_interactive_takes_a_target_qps_of_its_own(loaded):
+    llama = {"model": "llama2-70b-99", "category": "datacenter"}
+    assert _targets(loaded, scenario="all", target_qps=4, **llama) == {
+        s: ("--target-qps", 4.0) for s in ("Offline", "Server", "Interactive")}
+    got = _targets(loaded, scenario="all", target_qps=4, server_target_qps=2, interactive_target_qps=0.5, **llama)
+    assert got == {"Offline": ("--target-qps", 4.0), "Server": ("--target-qps", 2.0),
+                   "Interactive": ("--target-qps", 0.5)}
+    o = opts(scenario="Interactive", interactive_target_qps=0.5, **llama)
+    args = container.harness_args(run_plan.plan(loaded, o), o, "Interactive", "performance", "/model/m")
+    assert args[args.index("--scenario") + 1] == "Interactive" and args[args.index("--target-qps") + 1] == "0.5"
+    with pytest.raises(UserError, match="--interactive-target-qps is for Interactive, which this run does not "
+                                        "include \\(Server\\)"):
+        run_plan.plan(loaded, opts(scenario="Server", interactive_target_qps=1, **llama))
+    with pytest.raises(UserError, match="--target-latency applies to SingleStream and MultiStream, not Interactive"):
+        run_plan.plan(loaded, opts(scenario="Interactive", target_latency=5, **llama))
 
 
 @pytest.mark.parametrize("kw,message", [
@@ -241,7 +282,8 @@ def test_each_scenario_gets_its_target_on_the_harness_command_line(loaded):
 @pytest.mark.parametrize("kw,message", [
     # the general target fits none of the run's scenarios: refused here, not by the harness later
     ({"target_latency": 5}, "--target-latency applies to SingleStream and MultiStream, not Offline: use --target-qps"),
-    ({"scenario": "SingleStream", "target_qps": 5}, "--target-qps applies to Offline and Server, not SingleStream"),
+    ({"scenario": "SingleStream", "target_qps": 5},
+     "--target-qps applies to Offline, Server and Interactive, not SingleStream"),
     ({"scenario": "all", "category": "datacenter", "target_latency": 5, "model": "sdxl", "version": "v5.1"},
      "--target-latency applies to SingleStream and MultiStream, not Server, Offline"),
     # a per-scenario target for a scenario the run does not include

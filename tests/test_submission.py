@@ -607,3 +607,66 @@ def test_llm_token_latency_limits(tmp_path, version, scenario, ttft_ms, expected
     bench = ctx.round.benchmark("llama2-70b-99")
     performance._check_latency(ctx, detail, MLLog(detail), scenario, bench or ctx.round.benchmark("llama2-70b-99.9"))
     assert [p.message for p in ctx.report.problems] == expected
+
+
+@pytest.fixture(scope="module")
+def interactive_run(tmp_path_factory):
+    """A real tiny-LoadGen run with llama2-70b's Interactive settings (LoadGen's Server scenario under the
+    llama2-70b-interactive key: TTFT/TPOT 450/40 ms): 100 queries, as an audit.config sets them."""
+    base = tmp_path_factory.mktemp("interactive")
+    conf, audit, out = base / "user.conf", base / "audit.config", base / "run"
+    conf.write_text("llama2-70b-interactive.Server.target_qps = 200\n")
+    audit.write_text("*.*.mode = 2\n*.*.min_query_count = 100\n*.*.min_duration = 0\n"
+                     "*.*.sample_concatenate_permutation = 0\n")
+    subprocess.run([sys.executable, str(DATA / "tiny_llm_sut.py"), str(out), str(conf), "--scenario", "Server",
+                    "--audit-config", str(audit), "--lg-model", "llama2-70b-interactive"], check=True)
+    return out
+
+
+def test_an_interactive_folder_holds_a_server_run(tmp_path, interactive_run):
+    """As the official checker: an Interactive folder's run is a LoadGen Server run (effective_scenario Server,
+    allowed there only), its result the Server result key's (tokens/s for llama2-70b), its TTFT/TPOT judged
+    against the Interactive limits."""
+    from mlperfctl.submission.check import performance
+
+    log = MLLog(interactive_run / "mlperf_log_detail.txt")
+    assert log.get("effective_scenario") == "Server" and log.get("requested_use_token_latencies") is True
+    assert (log.get("requested_server_ttft_latency"), log.get("requested_server_tpot_latency")) == (450e6, 40e6)
+    ctx = _context(tmp_path)  # v6.1, whose seeds LoadGen 6.0.17 has
+    bench = ctx.round.benchmark("llama2-70b-99.9")
+    shown = performance.check(ctx, interactive_run, "closed", "Interactive", bench)
+    assert shown == f"{log.get('result_completed_tokens_per_second'):.2f}/s"
+    found = [p.message for p in ctx.report.problems]
+    # what a 100-query run lacks for a valid result, nothing about its scenario or token latencies
+    assert found and all(m.startswith(("result_validity", "min_duration")) for m in found), found
+    for scenario in ("Offline", "SingleStream"):  # a Server run belongs to Server and Interactive folders only
+        ctx = _context(tmp_path)
+        performance.check(ctx, interactive_run, "closed", scenario, bench)
+        found = [p.message for p in ctx.report.problems]
+        assert f"the run's scenario is Server, the directory says {scenario}" in found
+    detail = tmp_path / "slow" / "mlperf_log_detail.txt"
+    detail.parent.mkdir()
+    shutil.copy(interactive_run / "mlperf_log_detail.txt", detail)
+    set_mllog(detail, "result_first_token_99.00_percentile_latency_ns", 600e6)  # within Server's 2000 ms only
+    ctx = _context(tmp_path)
+    performance.check(ctx, detail.parent, "closed", "Interactive", bench)
+    assert "p99 TTFT 600 ms is not below 450 ms (Interactive)" in [p.message for p in ctx.report.problems]
+    ctx = _context(tmp_path)
+    performance.check(ctx, detail.parent, "closed", "Server", bench)
+    assert not any("TTFT" in p.message or "scenario" in p.message for p in ctx.report.problems)
+
+
+@pytest.mark.parametrize("version, model, scenarios, expected", [
+    ("v6.1", "llama2-70b-99.9", ["Interactive", "Offline"], []),
+    ("v6.1", "llama2-70b-99.9", ["Interactive", "Offline", "Server"], []),
+    ("v6.0", "llama2-70b-99", ["Offline", "Server"], []),
+    ("v5.1", "llama2-70b-99", ["Offline"], ["missing required scenario(s) for datacenter: Interactive or Server"]),
+    ("v5.0", "llama2-70b-99", ["Interactive", "Offline", "Server"],
+     ["Interactive is not a datacenter scenario of llama2-70b-99 in v5.0"]),
+])
+def test_interactive_in_the_scenario_set(tmp_path, version, model, scenarios, expected):
+    from mlperfctl.submission.check import structure
+
+    ctx = _context(tmp_path, version)
+    structure.check_scenario_set(ctx, tmp_path, model, "datacenter", scenarios)
+    assert [p.message for p in ctx.report.problems] == expected

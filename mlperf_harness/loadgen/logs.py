@@ -12,6 +12,7 @@ MLLOG = ":::MLLOG "
 METRICS = {
     "Offline": ("result_samples_per_second", "samples_per_second", "samples/s", 1.0),
     "Server": ("result_completed_samples_per_sec", "completed_samples_per_second", "samples/s", 1.0),
+    "Interactive": ("result_completed_samples_per_sec", "completed_samples_per_second", "samples/s", 1.0),
     "SingleStream": ("early_stopping_latency_ss", "p90_latency_early_stopping", "ms", 1e-6),
     "MultiStream": ("early_stopping_latency_ms", "p99_latency_early_stopping", "ms", 1e-6),
 }

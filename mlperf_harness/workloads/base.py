@@ -22,7 +22,7 @@ from mlperf_harness.errors import UsageError
 
 DEVICES = ("cpu", "cuda", "rocm")
 BACKENDS = ("onnxruntime", "pytorch", "tensorrt", "tflite", "tf")
-SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
+SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream", "Interactive")  # Interactive: a LoadGen Server run
 # the accuracy command most families take (Workload.accuracy_args' default)
 ACCURACY_ARGS = ("accuracy", "--model", "{model}", "--mlperf-accuracy-file", "{accuracy_log}", "--dataset-dir",
                  "{dataset_dir}")  # fmt: skip

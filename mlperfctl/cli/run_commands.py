@@ -29,9 +29,10 @@ Opt = typer.Option
 
 def run(
     model: Annotated[str, Opt("--model", "-m", help="The benchmark: resnet50, sdxl, llama2-70b-99, ...")],
-    scenario: Annotated[str | None, Opt(help="Offline, Server, SingleStream, MultiStream, or all (what the round's "
-                                             "rulebook requires of the category; default: Offline, "
-                                             "all with --submission).")] = None,
+    scenario: Annotated[str | None, Opt(help="Offline, Server, Interactive (a Server run with the round's tighter "
+                                             "LLM token latencies), SingleStream, MultiStream, or all (every "
+                                             "scenario the round's rulebook lists for the category; default: "
+                                             "Offline, all with --submission).")] = None,
     mode: Annotated[str, Opt(help="performance, accuracy, or all.")] = "all",
     execution_mode: Annotated[str, Opt(help="test (seconds, smoke), fast (shortened) or valid "
                                             "(the round's official durations).")] = "test",
@@ -53,12 +54,14 @@ def run(
     version: Annotated[str | None, Opt(help="Submission round (its rules and tree layout), v6.1 ... v4.0. "
                                             "Default: the newest round in which the model is a closed "
                                             "benchmark (rnnt: v4.0, gptj-99: v5.0).")] = None,
-    target_qps: Annotated[float | None, Opt(help="Target QPS for Offline and Server (user.conf), unless "
-                                                 "their own option is given.")] = None,
+    target_qps: Annotated[float | None, Opt(help="Target QPS for Offline, Server and Interactive (user.conf), "
+                                                 "unless their own option is given.")] = None,
     target_latency: Annotated[float | None, Opt(help="Target latency (ms) for SingleStream and MultiStream, "
                                                      "unless their own option is given.")] = None,
     offline_target_qps: Annotated[float | None, Opt(help="Offline's target QPS (wins over --target-qps).")] = None,
     server_target_qps: Annotated[float | None, Opt(help="Server's target QPS (wins over --target-qps).")] = None,
+    interactive_target_qps: Annotated[float | None, Opt(
+        help="Interactive's target QPS (wins over --target-qps).")] = None,
     singlestream_target_latency: Annotated[float | None, Opt(
         help="SingleStream's target latency in ms (wins over --target-latency).")] = None,
     multistream_target_latency: Annotated[float | None, Opt(
@@ -92,7 +95,8 @@ def run(
     wheel_dir: WheelDirOpt = None,
     matrix: MatrixOpt = None,
     submission_flow: Annotated[bool, Opt(
-        "--submission", help="The whole submission: every required scenario, performance, accuracy, the round's "
+        "--submission", help="The whole submission: every scenario the round lists for the category (or --scenario), "
+                             "performance, accuracy, the round's "
                              "compliance tests (closed), truncation, check and package; resumes from the "
                              "ledger.")] = False,
     results_dir: Annotated[Path | None, Opt(help="Raw LoadGen outputs, each run's console.log beside them (and with "
@@ -128,6 +132,7 @@ def run(
         division=division, category=category, submitter=submitter, system_name=system_name,
         version=version, target_qps=target_qps, target_latency=target_latency,
         offline_target_qps=offline_target_qps, server_target_qps=server_target_qps,
+        interactive_target_qps=interactive_target_qps,
         singlestream_target_latency=singlestream_target_latency,
         multistream_target_latency=multistream_target_latency,
         performance_sample_count=performance_sample_count, test_query_count=test_query_count, threads=threads,

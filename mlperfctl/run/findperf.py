@@ -2,11 +2,13 @@
 `run --submission`.
 
 - Offline: the target QPS is the samples per second of a short (test execution mode) Offline run.
-- Server: a search over target QPS with short Server runs, starting from the Offline rate: step down (halving)
+- Server and Interactive (a LoadGen Server run under the model's interactive settings): a search over target QPS
+  with short runs of the scenario, starting from the Offline rate: step down (halving)
   until a probe meets the round's latency bound, then bisect between the highest passing and the lowest
   failing rate; at most MAX_SERVER_PROBES Server probes. A probe meets the bound when LoadGen says its latency
   constraint is met (`result_perf_constraints_met`) and its p99 latency is within the rulebook's (mlperf_rules)
-  Server bound, or for LLMs its p99 TTFT/TPOT below the rulebook's limits. The search stops early when even
+  Server bound, or for LLMs its p99 TTFT/TPOT below the rulebook's limits for the scenario (Interactive's are
+  the tighter ones: llama2-70b 450/40 ms against Server's 2000/200). The search stops early when even
   the fastest query of a probe exceeded the bound (no lower rate can help) and never probes a rate whose run
   would take over MAX_PROBE_SECONDS. When no probe meets the bound, the lowest rate probed is used and the
   record says `met: false` (the Server result will be INVALID in a valid run).
@@ -42,7 +44,8 @@ STEP_DOWN = 0.5            # a failing probe before any passed: the next one at 
 TOLERANCE = 0.05           # bisection stops when the failing rate is within 5% of the passing one
 PROBE_EXECUTION_MODE = "test"
 CACHE_FORMAT = 1
-DEFAULT_PERCENTILE = {"SingleStream": 0.9, "MultiStream": 0.99, "Server": 0.99}
+DEFAULT_PERCENTILE = {"SingleStream": 0.9, "MultiStream": 0.99, "Server": 0.99, "Interactive": 0.99}
+SEARCHED = ("Server", "Interactive")  # the scenarios whose target QPS is searched against a latency bound
 
 # (scenario, piece, target or None) -> the probe's output folder (with mlperf_log_detail.txt)
 ProbeRunner = Callable[[str, str, "Target | None"], Path]
@@ -101,19 +104,25 @@ def search_server_qps(start: float, meets: Callable[[float], bool | None], *, ma
 # -- what a probe's LoadGen log says ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LatencyBounds:
-    """The round's Server bounds for a model (mlperf_rules): p99 latency, and TTFT/TPOT p99 for LLMs (ms)."""
+    """The round's bounds for a model's Server-type scenario (mlperf_rules): p99 latency, and TTFT/TPOT p99 for
+    LLMs (ms)."""
 
     latency_ms: float | None = None
     ttft_ms: float | None = None
     tpot_ms: float | None = None
 
     @classmethod
-    def server(cls, rnd: mlperf_rules.Round | None, model: str) -> LatencyBounds:
-        """From the rules round of the run (RoundChoice.rules; None: no round has rules for the model)."""
+    def server(cls, rnd: mlperf_rules.Round | None, model: str, scenario: str = "Server") -> LatencyBounds:
+        """From the rules round of the run (RoundChoice.rules; None: no round has rules for the model), for Server
+        or Interactive (whose TTFT/TPOT limits are its own)."""
         bench = rnd.benchmark(model) if rnd else None
         if bench is None:
             return cls()
-        tokens = bench.token_latency_ms.get("Server") or bench.token_latency_ms.get("*")
+        tokens = bench.token_latency_ms.get(scenario)
+        if not tokens and scenario != "Interactive":  # "*": every non-Offline scenario of the rounds before v5.1
+            tokens = bench.token_latency_ms.get("*")
+        if scenario == "Interactive" and not tokens:
+            raise UserError(f"find-performance: {rnd.version} has no Interactive TTFT/TPOT limits for {model}")
         if tokens:  # LLMs: judged by TTFT and TPOT (as LoadGen and the checker do), not the whole answer's latency
             return cls(None, *tokens)
         return cls(bench.server_latency_ms)
@@ -242,7 +251,7 @@ def find_targets(p: RunPlan, opts, *, cache: TargetCache, probe: ProbeRunner, co
                  max_probes: int = MAX_SERVER_PROBES) -> Found:
     """The targets of every scenario of the plan: the command line's, else the cache's (unless
     --find-performance), else measured when --find-performance is given (every untargeted scenario) or the
-    scenario is Server (it needs a target QPS)."""
+    scenario is Server or Interactive (they need a target QPS)."""
     found = Found({})
     untargeted = []
     for scenario in p.scenarios:
@@ -263,23 +272,24 @@ def find_targets(p: RunPlan, opts, *, cache: TargetCache, probe: ProbeRunner, co
             found.record[scenario] = {**entry, "source": "cache", "cache": str(cache.path)}
             console.print(f"find-performance: {scenario} {target.flag} {target.value:g} from {cache.path} "
                           f"(--find-performance measures it again)", highlight=False)
-        elif opts.find_performance or scenario == "Server":
+        elif opts.find_performance or scenario in SEARCHED:
             measure.append(scenario)
     if not measure:
         return found
     console.print(f"find-performance: measuring {', '.join(measure)} with short {PROBE_EXECUTION_MODE}-mode runs"
-                  + (f" (Server: at most {max_probes} probes)" if "Server" in measure else ""), highlight=False)
+                  + (f" ({' and '.join(s for s in SEARCHED if s in measure)}: at most {max_probes} probes each)"
+                     if set(SEARCHED) & set(measure) else ""), highlight=False)
     measured: dict[str, dict] = {}
     offline = None
-    if "Offline" in measure or "Server" in measure:
+    if "Offline" in measure or set(SEARCHED) & set(measure):
         offline = _offline(probe)
         console.print(f"find-performance: Offline {offline['samples_per_second']} samples/s", highlight=False)
         if "Offline" in measure:
             measured["Offline"] = {"target": asdict(Target("--target-qps", offline["samples_per_second"])),
                                    "probes": [offline]}
     for scenario in measure:
-        if scenario == "Server":
-            measured["Server"] = _server(p, opts, probe, offline, console, max_probes)
+        if scenario in SEARCHED:
+            measured[scenario] = _server(p, opts, probe, offline, console, max_probes, scenario)
         elif scenario in ("SingleStream", "MultiStream"):
             out = probe(scenario, "find-performance", None)
             ms, key = latency_target_ms(MLLog(Path(out) / "mlperf_log_detail.txt"), scenario)
@@ -315,8 +325,9 @@ def _offline(probe: ProbeRunner) -> dict:
     return {"scenario": "Offline", "piece": "find-performance", "samples_per_second": sig(qps)}
 
 
-def _server(p: RunPlan, opts, probe: ProbeRunner, offline: dict, console, max_probes: int) -> dict:
-    bounds = LatencyBounds.server(opts.round.rules, p.cell.model)
+def _server(p: RunPlan, opts, probe: ProbeRunner, offline: dict, console, max_probes: int,
+            scenario: str = "Server") -> dict:
+    bounds = LatencyBounds.server(opts.round.rules, p.cell.model, scenario)
     facts: list[dict] = []
     queries: list[int] = []  # the probes' min query count (LoadGen's log): a probe lasts about queries / rate
 
@@ -325,27 +336,27 @@ def _server(p: RunPlan, opts, probe: ProbeRunner, offline: dict, console, max_pr
 
     def meets(qps: float) -> bool | None:
         n = len(facts) + 1
-        console.print(f"find-performance: Server probe {n}/{max_probes} at {qps:g} QPS", highlight=False)
+        console.print(f"find-performance: {scenario} probe {n}/{max_probes} at {qps:g} QPS", highlight=False)
         piece = f"find-performance-{n}"
-        out = Path(probe("Server", piece, Target("--target-qps", qps)))
+        out = Path(probe(scenario, piece, Target("--target-qps", qps)))
         log = MLLog(out / "mlperf_log_detail.txt")
-        fact = {"scenario": "Server", "piece": piece, "probe": n, **judge_server(log, bounds)}
+        fact = {"scenario": scenario, "piece": piece, "probe": n, **judge_server(log, bounds)}
         fact["target_qps"] = qps
         if isinstance(log.get("effective_min_query_count"), int) and not queries:
             queries.append(log.get("effective_min_query_count"))
         facts.append(fact)
         verdict = "meets the latency bound" if fact["meets"] else "misses: " + "; ".join(fact["reasons"])
-        console.print(f"find-performance: Server probe {n}/{max_probes} at {qps:g} QPS: p99 "
+        console.print(f"find-performance: {scenario} probe {n}/{max_probes} at {qps:g} QPS: p99 "
                       f"{fact['latency_ms']} ms, {verdict}", highlight=False)
         return None if fact["hopeless"] else fact["meets"]
 
     result = search_server_qps(offline["samples_per_second"], meets, max_probes=max_probes, min_qps=min_qps)
     if result.met:
-        console.print(f"find-performance: Server target QPS {result.chosen:g} (the highest probed rate meeting the "
-                      f"latency bound)", highlight=False)
+        console.print(f"find-performance: {scenario} target QPS {result.chosen:g} (the highest probed rate meeting "
+                      f"the latency bound)", highlight=False)
     else:
-        console.print(f"[yellow]find-performance: no Server probe down to {result.chosen:g} QPS met the latency "
-                      f"bound; using {result.chosen:g} (the Server result will be INVALID in a valid run)[/]")
+        console.print(f"[yellow]find-performance: no {scenario} probe down to {result.chosen:g} QPS met the latency "
+                      f"bound; using {result.chosen:g} (the {scenario} result will be INVALID in a valid run)[/]")
     return {"target": asdict(Target("--target-qps", result.chosen)), "met": result.met,
             "start_qps": offline["samples_per_second"], "max_probes": max_probes,
             "bounds": asdict(bounds), "probes": [offline, *facts]}

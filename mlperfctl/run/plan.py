@@ -17,18 +17,19 @@ from mlperf_harness.errors import UsageError
 from ..errors import UserError, choices
 from ..matrix import SCENARIOS, Cell, LoadedMatrix
 from ..options import RunOptions
-from .rulebook import required_scenarios
+from .rulebook import check_scenario, required_scenarios
 
 MODES = ("performance", "accuracy")
 EXECUTION_MODES = ("test", "fast", "valid")
 CATEGORIES = tuple(mlperf_rules.SYSTEM_TYPES)  # edge, datacenter, datacenter,edge (or edge,datacenter)
 DIVISIONS = ("open", "closed")
-QPS_SCENARIOS = ("Offline", "Server")
+QPS_SCENARIOS = ("Offline", "Server", "Interactive")  # Interactive: a LoadGen Server run (the round's LLM limits)
 LATENCY_SCENARIOS = ("SingleStream", "MultiStream")
 # scenario -> (RunOptions field, flag): the CM names of the per-scenario targets
 PER_SCENARIO = {
     "Offline": ("offline_target_qps", "--offline-target-qps"),
     "Server": ("server_target_qps", "--server-target-qps"),
+    "Interactive": ("interactive_target_qps", "--interactive-target-qps"),
     "SingleStream": ("singlestream_target_latency", "--singlestream-target-latency"),
     "MultiStream": ("multistream_target_latency", "--multistream-target-latency"),
 }
@@ -40,7 +41,7 @@ POSITIVE = {"target_qps": "--target-qps", "target_latency": "--target-latency",
 
 @dataclass(frozen=True)
 class Target:
-    """A scenario's target: `--target-qps` (Offline, Server) or `--target-latency` ms (SS, MS)."""
+    """A scenario's target: `--target-qps` (Offline, Server, Interactive) or `--target-latency` ms (SS, MS)."""
 
     flag: str       # the harness option: --target-qps | --target-latency
     value: float
@@ -73,7 +74,7 @@ def detect_device() -> str:
 
 def scenario_targets(opts: RunOptions, scenarios: list[str]) -> dict[str, Target]:
     """Each scenario's target: its own option wins, else the general one that fits it
-    (--target-qps: Offline and Server; --target-latency: SingleStream and MultiStream).
+    (--target-qps: Offline, Server and Interactive; --target-latency: SingleStream and MultiStream).
     An option that fits none of the run's scenarios is an error, not a silent no-op."""
     for name, flag in POSITIVE.items():
         value = getattr(opts, name)
@@ -89,7 +90,7 @@ def scenario_targets(opts: RunOptions, scenarios: list[str]) -> dict[str, Target
     for name, flag, fits, other in (("target_qps", "--target-qps", QPS_SCENARIOS, "--target-latency"),
                                     ("target_latency", "--target-latency", LATENCY_SCENARIOS, "--target-qps")):
         if getattr(opts, name) is not None and not any(s in fits for s in scenarios):
-            raise UserError(f"{flag} applies to {' and '.join(fits)}, not {which}: use {other}")
+            raise UserError(f"{flag} applies to {', '.join(fits[:-1])} and {fits[-1]}, not {which}: use {other}")
     targets = {}
     for scenario in scenarios:
         own = getattr(opts, PER_SCENARIO[scenario][0])
@@ -116,6 +117,7 @@ def plan(lm: LoadedMatrix, opts: RunOptions) -> RunPlan:
         scenarios = required_scenarios(opts.round, opts.model, opts.category)  # the round's rulebook
     else:
         _one_of(opts.scenario, SCENARIOS, "scenario")
+        check_scenario(opts.round, opts.model, opts.scenario)  # Interactive: only where the round lists it
         scenarios = [opts.scenario]
     implementation = opts.implementation or builtin(lm)
     _one_of(implementation, m.implementations, "implementation")

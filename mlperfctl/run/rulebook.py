@@ -10,8 +10,10 @@ from ..errors import UserError
 
 
 def required_scenarios(choice: mlperf_rules.RoundChoice, model: str, category: str) -> list[str]:
-    """The scenarios the round requires of `model` on an `category` system: the required ones, plus the first
-    of a one-of group (Server where Server or Interactive must be present), in the rulebook's order."""
+    """The scenarios of `--scenario all` (and `run --submission`) for `model` on an `category` system: the ones
+    the round requires, then every optional one it lists for the category (llama2-70b from v5.1 on: Offline, then
+    Server and Interactive, of which the checker wants at least one), so the tree has each scenario the round
+    offers; a single --scenario picks one."""
     rnd = choice.rules
     if rnd is None:
         raise UserError(f"no MLPerf round has closed-division rules for {model} (the rulebook lists the "
@@ -30,11 +32,30 @@ def required_scenarios(choice: mlperf_rules.RoundChoice, model: str, category: s
 
 
 def _category_scenarios(rnd: mlperf_rules.Round, model: str, category: str) -> list[str]:
-    required = list(rnd.required_scenarios(model, category) or ())
-    one_of = rnd.one_of_scenarios(model, category)
-    if one_of and not set(one_of) & set(required):
-        required.append(one_of[0])
-    return required
+    required = rnd.required_scenarios(model, category)
+    if required is None:
+        return []
+    scenarios = list(required)
+    optional = rnd.optional_scenarios(model, category)
+    scenarios += [s for s in mlperf_rules.SCENARIOS if s in optional and s not in scenarios]
+    return scenarios  # holds the one-of group (Server or Interactive), which is optional scenarios
+
+
+def check_scenario(choice: mlperf_rules.RoundChoice, model: str, scenario: str) -> None:
+    """A scenario only some rounds have (Interactive: llama2-70b from v5.1 on) is refused in one line when the
+    round whose rules apply to the model does not list it for the model."""
+    if scenario != mlperf_rules.INT:
+        return
+    rnd = choice.rules
+    if rnd is not None and scenario in rnd.listed_scenarios(model):
+        return
+    where = rnd.version if rnd is not None else choice.version
+    has = [r.version for r in reversed(mlperf_rules.ROUNDS.values()) if scenario in r.listed_scenarios(model)]
+    if has:
+        fix = f"pick --version {' or '.join(has)}, or --scenario Server"
+    else:
+        fix = f"no round lists it for {model}: pick another --scenario"
+    raise UserError(f"--scenario {scenario}: {model} has no {scenario} scenario in {where} ({fix})")
 
 
 def pinned_rounds() -> str:

@@ -2,7 +2,7 @@
 
 The run session (session.py) plans, checks, builds and tears down as for a plain run; here the flow's own part.
 
-For every scenario the round's rulebook requires of the category (or `--scenario`): the targets
+For every scenario the round's rulebook lists for the category (or `--scenario`): the targets
 (run/findperf.py; its probes are ledger pieces too, so a resumed search replays), the performance and accuracy
 runs, then (closed division) each compliance test the rulebook lists, a performance-mode harness run with the
 test's audit.config (written here into the piece's own folder, passed with --audit-config, never present for

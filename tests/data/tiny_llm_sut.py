@@ -2,6 +2,7 @@
 an in-process SUT that answers with int32 token ids, and leave a harness-style output directory.
 
 usage: tiny_llm_sut.py OUT_DIR USER_CONF --scenario Offline|Server [--audit-config FILE] [--defect D]
+                       [--lg-model llama2-70b-interactive]   (the Interactive settings: a Server run, TTFT/TPOT 450/40)
 
 Each answer is 3..7 tokens (100 + index % 50, ...) ending with one EOS token (2). Every answer reports
 its first token with lg.FirstTokenComplete before the whole answer, and its token count. --defect
@@ -28,10 +29,11 @@ def tokens(index: int, defect: str) -> list[int]:
     return body
 
 
-def main(out: Path, user_conf: Path, scenario: str, audit_config: Path | None, defect: str) -> None:
+def main(out: Path, user_conf: Path, scenario: str, audit_config: Path | None, defect: str,
+         lg_model: str = "llama2-70b") -> None:
     out.mkdir(parents=True, exist_ok=True)
     settings = lg.TestSettings()
-    settings.FromConfig(str(user_conf), "llama2-70b", scenario, 1)
+    settings.FromConfig(str(user_conf), lg_model, scenario, 1)
     settings.scenario = getattr(lg.TestScenario, scenario)
     settings.mode = lg.TestMode.PerformanceOnly
     keep = []  # LoadGen copies the data during the calls; keep the buffers alive until then anyway
@@ -72,5 +74,7 @@ if __name__ == "__main__":
     p.add_argument("--scenario", required=True, choices=("Offline", "Server"))
     p.add_argument("--audit-config", type=Path)
     p.add_argument("--defect", default="none", choices=("none", "two-eos", "first-token", "count"))
+    p.add_argument("--lg-model", default="llama2-70b", choices=("llama2-70b", "llama2-70b-interactive"))
     a = p.parse_args()
-    main(a.out, a.user_conf.resolve(), a.scenario, a.audit_config.resolve() if a.audit_config else None, a.defect)
+    main(a.out, a.user_conf.resolve(), a.scenario, a.audit_config.resolve() if a.audit_config else None, a.defect,
+         a.lg_model)

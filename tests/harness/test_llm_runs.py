@@ -59,19 +59,44 @@ def _ok(proc):
 
 
 @pytest.mark.slow
-def test_llama2_server_reports_first_token_and_per_token_latencies(llama_demo, tmp_path):
+@pytest.mark.parametrize("scenario,key,limits", [
+    ("Server", "llama2-70b.Server", (2000, 200)),
+    # Interactive: LoadGen's Server scenario under the llama2-70b-interactive settings (TTFT/TPOT 450/40 ms)
+    ("Interactive", "llama2-70b-interactive.Server", (450, 40)),
+])
+def test_llama2_server_reports_first_token_and_per_token_latencies(llama_demo, tmp_path, scenario, key, limits):
     out = tmp_path / "out"
-    _ok(harness(*_args(LLAMA, llama_demo, out, scenario="Server", target_qps=20)))
+    _ok(harness(*_args(LLAMA, llama_demo, out, scenario=scenario, target_qps=20)))
     summary = (out / "mlperf_log_summary.txt").read_text()
+    assert "Scenario : Server" in summary
+    assert f"ttft_latency (ns): {limits[0] * 1000000}\n" in summary
+    assert f"tpot_latency (ns): {limits[1] * 1000000}\n" in summary
+    assert f"{key}.target_qps = 20\n" in (out / "user.conf").read_text()
+    assert f"{key}.ttft_latency = {limits[0]}\n" in (out / "mlperf.conf").read_text()
+    assert json.loads((out / "result.json").read_text())["scenario"] == scenario
     assert "Completed tokens per second" in summary
     for stat in ("Mean First Token latency (ns)", "Mean Time per Output Token (ns)"):
         value = re.search(re.escape(stat) + r"\s*:\s*(\d+)", summary)
         assert value and int(value.group(1)) > 0, stat
-    assert "llama2-70b.Server.use_token_latencies = 1" in (out / "user.conf").read_text()
+    assert f"{key}.use_token_latencies = 1" in (out / "user.conf").read_text()
     result = json.loads((out / "result.json").read_text())
     assert result["metric"]["unit"] == "tokens/s" and result["metric"]["value"] > 0
     assert result["token_latencies"]["ttft_mean_ms"] > 0
     assert result["token_latencies"]["tpot_mean_ms"] > 0
+
+
+@pytest.mark.parametrize("model,version,message", [
+    (LLAMA, "v5.0", "llama2-70b-99 has no Interactive scenario in v5.0"),
+    (LLAMA, "v4.1", "llama2-70b-99 has no Interactive scenario in v4.1"),
+    (GPTJ, None, "gptj-99 has no Interactive scenario in v5.0"),
+])
+def test_interactive_where_the_round_has_none_is_a_usage_error(tmp_path, model, version, message):
+    """Refused from the arguments alone, before the dataset or the model is read."""
+    extra = {"version": version} if version else {}
+    proc = harness(*_args(model, tmp_path / "nowhere", tmp_path / "out", scenario="Interactive", target_qps=1,
+                          **extra))
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

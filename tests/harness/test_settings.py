@@ -1,9 +1,17 @@
 """user.conf per execution mode, checked against LoadGen's own reading of it."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from mlperf_harness.errors import UsageError
 from mlperf_harness.loadgen import settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def rs(**over) -> settings.RunSettings:
@@ -82,3 +90,55 @@ def test_test_query_count_replaces_a_workloads_own_test_counts():
 def test_new_options_rejected(over, needle):
     with pytest.raises(UsageError, match=needle):
         settings.user_conf(rs(**over))
+
+
+def fresh_effective(run: settings.RunSettings, where) -> dict:
+    """The TestSettings LoadGen makes of the run's user.conf in a process of its own: LoadGen layers its built-in
+    mlperf.conf under a user.conf only in the first FromConfig of a process (as in a harness run)."""
+    where.mkdir(parents=True)
+    (where / "user.conf").write_text(settings.user_conf(run))
+    code = (
+        "import json, sys; from mlperf_harness.loadgen import settings as st\n"
+        f"s = st.test_settings(st.RunSettings(*{tuple(vars(run).values())!r}), {str(where / 'user.conf')!r})\n"
+        "keys = ('server_target_qps', 'use_token_latencies', 'ttft_latency', 'tpot_latency', "
+        "'server_target_latency_ns', 'min_duration_ms', 'performance_sample_count_override')\n"
+        "print(json.dumps({'scenario': str(s.scenario), **{k: getattr(s, k) for k in keys}}))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=where,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_interactive_is_a_server_run_under_the_models_interactive_key(tmp_path):
+    """Interactive: LoadGen's Server scenario with the "<model>-interactive" settings of its built-in mlperf.conf
+    (llama2-70b: TTFT 450 ms, TPOT 40 ms, no target latency), as the reference's --lg-model-name does."""
+    run = rs(model="llama2-70b", scenario="Interactive", execution_mode="test", target_qps=2.5,
+             performance_sample_count=8)
+    text = settings.user_conf(run)
+    assert "llama2-70b-interactive.Server.target_qps = 2.5\n" in text
+    assert "llama2-70b-interactive.*.performance_sample_count_override = 8\n" in text
+    assert "llama2-70b-interactive.Server.min_query_count = 32\n" in text
+    assert "Interactive" not in text.split("\n", 1)[1]  # no key LoadGen would not read
+    s = fresh_effective(run, tmp_path / "interactive")
+    assert s["scenario"] == "TestScenario.Server" and s["server_target_qps"] == 2.5
+    assert s["use_token_latencies"] and (s["ttft_latency"], s["tpot_latency"]) == (450_000_000, 40_000_000)
+    assert s["server_target_latency_ns"] == 0
+    assert (s["min_duration_ms"], s["performance_sample_count_override"]) == (1000, 8)
+    server = fresh_effective(rs(model="llama2-70b", scenario="Server", execution_mode="test", target_qps=2.5),
+                             tmp_path / "server")
+    assert (server["ttft_latency"], server["tpot_latency"]) == (2_000_000_000, 200_000_000)  # plain Server's
+    assert settings.official("llama2-70b", "Interactive").token_latencies_ms == (450.0, 40.0)
+    conf = settings.mlperf_conf("llama2-70b", "Interactive")
+    assert "llama2-70b-interactive.Server.ttft_latency = 450\n" in conf
+    assert "llama2-70b-interactive.Server.tpot_latency = 40\n" in conf
+
+
+@pytest.mark.parametrize("over,needle", [
+    ({"target_qps": None}, "the Interactive scenario needs --target-qps"),
+    ({"target_latency_ms": 100}, "--target-latency would change the Interactive latency bound"),
+    ({"model": "resnet50"}, "has no resnet50-interactive settings in its built-in mlperf.conf"),
+])
+def test_interactive_rejected(over, needle):
+    with pytest.raises(UsageError, match=needle):
+        settings.user_conf(rs(**{"model": "llama2-70b", "scenario": "Interactive", "target_qps": 1.0, **over}))

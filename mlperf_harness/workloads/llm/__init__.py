@@ -22,7 +22,7 @@ def _llm(names: tuple[str, ...], dataset_name: str, demo_dataset_dir: str, demo_
         model_files={"pytorch": bench.model_dir},
         model_folders=("pytorch",),
         support=_PYTORCH,
-        scenarios=("Offline", "Server", "SingleStream"),
+        scenarios=("Offline", "Server", "SingleStream", "Interactive"),  # Interactive where the round lists it
         accuracy_args=_ACCURACY_ARGS,
         demo_writer=f"{_HERE}.demo:{demo_writer}",
         demo_dataset_dir=demo_dataset_dir,

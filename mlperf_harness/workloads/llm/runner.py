@@ -1,10 +1,11 @@
 """`run` for llama2-70b-99/-99.9 and gptj-99/-99.9: the LLM hooks of the run skeleton, and `accuracy` for them.
 
 Offline: the issued samples are ordered by prompt length and cut into batches of at most max_batch (prompts
-left-padded within a batch), so a batch wastes little on padding. Server and SingleStream: every query is its own
-generation. With token latencies on, each sample's first token goes to LoadGen (FirstTokenComplete) as soon as
-the model has produced it; every completed sample carries its generated token ids (in the round's
-accuracy-log dtype: int32 for llama2-70b, int64 for gptj) and their count.
+left-padded within a batch), so a batch wastes little on padding. Server, Interactive (a LoadGen Server run under
+the model's "-interactive" settings) and SingleStream: every query is its own generation. With token latencies
+on, each sample's first token goes to LoadGen (FirstTokenComplete) as soon as the model has produced it; every
+completed sample carries its generated token ids (in the round's accuracy-log dtype: int32 for llama2-70b, int64
+for gptj) and their count.
 """
 
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mlperf_harness.errors import UsageError
+from mlperf_harness.loadgen import settings
 
 from ..base import Runner, insert_before
 from . import accuracy, datasets, generate
@@ -22,6 +24,7 @@ from .spec import BENCHMARKS, Benchmark
 TOKEN_METRICS = {
     "Offline": ("result_tokens_per_second", "tokens_per_second", "tokens/s"),
     "Server": ("result_completed_tokens_per_second", "completed_tokens_per_second", "tokens/s"),
+    "Interactive": ("result_completed_tokens_per_second", "completed_tokens_per_second", "tokens/s"),
 }
 # result.json name -> detail key, in ms
 TOKEN_LATENCIES = {
@@ -101,7 +104,7 @@ class LlmRunner(Runner):
 
     def user_conf(self, text: str) -> str:
         if self.bench.token_latencies:
-            text += f"{self.loadgen_model}.{self.a.scenario}.use_token_latencies = 1\n"
+            text += f"{settings.conf_key(self.loadgen_model, self.a.scenario)}.use_token_latencies = 1\n"
         return text
 
     def prepare(self) -> None:
