@@ -5,7 +5,8 @@ Kept cheap: demo-data writes few samples (`--images`), and the run gets small co
 `--test-query-count`, one thread; test execution mode is run's default), a tree and cache of its own. The
 images are the default-LoadGen cells other engine tests build (resnet50, bert, 3d-unet, rnnt, gptj, sdxl, rgat,
 yolo); retinanet's and dlrm's engine tests build their round's LoadGen instead, so those two build their
-implementation stage here (pip installs of their few packages over the shared framework stage). Under podman only the first family runs."""
+implementation stage here (pip installs of their few packages over the shared framework stage).
+Under podman only the first family runs."""
 
 import glob
 import json
