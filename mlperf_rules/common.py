@@ -102,6 +102,7 @@ GPTJ_RESULT_FIELDS = {OFF: "result_inferred_tokens_per_second", SRV: "result_inf
 ACCURACY_LOG_RNG_SEED = "720381539243781796"
 TEST01_SAMPLING_TARGET = {"resnet50": 4096, "retinanet": 256, "bert": 4096, "dlrm": 4096, "dlrm-v2": 4096,
                           "3d-unet": 64, "rnnt": 4096, "gpt-j": 4096, "stable-diffusion-xl": 128}
+TEST01_SAMPLING_TARGET["whisper"] = 4096  # compliance/TEST01/whisper (6a5fcc53, 2025-07-08; tag v5.1.1 ... HEAD)
 
 
 def _test01(target: int) -> tuple[tuple[str, str], ...]:
@@ -201,3 +202,14 @@ def sdxl(compliance, required=None, delta=True) -> Benchmark:
                      metrics, 5000, 5000, 5000, compliance, "stable-diffusion-xl", server_latency_ms=20000,
                      test01_delta={"CLIP_SCORE": 1, "FID_SCORE": 2} if delta else {}, accuracy_log_dtype="uint8",
                      test01_audit_dir="stable-diffusion-xl")
+
+
+def whisper(compliance=("TEST01",)) -> Benchmark:
+    """whisper (v5.1 on; tag v5.1.1's checker and b66003e1's MODEL_CONFIG v5.1/v6.0/v6.1 agree): Offline on every
+    system type, ACCURACY (100 - WER %) >= (100.0 - 2.0671) * 0.99, 1633 samples, its Offline result in tokens per
+    second (mlperf.conf: use_token_latencies = 1), TEST01 (compliance/TEST01/whisper), int64 label ids in the log
+    (speech2text/accuracy_eval.py's --output_dtype default)."""
+    return Benchmark("whisper", {"datacenter": (OFF,), "edge": (OFF,), "datacenter,edge": (OFF,)},
+                     (target("ACCURACY", 100.0 - 2.0671, 0.99, "(100.0 - 2.0671) * 0.99"),), 1633, 1633, 1633,
+                     compliance, "whisper", accuracy_log_dtype="int64", test01_audit_dir="whisper",
+                     result_fields={OFF: "result_tokens_per_second"})

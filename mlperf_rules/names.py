@@ -20,6 +20,7 @@ OUR_MODELS = {
     "llama2-70b-99": "llama2-70b-99",
     "llama2-70b-99.9": "llama2-70b-99.9",
     "sdxl": "stable-diffusion-xl",
+    "whisper": "whisper",
 }
 # Models that stand in for a benchmark only in the open division (model_mapping.json / the checker's
 # name heuristics); they have never been closed benchmarks of a round this rulebook covers.

@@ -25,6 +25,7 @@ ROUND = Round(
         c.llama2("llama2-70b-99.9", {"datacenter": (OFF,), "datacenter,edge": (OFF,)},
                  {SRV: (2000, 200), INT: (450, 40)}, {"datacenter": (INT, SRV), "datacenter,edge": (INT, SRV)}),
         c.sdxl(("TEST01", "TEST04"), required={"edge": (SS, OFF), "datacenter,edge": (SS, OFF, SRV)}),
+        c.whisper(),
     )},
     model_mapping={"ssd-resnet34": "retinanet", "mobilenet": "resnet", "resnet50": "resnet",
                    "llama3_1-405b": "llama3.1-405b", "llama3_1-8b": "llama3.1-8b",
