@@ -21,6 +21,7 @@ from .retinanet import RETINANET
 from .rnnt import RNNT
 from .sdxl import SDXL
 from .unet3d import UNET3D
+from .whisper import WHISPER
 
 __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload", "declarations", "get", "names"]
 
@@ -41,6 +42,7 @@ WORKLOADS: dict[str, Workload] = {
     "dlrm-v2-99.9": DLRM_V2,
     "mobilenet": MOBILENET,
     "efficientnet": EFFICIENTNET,
+    "whisper": WHISPER,
 }
 
 
