@@ -17,14 +17,14 @@ def test_registry_names_and_declarations_agree():
     assert workloads.names() == (
         "resnet50", "retinanet", "sdxl", "gptj-99", "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9", "bert-99",
         "bert-99.9", "rnnt",
-        "3d-unet-99", "3d-unet-99.9", "dlrm-v2-99", "dlrm-v2-99.9", "mobilenet", "efficientnet",
+        "3d-unet-99", "3d-unet-99.9", "dlrm-v2-99", "dlrm-v2-99.9", "mobilenet", "efficientnet", "whisper",
     )  # fmt: skip
     for name in workloads.names():
         assert name in workloads.get(name).names
     served = [n for d in workloads.declarations() for n in d.names]
     assert sorted(served) == sorted(workloads.names())
     assert {d.family for d in workloads.declarations()} == {
-        "imagenet", "retinanet", "sdxl", "llm", "bert", "rnnt", "unet3d", "dlrm"}
+        "imagenet", "retinanet", "sdxl", "llm", "bert", "rnnt", "unet3d", "dlrm", "whisper"}
 
 
 def test_unknown_model_lists_the_choices():

@@ -62,7 +62,8 @@ class WhisperRunner(Runner):
     def answerer(self):
         import mlperf_loadgen as lg
 
-        qsr, transcribe, batch, response = lg.QuerySampleResponse, self.engine.transcribe, self.qsl.batch, model.response
+        qsr, transcribe, batch = lg.QuerySampleResponse, self.engine.transcribe, self.qsl.batch
+        response = model.response
 
         def answer(ids, indices):
             results = transcribe(batch(indices))
