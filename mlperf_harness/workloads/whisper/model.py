@@ -45,9 +45,9 @@ def check_model_dir(path: Path, backend: str = "pytorch") -> None:
     if cfg.get("num_mel_bins") != N_MELS:
         raise UsageError(f"{config} has num_mel_bins {cfg.get('num_mel_bins')}, not large-v3's {N_MELS}",
                          "use the whisper-large-v3 checkpoint (earlier Whispers take 80 mel bins)")
-    for names, what in ((("tokenizer.json", "vocab.json"), "a tokenizer (tokenizer.json or vocab.json)"),
+    for names, what in ((("tokenizer.json", "vocab.json"), "tokenizer (tokenizer.json or vocab.json)"),
                         (("preprocessor_config.json", "processor_config.json"),
-                         "a feature extractor config (preprocessor_config.json or processor_config.json)")):
+                         "feature extractor config (preprocessor_config.json or processor_config.json)")):
         if not any((path / n).is_file() for n in names):
             raise UsageError(f"{path} has no {what}", _FIX)
 
