@@ -64,7 +64,8 @@ def test_line_is_the_references_and_the_checkers_pattern_reads_it():
 
 
 def test_labels_are_the_references_42_characters():
-    assert len(dataset.LABELS) == 42 and dataset.LABELS[:2] == (" ", "a") and dataset.LABELS[-4:] == ("$", "%", "+", "-")
+    assert len(dataset.LABELS) == 42 and dataset.LABELS[:2] == (" ", "a")
+    assert dataset.LABELS[-4:] == ("$", "%", "+", "-")
     assert dataset.decode(dataset.encode("it's 20% off-peak")) == "it's 20% off-peak"
     assert dataset.labels_only("Hello, World!") == "ello orld"  # upper case and punctuation dropped, as the reference
     assert model.response(" It's 5 O'Clock.").tolist() == dataset.encode("it's 5 o'clock")
