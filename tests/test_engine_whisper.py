@@ -39,7 +39,8 @@ def mlperfctl_run(data: Path, sub: Path, *extra, model_path: Path | None = None)
     cmd = [sys.executable, "-m", "mlperfctl", "run", "--model", "whisper", "--device", "cpu", "--scenario", "Offline",
            "--dataset-dir", data / "datasets" / "whisper",
            "--model-path", model_path or data / "models" / "whisper-large-v3", "--threads", "1",
-           "--execution-mode", "test", "--test-query-count", "8", "--submission-dir", sub, "--submitter", "lab", "--system-name", "box_cpu",
+           "--execution-mode", "test", "--test-query-count", "8", "--submission-dir", sub, "--submitter", "lab",
+           "--system-name", "box_cpu",
            "--json", *extra]
     return subprocess.run(list(map(str, cmd)), capture_output=True, text=True, cwd=ROOT, env=env())
 
