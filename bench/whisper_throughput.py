@@ -52,7 +52,7 @@ sys.exit(code)
 
 def plain(engine, waves: list, batches: list[list[int]]) -> float:
     """Samples per second of the engine's transcribe() on these batches, nothing else."""
-    engine.transcribe(waves[:1])  # warm-up, as the harness does
+    engine.transcribe([waves[i % len(waves)] for i in range(len(batches[0]))])  # warm-up, as the harness does
     start = time.monotonic()
     for indices in batches:
         engine.transcribe([waves[j] for j in indices])
