@@ -103,6 +103,7 @@ ACCURACY_LOG_RNG_SEED = "720381539243781796"
 TEST01_SAMPLING_TARGET = {"resnet50": 4096, "retinanet": 256, "bert": 4096, "dlrm": 4096, "dlrm-v2": 4096,
                           "3d-unet": 64, "rnnt": 4096, "gpt-j": 4096, "stable-diffusion-xl": 128,
                           "rgat": 4096}  # rgat: compliance/TEST01/rgat (audit.conf until f9813a4e), v5.0 on
+TEST01_SAMPLING_TARGET["whisper"] = 4096  # compliance/TEST01/whisper (6a5fcc53, 2025-07-08; tag v5.1.1 ... HEAD)
 
 
 def _test01(target: int) -> tuple[tuple[str, str], ...]:
@@ -209,6 +210,8 @@ def rgat(compliance=("TEST01",)) -> Benchmark:
     acc >= 0.7286 * 0.99 on the 788379 validation papers; the reference answers one uint8 class byte per sample."""
     return Benchmark("rgat", {"datacenter": (OFF,), "datacenter,edge": (OFF,)}, (target("acc", 0.7286, 0.99),),
                      788379, 788379, 788379, compliance, "rgat", accuracy_log_dtype="uint8", test01_audit_dir="rgat")
+
+
 # yolo-95 / yolo-99 (v6.0, v6.1; MODEL_CONFIG["v6.0"/"v6.1"] of the modular checker, mlcommons/inference b66003e1):
 # accuracy-target ("mAP", 53.4 * 0.95 / 0.99), performance-sample-count 64, dataset-size 1525,
 # OFFLINE_MIN_SPQ_SINCE_V4 1525, required SingleStream/MultiStream/Offline on edge and datacenter,edge, models_TEST01;
@@ -221,3 +224,14 @@ def yolo(name: str, compliance=("TEST01",)) -> Benchmark:
     scenarios = (SS, MS, OFF)
     return Benchmark(name, {"edge": scenarios, "datacenter,edge": scenarios}, (target("mAP", 53.4, factor),),
                      64, 1525, 1525, compliance, "yolo", accuracy_log_dtype="float32", test01_audit_dir="yolo")
+
+
+def whisper(compliance=("TEST01",)) -> Benchmark:
+    """whisper (v5.1 on; tag v5.1.1's checker and b66003e1's MODEL_CONFIG v5.1/v6.0/v6.1 agree): Offline on every
+    system type, ACCURACY (100 - WER %) >= (100.0 - 2.0671) * 0.99, 1633 samples, its Offline result in tokens per
+    second (mlperf.conf: use_token_latencies = 1), TEST01 (compliance/TEST01/whisper), int64 label ids in the log
+    (speech2text/accuracy_eval.py's --output_dtype default)."""
+    return Benchmark("whisper", {"datacenter": (OFF,), "edge": (OFF,), "datacenter,edge": (OFF,)},
+                     (target("ACCURACY", 100.0 - 2.0671, 0.99, "(100.0 - 2.0671) * 0.99"),), 1633, 1633, 1633,
+                     compliance, "whisper", accuracy_log_dtype="int64", test01_audit_dir="whisper",
+                     result_fields={OFF: "result_tokens_per_second"})

@@ -23,6 +23,7 @@ OUR_MODELS = {
     "rgat": "rgat",
     "yolo-95": "yolo-95",
     "yolo-99": "yolo-99",
+    "whisper": "whisper",
 }
 # Models that stand in for a benchmark only in the open division (model_mapping.json / the checker's
 # name heuristics); they have never been closed benchmarks of a round this rulebook covers.

@@ -31,6 +31,7 @@ ROUND = Round(
         c.llama2("llama2-70b-99.9", _LLAMA2_REQ, _LLAMA2_TOKENS, _LLAMA2_OPT),
         c.sdxl(("TEST01", "TEST04")),
         c.rgat(),
+        c.whisper(),
     )},
     model_mapping={"ssd-resnet34": "retinanet", "mobilenet": "resnet", "resnet50": "resnet",
                    "llama3_1-405b": "llama3.1-405b", "llama3_1-8b": "llama3.1-8b",

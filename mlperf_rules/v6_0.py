@@ -34,6 +34,7 @@ ROUND = Round(
         c.rgat(),
         c.yolo("yolo-95"),
         c.yolo("yolo-99"),
+        c.whisper(),
     )},
     model_mapping={"ssd-resnet34": "retinanet", "mobilenet": "resnet", "resnet50": "resnet",
                    "llama3_1-405b": "llama3.1-405b", "llama3_1-8b": "llama3.1-8b",

@@ -3,7 +3,7 @@
 
 Kept cheap: demo-data writes few samples (`--images`), and the run gets small counts appended (`--count`,
 `--test-query-count`, one thread; test execution mode is run's default), a tree and cache of its own. The
-images are the default-LoadGen cells other engine tests build (resnet50, bert, 3d-unet, rnnt, gptj, sdxl, rgat,
+images are the default-LoadGen cells other engine tests build (resnet50, bert, 3d-unet, rnnt, gptj, sdxl, rgat, whisper,
 yolo); retinanet's and dlrm's engine tests build their round's LoadGen instead, so those two build their
 implementation stage here (pip installs of their few packages over the shared framework stage).
 Under podman only the first family runs."""
@@ -27,7 +27,7 @@ CA_CERTS = sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))
 RUN_LABEL = "io.mlperfctl.run"
 # family -> (demo-data --images, run --count): the fewest samples each family's accuracy scorer takes
 SIZES = {"imagenet": (4, 4), "retinanet": (2, 2), "sdxl": (6, 6), "llm": (6, 6), "bert": (4, 4), "rnnt": (4, 4),
-         "unet3d": (1, 1), "dlrm": (4000, 4), "rgat": (16, 16), "yolo": (2, 2)}
+         "unet3d": (1, 1), "dlrm": (4000, 4), "rgat": (16, 16), "yolo": (2, 2), "whisper": (4, 4)}
 DEMOS = {r["family"]: r for r in demo_commands()}
 
 

@@ -10,7 +10,7 @@ from mlperfctl.errors import MatrixError, UserError
 MODELS = {"resnet50", "retinanet", "bert-99", "bert-99.9", "3d-unet-99", "3d-unet-99.9", "rnnt",
           "dlrm-v2-99", "dlrm-v2-99.9", "gptj-99", "gptj-99.9", "sdxl", "llama2-70b-99",
           "llama2-70b-99.9", "mobilenet", "efficientnet",
-          "rgat", "yolo-99", "yolo-95"}
+          "rgat", "yolo-99", "yolo-95", "whisper"}
 
 
 def test_matrix_covers_every_model_backend_and_device(loaded):

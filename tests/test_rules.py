@@ -341,3 +341,36 @@ def test_interactive_in_the_rulebook():
         assert INT not in mlperf_rules.get_round(version).listed_scenarios("llama2-70b-99")
     assert mlperf_rules.get_round("v6.0").listed_scenarios("llama2-70b-99", "edge") == ()
     assert INT not in V61.listed_scenarios("resnet50")
+
+
+@pytest.mark.parametrize("version", ["v5.1", "v6.0", "v6.1"])
+def test_whisper_rules_as_the_checkers_write_them(version):
+    """tag v5.1.1's submission_checker.py and b66003e1's constants.py MODEL_CONFIG v5.1/v6.0/v6.1: Offline on every
+    system type, ACCURACY >= (100.0 - 2.0671) * 0.99, 1633 samples, TEST01 only, tokens per second."""
+    rnd = mlperf_rules.get_round(version)
+    assert rnd.canonical("whisper") == "whisper" and "whisper" in rnd.models
+    for system in ("datacenter", "edge", "datacenter,edge"):
+        assert rnd.required_scenarios("whisper", system) == (OFF,)
+        assert rnd.optional_scenarios("whisper", system) == ()
+    (acc,) = rnd.accuracy_targets("whisper")
+    assert (acc.key, acc.target, acc.expression) == ("ACCURACY", (100.0 - 2.0671) * 0.99, "(100.0 - 2.0671) * 0.99")
+    assert acc.target == pytest.approx(96.953571)
+    bench = rnd.benchmark("whisper")
+    assert (bench.performance_sample_count, rnd.dataset_size("whisper"), bench.offline_min_spq) == (1633, 1633, 1633)
+    assert rnd.compliance_tests("whisper") == ("TEST01",) and bench.delta_percent("ACCURACY") == 1
+    assert rnd.audit_config("TEST01", "whisper")["*.*.accuracy_log_sampling_target"] == "4096"
+    assert rnd.audit_config_source("TEST01", "whisper") == "compliance/TEST01/whisper/audit.config"
+    assert rnd.result_field("whisper", OFF) == "result_tokens_per_second"
+    assert bench.loadgen_name == "whisper" and bench.accuracy_log_dtype == "int64"
+    # the reference's line (speech2text/README.md's target line) is what the ACCURACY pattern reads
+    line = "Word Error Rate: 2.0671%, accuracy=97.9329%"
+    assert mlperf_rules.accuracy_values(rnd, "whisper", line) == {"ACCURACY": 97.9329}
+    assert mlperf_rules.accuracy_check(rnd, "whisper", line) == []
+    low = "Word Error Rate: 4.0%, accuracy=96.0%"
+    assert mlperf_rules.accuracy_check(rnd, "whisper", low) == ["ACCURACY=96 is below the target 96.9536"]
+
+
+def test_whisper_is_not_a_benchmark_before_v51():
+    assert mlperf_rules.latest_closed_round("whisper") == "v6.1"
+    for version in ("v4.0", "v4.1", "v5.0"):
+        assert mlperf_rules.get_round(version).benchmark("whisper") is None

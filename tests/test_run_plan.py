@@ -446,7 +446,8 @@ def test_preflight_refuses_a_model_folder_without_the_model_file(loaded, tmp_pat
 
 
 def _model_plan(loaded, tmp_path, model, backend, model_path):
-    """A plan and options for `model` on `backend` with a dataset the host accepts (its own check aside)."""
+    """A plan and options for `model` on `backend` with a dataset the host accepts (its own checks of the dataset and
+    of the model's contents aside: this is about where --model-path points)."""
     from mlperf_harness import workloads
 
     w = workloads.get(model)
@@ -456,7 +457,8 @@ def _model_plan(loaded, tmp_path, model, backend, model_path):
         if not (data / name).exists():
             (data / name).write_text("[]" if name.endswith(".json") else "")
     o = opts(model=model, backend=backend, dataset_dir=data, model_path=model_path)
-    return dataclasses.replace(run_plan.plan(loaded, o), workload=dataclasses.replace(w, dataset_check="")), o
+    return dataclasses.replace(run_plan.plan(loaded, o), workload=dataclasses.replace(w, dataset_check="",
+                                                                                           model_check="")), o
 
 
 def _every_family():

@@ -5,7 +5,8 @@ Standard library only: the host (mlperfctl) imports this for preflight and plann
   names() -> tuple of every model name;  declarations() -> each Workload once
 A Workload (base.py) declares names, family, dataset_name, dataset_files, model_files / model_file(backend),
 devices(), backends(device), precisions(device, backend), supports(device, backend, precision), scenarios,
-accuracy_argv(...), demo_dataset_dir, demo_model_dir, check(model, device, backend, precision, scenario).
+accuracy_argv(...), demo_dataset_dir, demo_model_dir, check(model, device, backend, precision, scenario),
+check_dataset(dir, count) and check_model(path, backend) (the host's preflight).
 A new benchmark: a declaration in its family's __init__.py (a new family: a folder with __init__.py and
 runner.py) and its line below.
 """
@@ -22,6 +23,7 @@ from .rgat import RGAT
 from .rnnt import RNNT
 from .sdxl import SDXL
 from .unet3d import UNET3D
+from .whisper import WHISPER
 from .yolo import YOLO
 
 __all__ = ["BACKENDS", "DEVICES", "SCENARIOS", "WORKLOADS", "Runner", "Workload", "declarations", "get", "names"]
@@ -46,6 +48,7 @@ WORKLOADS: dict[str, Workload] = {
     "rgat": RGAT,
     "yolo-99": YOLO,
     "yolo-95": YOLO,
+    "whisper": WHISPER,
 }
 
 

@@ -53,6 +53,10 @@ class Workload:
     # library only: function(dataset_dir: Path, count: int | None), raising UsageError (e.g. a file it names is
     # missing); "" when dataset_files are all the host can check
     dataset_check: str = ""
+    # optional "module:function" checking the model on the host before any container starts, standard library
+    # only: function(model_path: Path, backend: str), raising UsageError (a checkpoint of another architecture);
+    # "" when the host checks only that the model file exists
+    model_check: str = ""
     # `python -m mlperf_harness` arguments that score an accuracy log; {model}, {accuracy_log}, {dataset_dir},
     # {model_path} are filled in by accuracy_argv(). Default: the model, the log and the dataset
     accuracy_args: tuple[str, ...] = ACCURACY_ARGS
@@ -132,6 +136,11 @@ class Workload:
         """The declared dataset check (standard library only; the host runs it in preflight)."""
         if self.dataset_check:
             load(self.dataset_check)(dataset_dir, count)
+
+    def check_model(self, model_path: Path, backend: str) -> None:
+        """The declared model check (standard library only; the host runs it in preflight)."""
+        if self.model_check:
+            load(self.model_check)(model_path, backend)
 
     # -- what the harness does with it (heavy imports happen here) ---------------------------------------------
     def write_demo(self, out_dir: Path, count: int, seed: int, backend: str | None = None) -> None:

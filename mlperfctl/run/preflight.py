@@ -38,6 +38,10 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
     model_path = resolve_model_path(p, opts.model_path)
     check_companions(p, model_path)
     check_gpus(p.cell.device, opts.gpus)
+    try:
+        w.check_model(model_path, p.cell.backend)  # the workload's own check (whisper: a Whisper checkpoint)
+    except UsageError as e:
+        raise UserError(str(e)) from None
     if p.cell.device == "cuda" and "nvidia" not in engine_runtimes and not _cdi_gpus():
         raise UserError("device cuda: the container engine has no NVIDIA runtime or CDI device "
                         "(install the NVIDIA Container Toolkit and run `nvidia-ctk runtime configure`)")

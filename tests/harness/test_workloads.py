@@ -19,7 +19,7 @@ def test_registry_names_and_declarations_agree():
         "bert-99.9", "rnnt",
         "3d-unet-99", "3d-unet-99.9", "dlrm-v2-99", "dlrm-v2-99.9", "mobilenet", "efficientnet",
         "rgat",
-        "yolo-99", "yolo-95",
+        "yolo-99", "yolo-95", "whisper",
     )  # fmt: skip
     for name in workloads.names():
         assert name in workloads.get(name).names
@@ -27,7 +27,7 @@ def test_registry_names_and_declarations_agree():
     assert sorted(served) == sorted(workloads.names())
     assert {d.family for d in workloads.declarations()} == {
         "imagenet", "retinanet", "sdxl", "llm", "bert", "rnnt", "unet3d", "dlrm",
-        "rgat", "yolo"}
+        "rgat", "yolo", "whisper"}
 
 
 def test_unknown_model_lists_the_choices():
