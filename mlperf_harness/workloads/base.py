@@ -21,7 +21,7 @@ from pathlib import Path
 from mlperf_harness.errors import UsageError
 
 DEVICES = ("cpu", "cuda", "rocm")
-BACKENDS = ("onnxruntime", "pytorch", "tensorrt", "tflite", "tf")
+BACKENDS = ("onnxruntime", "pytorch", "tensorrt", "tflite", "tf", "vllm")
 SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
 # the accuracy command most families take (Workload.accuracy_args' default)
 ACCURACY_ARGS = ("accuracy", "--model", "{model}", "--mlperf-accuracy-file", "{accuracy_log}", "--dataset-dir",
@@ -171,6 +171,8 @@ class Runner:
     warm_up()            one untimed inference
     answerer()           per worker: the Answer function (see loadgen.pool); splitter(), combine, what: the
                          pool's other settings
+    sut()                None (the worker pool answers LoadGen), or a SUT of the workload's own that offers what
+                         the pool offers (lg, issue, flush, stop, errors): an engine with its own scheduling (vLLM)
     facts(facts)         result.json's run facts, to add the workload's own to
     framework()          {"name", "version"} of what ran the model
     metric(detail)       the main performance metric from the detail log
@@ -221,6 +223,10 @@ class Runner:
 
     def answerer(self):
         raise NotImplementedError
+
+    def sut(self):
+        """None: the skeleton's worker pool answers LoadGen; else the SUT object to use instead."""
+        return None
 
     def splitter(self):
         """None: the pool cuts issued queries into max_batch slices; or (ids, indices) -> work items."""

@@ -14,7 +14,7 @@ from .plan import RunPlan, Target
 from .preflight import companion_files
 
 RUN_LABEL = "io.mlperfctl.run"
-SHM_SIZE = {"pytorch": "8g", "tensorrt": "4g"}
+SHM_SIZE = {"pytorch": "8g", "tensorrt": "4g", "vllm": "8g"}  # vllm: its workers' shared-memory message queues
 DEFAULT_SHM = "1g"
 CONTAINER_USER = (10001, 10001)  # the images' own non-root account
 HARNESS_PATH = "/opt/mlperf/mlperf_harness"

@@ -1,5 +1,7 @@
-"""The MLPerf LLM benchmarks (llama2-70b-99/-99.9, gptj-99/-99.9) on PyTorch with Hugging Face transformers.
-The declarations; standard library only (the host imports them)."""
+"""The MLPerf LLM benchmarks (llama2-70b-99/-99.9, gptj-99/-99.9, llama3.1-8b, llama3.1-8b-edge): on PyTorch with
+Hugging Face transformers (`pytorch`) and on vLLM (`vllm`: llama2-70b and llama3.1-8b; gptj's reference decodes
+with 4-beam search, which vLLM's engine no longer samples, so gptj stays on pytorch). The declarations; standard
+library only (the host imports them). A new LLM: its Benchmark in spec.py and one `_llm(...)` line here."""
 
 from ..base import ACCURACY_ARGS, Workload
 from .spec import BENCHMARKS
@@ -7,20 +9,34 @@ from .spec import BENCHMARKS
 _HERE = __name__
 # frameworks.torch.DTYPES: the checkpoint is loaded in any of them, on the CPU and on GPUs
 _PYTORCH = {device: {"pytorch": ("fp32", "fp16", "bf16")} for device in ("cpu", "cuda", "rocm")}
+# frameworks.vllm: its CPU backend runs fp32 and bf16; no ROCm build on PyPI (matrix.yaml's rule)
+_VLLM = {"cpu": {"vllm": ("fp32", "bf16")}, "cuda": {"vllm": ("fp32", "fp16", "bf16")}}
+
+
+def _support(*parts: dict) -> dict:
+    out: dict = {}
+    for part in parts:
+        for device, backends in part.items():
+            out.setdefault(device, {}).update(backends)
+    return out
+
+
 _ACCURACY_ARGS = (*ACCURACY_ARGS, "--model-path", "{model_path}")  # the tokenizer is the checkpoint's
 
 
-def _llm(names: tuple[str, ...], dataset_name: str, demo_dataset_dir: str, demo_writer: str) -> Workload:
+def _llm(names: tuple[str, ...], dataset_name: str, demo_dataset_dir: str, demo_writer: str,
+         backends: tuple[str, ...] = ("pytorch",)) -> Workload:
     bench = BENCHMARKS[names[0]]
+    support = _support(*({"pytorch": _PYTORCH, "vllm": _VLLM}[b] for b in backends))
     return Workload(
         names=names,
         family="llm",
         loadgen_model=bench.loadgen_model,
         dataset_name=dataset_name,
         dataset_files=(bench.dataset_file,),
-        model_files={"pytorch": bench.model_dir},
-        model_folders=("pytorch",),
-        support=_PYTORCH,
+        model_files={b: bench.model_dir for b in backends},
+        model_folders=backends,
+        support=support,
         scenarios=("Offline", "Server", "SingleStream"),
         accuracy_args=_ACCURACY_ARGS,
         demo_writer=f"{_HERE}.demo:{demo_writer}",
@@ -32,4 +48,9 @@ def _llm(names: tuple[str, ...], dataset_name: str, demo_dataset_dir: str, demo_
 
 
 GPTJ = _llm(("gptj-99", "gptj-99.9"), "CNN/DailyMail validation", "datasets/cnn-dailymail", "write_gptj")
-LLAMA2_70B = _llm(("llama2-70b-99", "llama2-70b-99.9"), "OpenOrca MLPerf subset", "datasets/open-orca", "write_llama2")
+LLAMA2_70B = _llm(("llama2-70b-99", "llama2-70b-99.9"), "OpenOrca MLPerf subset", "datasets/open-orca", "write_llama2",
+                  ("pytorch", "vllm"))
+LLAMA31_8B = _llm(("llama3.1-8b",), "CNN/DailyMail validation (13368 articles, Llama 3.1 tokens)",
+                  "datasets/cnn-dailymail-llama3", "write_llama31", ("vllm",))
+LLAMA31_8B_EDGE = _llm(("llama3.1-8b-edge",), "CNN/DailyMail validation, 5000-article edge sample (Llama 3.1 tokens)",
+                       "datasets/cnn-dailymail-llama3", "write_llama31", ("vllm",))
