@@ -18,8 +18,6 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from mlperf_harness.errors import UsageError
 
 # --precision -> vLLM's dtype
@@ -100,6 +98,7 @@ class OfflineSut:
 
     def __init__(self, model_dir: Path, args: dict, generation: dict, prompts: list, dtype: str):
         import mlperf_loadgen as lg
+        import numpy as np
         from vllm import LLM
 
         self.lg, self.prompts, self.dtype = lg, prompts, np.dtype(dtype)
@@ -125,6 +124,8 @@ class OfflineSut:
         t.start()
 
     def _answer(self, ids, indices) -> None:
+        import numpy as np
+
         lg, qsr = self.lg, self.lg.QuerySampleResponse
         try:
             outputs = [np.asarray(t, self.dtype) for t in self.generate(indices)]
@@ -152,6 +153,7 @@ class StreamingSut:
 
     def __init__(self, model_dir: Path, args: dict, generation: dict, prompts: list, dtype: str):
         import mlperf_loadgen as lg
+        import numpy as np
         from vllm import AsyncEngineArgs, AsyncLLMEngine
 
         self.lg, self.prompts, self.dtype = lg, prompts, np.dtype(dtype)
@@ -174,6 +176,7 @@ class StreamingSut:
             raise _load_error(e, model_dir) from None
 
     async def _one(self, qid: int, index: int, request_id: str) -> list[int]:
+        import numpy as np
         from vllm.inputs import TokensPrompt
 
         lg, qsr, size = self.lg, self.lg.QuerySampleResponse, self.dtype.itemsize

@@ -69,6 +69,9 @@ class Workload:
     # function(raw: Path, dest: Path, model: str, count: int | None) -> dict (a JSON summary: samples, files);
     # it raises UsageError naming the raw file that is missing or malformed. "" when the family has none yet
     dataset_preparer: str = ""
+    # backend -> "module:function" checking the model file or folder on the host before any container starts
+    # (standard library only): function(model_path: Path), raising UsageError (vllm: not a loadable checkpoint)
+    model_checks: Mapping[str, str] = field(default_factory=dict)
     # the same for the model: a published checkpoint (`mlperfctl get --checkpoint`) -> what model_file(backend)
     # names (dlrm-v2: the torchsnapshot checkpoint -> the harness's weight layout); "" when the download is used as is
     checkpoint_preparer: str = ""
@@ -127,6 +130,11 @@ class Workload:
         values = {"model": model, "accuracy_log": accuracy_log, "dataset_dir": dataset_dir, "model_path": model_path}
         argv = [a.format_map(values) for a in self.accuracy_args]
         return argv + ["--output", output] if output else argv
+
+    def check_model(self, backend: str, model_path: Path) -> None:
+        """The backend's declared model check (standard library only; the host runs it in preflight)."""
+        if backend in self.model_checks:
+            load(self.model_checks[backend])(model_path)
 
     def check_dataset(self, dataset_dir: Path, count: int | None = None) -> None:
         """The declared dataset check (standard library only; the host runs it in preflight)."""

@@ -36,7 +36,7 @@ def harness_args(p: RunPlan, opts: RunOptions, scenario: str, mode: str, model_t
         args += [target.flag, str(target.value)]
     for flag, value in (("--threads", opts.threads), ("--max-batchsize", opts.batch_size),
                         ("--count", opts.count), ("--performance-sample-count", opts.performance_sample_count),
-                        ("--test-query-count", opts.test_query_count)):
+                        ("--test-query-count", opts.test_query_count), ("--tensor-parallel", opts.tensor_parallel)):
         if value is not None:
             args += [flag, str(value)]
     return args

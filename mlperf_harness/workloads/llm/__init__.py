@@ -44,6 +44,7 @@ def _llm(names: tuple[str, ...], dataset_name: str, demo_dataset_dir: str, demo_
         demo_model_dir="models",
         runner_class=f"{_HERE}.runner:LlmRunner",
         scorer=f"{_HERE}.runner:command",
+        model_checks={"vllm": "mlperf_harness.frameworks.vllm:check_checkpoint"} if "vllm" in backends else {},
     )
 
 

@@ -1,8 +1,8 @@
 """What the MLCommons reference defines per benchmark: dataset file and generation settings.
 
 Sources: language/llama2-70b (SUT.py gen_kwargs, dataset.py), language/gpt-j (backend_PyTorch.py gen_kwargs,
-dataset.py), language/llama3.1-8b (SUT_VLLM.py gen_kwargs, dataset.py, download_cnndm.py, evaluation.py). The accuracy targets and the accuracy-log dtype are the round's (`mlperf_rules`, via the run's
-RoundChoice).
+dataset.py), language/llama3.1-8b (SUT_VLLM.py gen_kwargs, dataset.py, download_cnndm.py, evaluation.py). The
+accuracy targets and the accuracy-log dtype are the round's (`mlperf_rules`, via the run's RoundChoice).
 """
 
 from dataclasses import dataclass
