@@ -22,7 +22,6 @@ from mlperf_harness.errors import UsageError
 
 # --precision -> vLLM's dtype
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-CPU_DTYPES = ("fp32", "bf16")  # the CPU backend's attention kernels
 ARCHITECTURES_HINT = "a Hugging Face causal-LM checkpoint (config.json with `architectures`, weights, tokenizer)"
 
 
@@ -63,10 +62,8 @@ def sampling_params(generation: dict, streaming: bool):
 
 
 def engine_args(model_dir: Path, device: str, precision: str, tensor_parallel: int, max_seqs: int | None) -> dict:
-    if precision not in DTYPES or (device == "cpu" and precision not in CPU_DTYPES):
-        allowed = CPU_DTYPES if device == "cpu" else tuple(DTYPES)
-        raise UsageError(f"--precision {precision} is not supported by vLLM on {device}",
-                         f"use one of {', '.join(allowed)}")
+    if precision not in DTYPES:
+        raise UsageError(f"--precision {precision} is not supported by vLLM", f"use one of {', '.join(DTYPES)}")
     if device == "cpu":
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache; the lab's may set more
         if tensor_parallel != 1:

@@ -9,8 +9,8 @@ from .spec import BENCHMARKS
 _HERE = __name__
 # frameworks.torch.DTYPES: the checkpoint is loaded in any of them, on the CPU and on GPUs
 _PYTORCH = {device: {"pytorch": ("fp32", "fp16", "bf16")} for device in ("cpu", "cuda", "rocm")}
-# frameworks.vllm: its CPU backend runs fp32 and bf16; no ROCm build on PyPI (matrix.yaml's rule)
-_VLLM = {"cpu": {"vllm": ("fp32", "bf16")}, "cuda": {"vllm": ("fp32", "fp16", "bf16")}}
+# frameworks.vllm.DTYPES (vLLM's x86 CPU backend runs all three too); no ROCm build on PyPI (matrix.yaml's rule)
+_VLLM = {device: {"vllm": ("fp32", "fp16", "bf16")} for device in ("cpu", "cuda")}
 
 
 def _support(*parts: dict) -> dict:
