@@ -215,9 +215,12 @@ class StreamingSut:
     def stop(self) -> None:
         for fut in list(self.pending):
             fut.result()
-        shutdown = getattr(self.engine, "shutdown", None)
-        if shutdown is not None:
-            shutdown()
+
+        async def shutdown():  # on the loop that runs the engine's output handler, which it cancels first
+            self.engine.shutdown()
+            self.engine = None  # its __del__ runs now, not at interpreter exit
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result()
         self._close_loop()
 
     def _close_loop(self) -> None:
