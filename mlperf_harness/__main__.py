@@ -1,7 +1,11 @@
-"""`python -m mlperf_harness ...`"""
+"""`python -m mlperf_harness ...`
+
+The guard matters: vLLM starts its workers with spawn, which imports this module again in each worker (as
+`__mp_main__`), where it must not run the command a second time."""
 
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

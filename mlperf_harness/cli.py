@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
         "--test-query-count", type=int, help="min query count (Offline: samples) in test/fast execution mode"
     )
     r.add_argument("--audit-config", help="compliance audit.config to run with")
+    r.add_argument("--tensor-parallel", type=int,
+                   help="vllm: GPUs the model is split over (default: every GPU the run was given; cpu: 1)")
     _version_option(r)
 
     acc = sub.add_parser("accuracy", help="score an accuracy run's mlperf_log_accuracy.json for --model")

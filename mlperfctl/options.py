@@ -89,6 +89,7 @@ class RunOptions:
     test_query_count: int | None = None
     threads: int | None = None
     batch_size: int | None = None
+    tensor_parallel: int | None = None           # vllm: GPUs the model is split over (None: every GPU given)
     count: int | None = None
     gpus: int | None = None                      # GPUs per run for cuda/rocm cells (None: all the host has)
     force: bool = False

@@ -10,7 +10,7 @@ from mlperfctl.errors import MatrixError, UserError
 MODELS = {"resnet50", "retinanet", "bert-99", "bert-99.9", "3d-unet-99", "3d-unet-99.9", "rnnt",
           "dlrm-v2-99", "dlrm-v2-99.9", "gptj-99", "gptj-99.9", "sdxl", "llama2-70b-99",
           "llama2-70b-99.9", "mobilenet", "efficientnet",
-          "rgat", "yolo-99", "yolo-95", "whisper"}
+          "rgat", "yolo-99", "yolo-95", "whisper", "llama3.1-8b", "llama3.1-8b-edge"}
 
 
 def test_matrix_covers_every_model_backend_and_device(loaded):
@@ -150,3 +150,70 @@ def test_external_implementation_needs_repo(tmp_path, root):
 def test_missing_file_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="cannot read"):
         matrix.load(tmp_path / "nope.yaml")
+
+
+# -- per-backend pin overrides (vllm-cpu bounds transformers and numpy below the models' and the runtime's pins) --
+def test_vllm_cells_and_rules(loaded):
+    ids = {c.id for c in loaded.matrix.cells()}
+    assert {"python-vllm-cpu-llama3.1-8b", "python-vllm-cuda-llama3.1-8b-edge", "python-vllm-cpu-llama2-70b-99",
+            "python-pytorch-cpu-gptj-99"} <= ids
+    assert not {"python-vllm-cpu-gptj-99", "python-vllm-rocm-llama3.1-8b", "python-vllm-cpu-resnet50",
+                "python-pytorch-cpu-llama3.1-8b"} & ids
+    gptj = loaded.matrix.rules[loaded.matrix.excluded_by(loaded.parse_cell("python-vllm-cpu-gptj-99"))]
+    assert "beam search" in gptj.reason
+    rocm = loaded.matrix.rules[loaded.matrix.excluded_by(loaded.parse_cell("python-vllm-rocm-llama3.1-8b"))]
+    assert "ROCm" in rocm.reason
+
+
+def test_overrides_replace_model_and_runtime_pins_in_that_backend_only(loaded):
+    from mlperfctl.builder.lock import stage_locks
+    from mlperfctl.builder.render import stage_context
+
+    m = loaded.matrix
+    install = m.backends["vllm"].install["cpu"]
+    assert install.overrides["transformers"] != m.models["llama3.1-8b"].packages["transformers"]
+    ctx = stage_context(loaded, loaded.parse_cell("python-vllm-cpu-llama3.1-8b"))
+    assert ctx["impl"]["packages"]["transformers"] == install.overrides["transformers"]
+    assert ctx["framework"]["packages"]["numpy"] == install.overrides["numpy"] != m.runtime.packages["numpy"]
+    assert ctx["framework"]["remove"] == ["torchvision", "torchaudio", "torchcodec", "triton"]
+    # another backend's cell of a model with the same pin keeps the model's own
+    other = stage_context(loaded, loaded.parse_cell("python-pytorch-cpu-llama2-70b-99"))
+    assert other["impl"]["packages"]["transformers"] == m.models["llama2-70b-99"].packages["transformers"]
+    locks = stage_locks(loaded, loaded.parse_cell("python-vllm-cpu-llama3.1-8b"))
+    assert set(locks["framework"].overrides) == {"transformers", "numpy"}
+    assert dict(locks["implementation"].packages)["transformers"] == install.overrides["transformers"]
+
+
+def test_lock_constraints_drop_overridden_pins(tmp_path):
+    from mlperfctl.builder.lock import _pins
+
+    lock = tmp_path / "runtime.txt"
+    lock.write_text("numpy==2.4.6 \\\n    --hash=sha256:00\nmlcommons-loadgen==6.0.17 \\\n")
+    assert _pins(lock, ("numpy",)) == "mlcommons-loadgen==6.0.17\n"
+    assert _pins(lock) == "numpy==2.4.6\nmlcommons-loadgen==6.0.17\n"
+
+
+def test_rendered_framework_stage_removes_and_installs_apt(loaded):
+    from mlperfctl.builder.render import render
+
+    text = render(loaded, loaded.parse_cell("python-vllm-cpu-llama3.1-8b"))
+    framework = text[text.index("AS framework"):text.index("AS implementation")]
+    assert "libnuma1=2.0.16-1" in framework and "transformers==5.19.0" in framework
+    assert "pip uninstall -y torchvision torchaudio torchcodec triton" in framework
+    assert "transformers==5.24.0" not in text
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ('overrides: {transformers: "5.19.0", numpy: "2.3.5"}\n        remove',
+     'overrides: {transformers: "5.19.0", numpy: "2.3.5", pillow: "1.0"}\n        remove',
+     "override 'pillow' replaces no pin (the runtime's or a vllm model's); move it to packages"),
+    ('overrides: {transformers: "5.19.0", numpy: "2.3.5"}\n        remove',
+     'overrides: {transformers: "5.19.0", numpy: "2.3.5", vllm-cpu: "0.31.0"}\n        remove',
+     "vllm-cpu is in both packages and overrides of vllm on cpu; keep one"),
+    ("remove: [torchvision, torchaudio, torchcodec, triton]", "remove: [torchvision, vllm-cpu]",
+     "vllm-cpu is both installed and removed by vllm on cpu"),
+])
+def test_bad_overrides_are_file_line_errors(tmp_path, root, old, new, message):
+    path, lines = _broken(tmp_path, root, old, new)
+    problems = _problems(path)
+    assert any(p.endswith(message) and re.match(r"matrix.yaml:\d+: ", p) for p in problems), problems

@@ -42,7 +42,7 @@ def test_shared_lower_stages_are_byte_identical(loaded):
     assert all(len(texts) == 1 for texts in by_key.values())
     # and they really differ where the keys differ
     cpu = {t for (st, k), ts in by_key.items() if st == "framework" and k[0] == "cpu" for t in ts}
-    assert len(cpu) == 4  # onnxruntime, pytorch, tflite and tf
+    assert len(cpu) == 5  # onnxruntime, pytorch, tflite, tf and vllm
 
 
 def test_labels_last_user_non_root(loaded):

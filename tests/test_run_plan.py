@@ -458,7 +458,7 @@ def _model_plan(loaded, tmp_path, model, backend, model_path):
             (data / name).write_text("[]" if name.endswith(".json") else "")
     o = opts(model=model, backend=backend, dataset_dir=data, model_path=model_path)
     return dataclasses.replace(run_plan.plan(loaded, o), workload=dataclasses.replace(w, dataset_check="",
-                                                                                           model_check="")), o
+                                                                                           model_checks={})), o
 
 
 def _every_family():

@@ -17,7 +17,7 @@ from .base import BACKENDS, DEVICES, SCENARIOS, Runner, Workload
 from .bert import BERT
 from .dlrm import DLRM_V2
 from .imagenet import EFFICIENTNET, MOBILENET, RESNET50
-from .llm import GPTJ, LLAMA2_70B
+from .llm import GPTJ, LLAMA2_70B, LLAMA31_8B, LLAMA31_8B_EDGE
 from .retinanet import RETINANET
 from .rgat import RGAT
 from .rnnt import RNNT
@@ -36,6 +36,8 @@ WORKLOADS: dict[str, Workload] = {
     "gptj-99.9": GPTJ,
     "llama2-70b-99": LLAMA2_70B,
     "llama2-70b-99.9": LLAMA2_70B,
+    "llama3.1-8b": LLAMA31_8B,
+    "llama3.1-8b-edge": LLAMA31_8B_EDGE,
     "bert-99": BERT,
     "bert-99.9": BERT,
     "rnnt": RNNT,

@@ -21,7 +21,7 @@ from pathlib import Path
 from mlperf_harness.errors import UsageError
 
 DEVICES = ("cpu", "cuda", "rocm")
-BACKENDS = ("onnxruntime", "pytorch", "tensorrt", "tflite", "tf")
+BACKENDS = ("onnxruntime", "pytorch", "tensorrt", "tflite", "tf", "vllm")
 SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream", "Interactive")  # Interactive: a LoadGen Server run
 # the accuracy command most families take (Workload.accuracy_args' default)
 ACCURACY_ARGS = ("accuracy", "--model", "{model}", "--mlperf-accuracy-file", "{accuracy_log}", "--dataset-dir",
@@ -53,10 +53,10 @@ class Workload:
     # library only: function(dataset_dir: Path, count: int | None), raising UsageError (e.g. a file it names is
     # missing); "" when dataset_files are all the host can check
     dataset_check: str = ""
-    # optional "module:function" checking the model on the host before any container starts, standard library
-    # only: function(model_path: Path, backend: str), raising UsageError (a checkpoint of another architecture);
-    # "" when the host checks only that the model file exists
-    model_check: str = ""
+    # backend -> "module:function" checking the model file or folder on the host before any container starts
+    # (standard library only): function(model_path: Path), raising UsageError (vllm: not a loadable checkpoint;
+    # whisper: a checkpoint of another architecture); a backend missing here gets the host's existence checks only
+    model_checks: Mapping[str, str] = field(default_factory=dict)
     # `python -m mlperf_harness` arguments that score an accuracy log; {model}, {accuracy_log}, {dataset_dir},
     # {model_path} are filled in by accuracy_argv(). Default: the model, the log and the dataset
     accuracy_args: tuple[str, ...] = ACCURACY_ARGS
@@ -132,15 +132,15 @@ class Workload:
         argv = [a.format_map(values) for a in self.accuracy_args]
         return argv + ["--output", output] if output else argv
 
+    def check_model(self, backend: str, model_path: Path) -> None:
+        """The backend's declared model check (standard library only; the host runs it in preflight)."""
+        if backend in self.model_checks:
+            load(self.model_checks[backend])(model_path)
+
     def check_dataset(self, dataset_dir: Path, count: int | None = None) -> None:
         """The declared dataset check (standard library only; the host runs it in preflight)."""
         if self.dataset_check:
             load(self.dataset_check)(dataset_dir, count)
-
-    def check_model(self, model_path: Path, backend: str) -> None:
-        """The declared model check (standard library only; the host runs it in preflight)."""
-        if self.model_check:
-            load(self.model_check)(model_path, backend)
 
     # -- what the harness does with it (heavy imports happen here) ---------------------------------------------
     def write_demo(self, out_dir: Path, count: int, seed: int, backend: str | None = None) -> None:
@@ -180,6 +180,8 @@ class Runner:
     warm_up()            one untimed inference
     answerer()           per worker: the Answer function (see loadgen.pool); splitter(), combine, what: the
                          pool's other settings
+    sut()                None (the worker pool answers LoadGen), or a SUT of the workload's own that offers what
+                         the pool offers (lg, issue, flush, stop, errors): an engine with its own scheduling (vLLM)
     facts(facts)         result.json's run facts, to add the workload's own to
     framework()          {"name", "version"} of what ran the model
     metric(detail)       the main performance metric from the detail log
@@ -230,6 +232,10 @@ class Runner:
 
     def answerer(self):
         raise NotImplementedError
+
+    def sut(self):
+        """None: the skeleton's worker pool answers LoadGen; else the SUT object to use instead."""
+        return None
 
     def splitter(self):
         """None: the pool cuts issued queries into max_batch slices; or (ids, indices) -> work items."""

@@ -39,6 +39,7 @@ class StageLock:
     packages: tuple[tuple[str, str], ...]
     index_url: str | None
     below: StageLock | None    # the stage it is constrained by
+    overrides: tuple[str, ...] = ()  # packages whose pin here replaces the stage below's (not constrained by it)
 
     @property
     def src(self) -> str:
@@ -56,10 +57,11 @@ def stage_locks(lm: LoadedMatrix, cell: Cell) -> dict[str, StageLock]:
                         tuple(sorted(runtime_packages(m, cell.device, lm.loadgen).items())),
                         None, None)
     install = m.backends[cell.backend].install[cell.device]
-    framework = StageLock("framework", cell.device, cell.backend, tuple(sorted(install.packages.items())),
-                          install.index_url, runtime)
+    framework = StageLock("framework", cell.device, cell.backend,
+                          tuple(sorted({**install.packages, **install.overrides}.items())),
+                          install.index_url, runtime, tuple(sorted(install.overrides)))
     out = {"runtime": runtime, "framework": framework}
-    packages = m.models[cell.model].packages
+    packages = install.model_packages(m.models[cell.model].packages)
     if packages:
         out["implementation"] = StageLock("implementation", cell.device, f"{cell.backend}-{cell.model}",
                                           tuple(sorted(packages.items())), None, framework)
@@ -106,12 +108,13 @@ class LockResult:
     message: str
 
 
-def _pins(path: Path) -> str:
-    """A lock file reduced to name==version lines (uv takes constraints without hashes)."""
+def _pins(path: Path, skip: tuple[str, ...] = ()) -> str:
+    """A lock file reduced to name==version lines (uv takes constraints without hashes), without the
+    packages named in skip (the stage above overrides them)."""
     lines = []
     for line in path.read_text().splitlines():
         match = re.match(r"^([A-Za-z0-9_.\-\[\]]+==[^\s\\;]+)", line)
-        if match:
+        if match and match.group(1).split("==")[0].lower() not in {s.lower() for s in skip}:
             lines.append(match.group(1))
     return "\n".join(lines) + "\n"
 
@@ -137,7 +140,7 @@ def compile_lock(lm: LoadedMatrix, lock: StageLock, reachable: dict[str, str | N
             cmd[cmd.index("--index-url") + 2:cmd.index("--index-url") + 2] = ["--extra-index-url", PYPI]
         if lock.below is not None:
             constraints = Path(tmp, "constraints.txt")
-            constraints.write_text(_pins(lock_path(lm, lock.below)))
+            constraints.write_text(_pins(lock_path(lm, lock.below), lock.overrides))
             cmd += ["--constraint", str(constraints)]
         env = {**os.environ, "UV_NO_PROGRESS": "1"}
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)

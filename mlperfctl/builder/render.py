@@ -30,7 +30,8 @@ def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = N
     model = m.models[cell.model]
     base = (bases or {}).get(cell.device) or impl.bases.get(cell.device) or device.base
     runtime_packages = runtime_pins(m, cell.device, lm.loadgen)
-    impl_packages = {**model.packages}
+    impl_packages = install.model_packages(model.packages)
+    framework_packages = {**install.packages, **install.overrides}
     locks = {stage: (lock if is_locked(lm, lock) else None) for stage, lock in stage_locks(lm, cell).items()}
 
     def local(stage: str, packages: dict[str, str]) -> list[wheels.Wheel]:
@@ -48,9 +49,10 @@ def stage_context(lm: LoadedMatrix, cell: Cell, bases: dict[str, str] | None = N
         "device": {"name": cell.device, "base": base, "apt": device.apt, "env": device.env},
         "runtime": {"loadgen": lm.loadgen, "packages": runtime_packages, "lock": locks["runtime"],
                     "wheels": local("runtime", runtime_packages)},
-        "framework": {"backend": cell.backend, "packages": install.packages,
+        "framework": {"backend": cell.backend, "packages": framework_packages,
                       "index_url": install.index_url, "lock": locks["framework"],
-                      "wheels": local("framework", install.packages)},
+                      "wheels": local("framework", framework_packages), "remove": install.remove,
+                      "apt": install.apt},
         "impl": {"name": cell.implementation, "kind": impl.kind, "packages": impl_packages,
                  "lock": locks.get("implementation"), "wheels": local("implementation", impl_packages),
                  "install": impl.install, "run": impl.run},

@@ -72,6 +72,8 @@ def run(
         help="LoadGen's test query count, passed to the harness.")] = None,
     threads: Annotated[int | None, Opt(help="Inference threads (default: the harness's choice).")] = None,
     batch_size: Annotated[int | None, Opt(help="Maximum batch size.")] = None,
+    tensor_parallel: Annotated[int | None, Opt(
+        help="vllm: GPUs the model is split over (default: every GPU the run is given; cpu: 1).")] = None,
     count: Annotated[int | None, Opt(help="Use only this many dataset samples.")] = None,
     gpus: Annotated[int | None, Opt(
         help="GPUs each run gets, cuda/rocm cells (default: all): a docker device request or podman CDI devices "
@@ -136,7 +138,8 @@ def run(
         singlestream_target_latency=singlestream_target_latency,
         multistream_target_latency=multistream_target_latency,
         performance_sample_count=performance_sample_count, test_query_count=test_query_count, threads=threads,
-        batch_size=batch_size, count=count, gpus=gpus, force=force, find_performance=find_performance,
+        batch_size=batch_size, tensor_parallel=tensor_parallel, count=count, gpus=gpus, force=force,
+        find_performance=find_performance,
         system_json=system_json, cache_dir=cache_dir)
     build_opts = build_options(lm, base_image=base_image, ca_cert=ca_cert, registry=registry,
                                engine=engine, engine_url=engine_url, wheel_dir=wheel_dir, quiet=as_json)

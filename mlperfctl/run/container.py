@@ -14,7 +14,7 @@ from .plan import RunPlan, Target
 from .preflight import check_gpus, companion_files
 
 RUN_LABEL = "io.mlperfctl.run"
-SHM_SIZE = {"pytorch": "8g", "tensorrt": "4g"}
+SHM_SIZE = {"pytorch": "8g", "tensorrt": "4g", "vllm": "8g"}  # vllm: its workers' shared-memory message queues
 DEFAULT_SHM = "1g"
 CONTAINER_USER = (10001, 10001)  # the images' own non-root account
 HARNESS_PATH = "/opt/mlperf/mlperf_harness"
@@ -36,7 +36,7 @@ def harness_args(p: RunPlan, opts: RunOptions, scenario: str, mode: str, model_t
         args += [target.flag, str(target.value)]
     for flag, value in (("--threads", opts.threads), ("--max-batchsize", opts.batch_size),
                         ("--count", opts.count), ("--performance-sample-count", opts.performance_sample_count),
-                        ("--test-query-count", opts.test_query_count)):
+                        ("--test-query-count", opts.test_query_count), ("--tensor-parallel", opts.tensor_parallel)):
         if value is not None:
             args += [flag, str(value)]
     return args

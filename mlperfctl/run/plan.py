@@ -36,7 +36,8 @@ PER_SCENARIO = {
 POSITIVE = {"target_qps": "--target-qps", "target_latency": "--target-latency",
             **{f: flag for f, flag in PER_SCENARIO.values()},
             "performance_sample_count": "--performance-sample-count", "test_query_count": "--test-query-count",
-            "count": "--count", "threads": "--threads", "batch_size": "--batch-size"}
+            "count": "--count", "threads": "--threads", "batch_size": "--batch-size",
+            "tensor_parallel": "--tensor-parallel"}
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,10 @@ def preflight(lm: LoadedMatrix, p: RunPlan, opts: RunOptions, engine_runtimes: s
     check_companions(p, model_path)
     check_gpus(p.cell.device, opts.gpus)
     try:
-        w.check_model(model_path, p.cell.backend)  # the workload's own check (whisper: a Whisper checkpoint)
+        w.check_model(p.cell.backend, model_path)  # the workload's own check (vllm: a loadable checkpoint)
     except UsageError as e:
         raise UserError(str(e)) from None
+    check_tensor_parallel(p, opts)
     if p.cell.device == "cuda" and "nvidia" not in engine_runtimes and not _cdi_gpus():
         raise UserError("device cuda: the container engine has no NVIDIA runtime or CDI device "
                         "(install the NVIDIA Container Toolkit and run `nvidia-ctk runtime configure`)")
@@ -63,6 +64,8 @@ def dataset_fix(w, model: str, dataset_dir: Path, *, exists: bool) -> str:
         return f"if it holds the raw download: mlperfctl prepare --model {model} --raw {d} --dest {d}-prepared"
     return (f"to make it: mlperfctl get --model {model} --dataset --dest {d}-raw && mlperfctl prepare --model "
             f"{model} --raw {d}-raw --dest {d}")
+
+
 def resolve_model_path(p: RunPlan, given: Path | None) -> Path:
     """The model `--model-path` names, the same for every family: the model file itself, or a folder holding the
     file (or, for folder models, the folder) the workload declares for the backend, in it or one level below.
@@ -112,6 +115,40 @@ def _other_backends_kind(w, backend: str, path: Path) -> str | None:
         if other != backend and other not in w.model_folders and Path(file).suffix == path.suffix:
             return other
     return None
+
+
+def host_gpus(device: str) -> int | None:
+    """GPUs a run on `device` is given (every one the host has: `nvidia-smi -L` lines for cuda), 0 on the CPU,
+    None when the host cannot tell."""
+    import shutil
+    import subprocess
+
+    if device == "cpu":
+        return 0
+    if device == "cuda" and shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return sum(1 for ln in out.stdout.splitlines() if ln.startswith("GPU ")) if out.returncode == 0 else None
+    return None
+
+
+def check_tensor_parallel(p: RunPlan, opts: RunOptions, gpus=host_gpus) -> None:
+    """--tensor-parallel: a vllm option, at most the GPUs the run is given (1 on the CPU)."""
+    tp = opts.tensor_parallel
+    if tp is None:
+        return
+    if p.cell.backend != "vllm":
+        raise UserError(f"--tensor-parallel {tp}: the {p.cell.backend} backend runs a model on one device "
+                        "(use --backend vllm, or leave --tensor-parallel out)")
+    given = gpus(p.cell.device)
+    if p.cell.device == "cpu" and tp != 1:
+        raise UserError(f"--tensor-parallel {tp}: a cpu run is given no GPUs and vLLM on the CPU runs one worker "
+                        "(use --tensor-parallel 1)")
+    if given is not None and tp > given:
+        raise UserError(f"--tensor-parallel {tp} is more than the {given} GPU(s) this run is given "
+                        f"(use --tensor-parallel {given} or fewer)")
 
 
 def companion_files(p: RunPlan, model_path: Path) -> list[Path]:

@@ -15,7 +15,8 @@ from .test_bad_inputs import assert_bad_input
 
 def test_registry_names_and_declarations_agree():
     assert workloads.names() == (
-        "resnet50", "retinanet", "sdxl", "gptj-99", "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9", "bert-99",
+        "resnet50", "retinanet", "sdxl", "gptj-99", "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9", "llama3.1-8b",
+        "llama3.1-8b-edge", "bert-99",
         "bert-99.9", "rnnt",
         "3d-unet-99", "3d-unet-99.9", "dlrm-v2-99", "dlrm-v2-99.9", "mobilenet", "efficientnet",
         "rgat",
@@ -46,11 +47,17 @@ def test_resnet50_supports_what_its_backends_run():
 
 
 def test_llms_and_sdxl_are_pytorch_only():
-    for name in ("sdxl", "gptj-99.9", "llama2-70b-99", "rnnt"):
+    for name in ("sdxl", "gptj-99.9", "rnnt"):
         d = workloads.get(name)
         assert all(d.backends(dev) == ("pytorch",) for dev in workloads.DEVICES)
         assert d.precisions("cpu", "pytorch") == ("fp32", "fp16", "bf16")
         assert "MultiStream" not in d.scenarios
+    # vLLM serves llama2-70b beside pytorch (cpu, cuda: PyPI has no ROCm vLLM) and llama3.1-8b alone
+    llama2, llama31 = workloads.get("llama2-70b-99"), workloads.get("llama3.1-8b-edge")
+    assert llama2.backends("cuda") == ("pytorch", "vllm") and llama2.backends("rocm") == ("pytorch",)
+    assert llama31.backends("cpu") == ("vllm",) and llama31.devices() == ("cpu", "cuda")
+    assert llama31.dataset_files == ("sample_cnn_eval_5000.json",) and llama31.model_is_folder("vllm")
+    assert llama31.loadgen_model == "llama3_1-8b-edge" and workloads.get("llama3.1-8b").loadgen_model == "llama3_1-8b"
     assert workloads.get("llama2-70b-99").dataset_files == ("open_orca_gpt4_tokenized_llama.sampled_24576.pkl",)
     assert workloads.get("gptj-99").model_file("pytorch") == "checkpoint-final"
 

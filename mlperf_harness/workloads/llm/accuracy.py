@@ -35,7 +35,9 @@ def evaluate(bench: Benchmark, tokens: dict[int, np.ndarray], targets: list[str]
     predictions = [rouge.sentences_per_line(t) for t in texts]
     result["gen_len"] = int(sum(map(len, predictions)))
     result["gen_num"] = len(predictions)
-    if bench.family == "llama2":
+    if bench.quoted_scores:  # evaluation.py: f"{round(np.mean(v) * 100, 4)}"
+        result.update({k: str(result[k]) for k in rouge.ROUGE_TYPES})
+    if bench.token_stats:
         gen_tok_len = int(sum(len(tokens[i]) for i in order))
         result["gen_tok_len"] = gen_tok_len
         result["tokens_per_sample"] = round(gen_tok_len / len(order), 1) if order else 0.0

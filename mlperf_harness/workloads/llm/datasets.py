@@ -4,6 +4,9 @@ llama2-70b: open_orca_gpt4_tokenized_llama.sampled_24576.pkl, a pickled pandas D
 reference's processorca.py; the harness reads the prompt token ids from `tok_input` and the reference answer
 from `output`. gptj: cnn_eval.json, a JSON list of {"instruction", "input", "output"} records; the prompt is
 the reference's Alpaca-style template around instruction and input, tokenized with truncation to 1919 tokens.
+llama3.1-8b(-edge): cnn_eval.json / sample_cnn_eval_5000.json, a JSON list of {"instruction", "input",
+"tok_input", "output"} (the reference's download_cnndm.py): the prompt token ids are `tok_input`, the reference
+summary `output`.
 """
 
 import json
@@ -13,6 +16,7 @@ from pathlib import Path
 from mlperf_harness.errors import UsageError
 
 OPENORCA_COLUMNS = ("tok_input", "output")
+TOKENIZED_FIELDS = ("tok_input", "output")
 CNNDM_FIELDS = ("instruction", "input", "output")
 PROMPT_WITH_INPUT = (
     "Below is an instruction that describes a task, paired with an input that provides further context. "
@@ -69,6 +73,33 @@ def read_openorca(path: Path, count: int | None = None) -> Samples:
     n = _take(count, len(frame), path)
     ids = [[int(t) for t in row] for row in frame["tok_input"].iloc[:n]]
     return Samples(ids, [str(t) for t in frame["output"].iloc[:n]])
+
+
+def _json_records(path: Path) -> list:
+    _check_file(path)
+    try:
+        records = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path} is not valid JSON ({e})", f"pass the benchmark's {path.name}") from None
+    if not isinstance(records, list):
+        raise UsageError(f"{path} holds a JSON {type(records).__name__}, not a list", f"pass {path.name}")
+    return records
+
+
+def read_tokenized_json(path: Path, count: int | None = None) -> Samples:
+    """The first `count` records of a tokenized CNN/DailyMail JSON (llama3.1-8b): tok_input and output."""
+    records = _json_records(path)
+    n = _take(count, len(records), path)
+    for i, r in enumerate(records[:n]):
+        missing = [f for f in TOKENIZED_FIELDS if not isinstance(r, dict) or f not in r]
+        if missing:
+            raise UsageError(f"{path} record {i} lacks the field(s) {', '.join(missing)}",
+                             "pass the reference's tokenized CNN/DailyMail JSON (download_cnndm.py)")
+        if not isinstance(r["tok_input"], list) or not r["tok_input"] or \
+                not all(isinstance(t, int) and t >= 0 for t in r["tok_input"]):
+            raise UsageError(f"{path} record {i}: tok_input is not a non-empty list of token ids",
+                             "pass the reference's tokenized CNN/DailyMail JSON")
+    return Samples([list(r["tok_input"]) for r in records[:n]], [str(r["output"]) for r in records[:n]])
 
 
 def read_cnndm(path: Path, tokenizer, max_tokens: int, count: int | None = None) -> Samples:

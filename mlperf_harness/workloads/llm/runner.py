@@ -42,8 +42,11 @@ def dataset_path(bench: Benchmark, dataset_dir: Path) -> Path:
 
 def _read_samples(bench: Benchmark, dataset_file: Path, model_dir: Path, count: int | None):
     """(samples, tokenizer); the OpenOrca pickle holds token ids, so it is checked before the tokenizer loads."""
-    if bench.family == "llama2":
+    if bench.reader == "openorca":
         samples = datasets.read_openorca(dataset_file, count)
+        return samples, generate.load_tokenizer(model_dir)
+    if bench.reader == "tokenized-json":
+        samples = datasets.read_tokenized_json(dataset_file, count)
         return samples, generate.load_tokenizer(model_dir)
     tokenizer = generate.load_tokenizer(model_dir)
     return datasets.read_cnndm(dataset_file, tokenizer, bench.prompt_max_tokens, count), tokenizer
@@ -107,33 +110,81 @@ class LlmRunner(Runner):
             text += f"{settings.conf_key(self.loadgen_model, self.a.scenario)}.use_token_latencies = 1\n"
         return text
 
+    @property
+    def vllm(self) -> bool:
+        return self.a.backend == "vllm"
+
+    def check(self) -> None:
+        tp = getattr(self.a, "tensor_parallel", None)
+        if tp is not None and tp <= 0:
+            raise UsageError(f"--tensor-parallel {tp} must be positive", "pass --tensor-parallel 1 or more")
+        if tp not in (None, 1) and not self.vllm:
+            raise UsageError(f"--tensor-parallel {tp}: the {self.a.backend} backend runs on one device",
+                             "use --backend vllm to spread the model over GPUs")
+
     def prepare(self) -> None:
         a, bench = self.a, self.bench
         model_dir = Path(a.model_path)
+        if self.vllm:
+            from mlperf_harness.frameworks import vllm
+
+            vllm.check_checkpoint(model_dir)
         generate.check_model_dir(model_dir)
         dataset_file = dataset_path(bench, Path(a.dataset_dir))
         if not dataset_file.is_file():
             raise UsageError(
                 f"dataset file {dataset_file} does not exist", f"pass --dataset-dir holding {bench.dataset_file}"
             )
-        self.samples, tokenizer = _read_samples(bench, dataset_file, model_dir, a.count)
+        self.samples, self.tokenizer = _read_samples(bench, dataset_file, model_dir, a.count)
+        self.model_dir = model_dir
+        if self.vllm:
+            return  # the engine starts in load(), after the output dir exists
         threads = super().defaults()[0]
-        self.gen = generate.Generator(model_dir, tokenizer, a.device, a.precision, threads, bench.generation)
+        self.gen = generate.Generator(model_dir, self.tokenizer, a.device, a.precision, threads, bench.generation)
+
+    def tensor_parallel(self) -> int:
+        """--tensor-parallel, else every GPU this container was given (1 on the CPU)."""
+        tp = getattr(self.a, "tensor_parallel", None)
+        if tp:
+            return tp
+        if self.a.device == "cpu":
+            return 1
+        import torch
+
+        return max(1, torch.cuda.device_count())
+
+    def sut(self):
+        return self._sut if self.vllm else None
 
     def defaults(self) -> tuple[int, int, int]:
         threads, batch, _ = super().defaults()
         return threads, batch if self.batching else 1, 1
 
     def load(self, out: Path):
+        if self.vllm:
+            from mlperf_harness.frameworks import vllm
+
+            a = self.a
+            args = vllm.engine_args(self.model_dir, a.device, a.precision, self.tensor_parallel(), a.max_batchsize)
+            kind = vllm.OfflineSut if self.batching else vllm.StreamingSut
+            self._sut = kind(self.model_dir, args, self.bench.generation, self.samples.input_ids,
+                             self.bench.log_dtype(self.round.rules))
         return self.samples
 
     def banner(self) -> str:
+        if self.vllm:
+            how = "LLM.generate" if self.batching else "streaming engine"
+            return (f"{Runner.banner(self)}: {len(self.samples)} samples, vLLM {how}, "
+                    f"tensor_parallel={self.tensor_parallel()}, {self.bench.generation}")
         return (
             f"{super().banner()}: {len(self.samples)} samples, "
             f"threads={self.threads}, batch={self.batch}, {self.bench.generation}"
         )
 
     def warm_up(self) -> None:
+        if self.vllm:
+            self._sut.generate([0] if self.batching else 0)
+            return
         self.gen.generate([self.samples.input_ids[0]])
 
     def splitter(self):
@@ -165,10 +216,17 @@ class LlmRunner(Runner):
         return answer
 
     def facts(self, facts: dict) -> dict:
-        extra = {"generated_tokens": self.generated_tokens, "generation": self.bench.generation}
+        generated = self._sut.generated_tokens if self.vllm else self.generated_tokens
+        extra = {"generated_tokens": generated, "generation": self.bench.generation}
+        if self.vllm:
+            extra["tensor_parallel"] = self.tensor_parallel()
         return insert_before(facts, "compliance_audit", extra)
 
     def framework(self) -> dict:
+        if self.vllm:
+            from mlperf_harness.frameworks import vllm
+
+            return {"name": "vllm", "version": vllm.version()}
         return {"name": "pytorch", "version": self.gen.torch.__version__}
 
     def metric(self, detail: dict) -> dict | None:
@@ -187,9 +245,9 @@ class LlmRunner(Runner):
         """ROUGE (and token counts) of the logged generations into accuracy.txt, which the skeleton judges."""
         dtype = self.bench.log_dtype(self.round.rules)
         tokens = accuracy.read_log(out / "mlperf_log_accuracy.json", len(self.samples), dtype)
-        scores = accuracy.evaluate(self.bench, tokens, self.samples.targets, self.gen.tokenizer)
+        scores = accuracy.evaluate(self.bench, tokens, self.samples.targets, self.tokenizer)
         line = accuracy.format_line(scores)
         (out / "accuracy.txt").write_text(line + "\n")
         print(line)
-        result["metric"] = {"name": "rougeL", "value": scores["rougeL"], "unit": "%"}
+        result["metric"] = {"name": "rougeL", "value": float(scores["rougeL"]), "unit": "%"}
         result["accuracy"] = scores

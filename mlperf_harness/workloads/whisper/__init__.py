@@ -31,5 +31,6 @@ WHISPER = Workload(
     runner_class=f"{_HERE}.runner:WhisperRunner",
     scorer=f"{_HERE}.accuracy:command",
     dataset_check=f"{_HERE}.dataset:check",  # the manifest and every wav it names, before any container
-    model_check=f"{_HERE}.model:check_model_dir",  # config.json says Whisper with 128 mel bins, tokenizer there
+    # config.json says Whisper with 128 mel bins, the tokenizer is there
+    model_checks={"pytorch": f"{_HERE}.model:check_model_dir"},
 )
