@@ -55,7 +55,7 @@ def _args(model: str, scenario: str, device: str, demo: Path, out: Path, count: 
     argv = ["run", "--model", model, "--backend", "pytorch", "--device", device, "--scenario", scenario,
             "--mode", "performance", "--execution-mode", "test", "--dataset-dir", str(demo / data),
             "--model-path", str(demo / weights), "--output-dir", str(out), "--count", str(count),
-            "--test-query-count", str(queries)]
+            "--test-query-count", str(queries), "--cache-dir", str(demo / "cache")]  # preprocessed once per model
     return argv + (["--target-qps", f"{target:.4f}"] if target else [])
 
 
