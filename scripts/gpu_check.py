@@ -21,8 +21,10 @@ Offline, the same work on both sides:
   main thread ran the same call 3-6 x slower); the passes repeat until --raw-seconds; samples / seconds, the
   first pass included (the harness has only a first pass).
 - harness/raw: so LoadGen's and the pool's overhead (and, on a GPU, the pool's second worker overlapping host
-  work with the device) on identical computation: ~1 on a quiet machine; LoadGen draws the indices at random
-  (with repeats) where the raw loop takes them in turn, so bert/LLM batches may differ a little in length.
+  work with the device) on identical computation: ~1 on a quiet machine when a pass lasts well over LoadGen's
+  fixed start and first-completion cost (tens of ms: --queries 4 of bert on a CPU is one 30 ms batch, and reads
+  ~0.4); LoadGen draws the indices at random (with repeats) where the raw loop takes them in turn, so bert/LLM
+  batches may differ a little in length.
 
 Server, not a throughput ratio: the harness is given a target QPS of SERVER_LOAD x the raw serial rate (raw:
 one sample per call, one after another, per-call latency p99), and LoadGen's completed-samples rate can only
