@@ -2,8 +2,9 @@
 # One prepared check for a GPU machine without Docker or network (README "Checking on a GPU machine"):
 # the harness run natively (python -m mlperf_harness run's code) on demo data it writes itself, for resnet50,
 # bert-99 and the llama2-70b demo model on the pytorch backend, Offline and Server, each against a raw loop of the
-# same framework calls without LoadGen, then ONE table (harness/raw throughput, TTFT/TPOT, peak GPU memory, the
-# error of any path that failed). Exit 0 when every path ran, 1 when one failed, 2 on bad input or missing wheels.
+# same framework calls without LoadGen, then ONE table (Offline: harness/raw throughput on the same batches; Server:
+# achieved/target QPS and p99 latency; TTFT/TPOT, peak GPU memory, the error of any path that failed; what each side
+# measures: scripts/gpu_check.py's docstring). Exit 0 when every path ran, 1 when one failed, 2 on bad input.
 #
 #   bash scripts/gpu-check.sh [--device cuda|cpu] [--work DIR] [--count N] [--queries N] [--models M,...]
 #   bash scripts/gpu-check.sh --fetch-wheels     # here, with PyPI: the cp312 wheels the GPU machine may lack
