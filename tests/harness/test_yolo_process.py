@@ -100,3 +100,16 @@ def test_response_is_the_references_payload():
     assert row.dtype == np.float32
     assert np.allclose(row, [7, 0.2, 0.05, 0.7, 0.55, 0.5, COCO_80_TO_91[79]])
     assert COCO_80_TO_91[79] == 90 and len(COCO_80_TO_91) == 80
+
+
+@pytest.mark.parametrize("block,limit,iou", [(7, 10_000, 0.5), (7, 13, 0.7), (64, 40, 0.3), (256, 300, 0.7)])
+def test_blockwise_nms_keeps_what_box_by_box_greedy_keeps(block, limit, iou):
+    """Across block borders, with tied scores (the stable order decides) and a limit inside a block."""
+    rng = np.random.default_rng(block + limit)
+    xy = rng.uniform(0, 150, (300, 2)).astype(np.float32)
+    wh = rng.uniform(5, 90, (300, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + wh], 1)
+    scores = np.round(rng.uniform(0, 1, 300), 1).astype(np.float32)  # ten values: many ties
+    order = sorted(range(300), key=lambda k: -scores[k])  # Python's sort is stable too
+    want = [k for k in _greedy([boxes[i].tolist() for i in order], [float(-n) for n in range(300)], iou)]
+    assert process.nms(boxes, scores, iou, limit, block=block).tolist() == [order[k] for k in want][:limit]
