@@ -81,3 +81,16 @@ def test_kubernetes_and_apptainer_get_eight_gpus(loaded, tmp_path):
 def test_bad_gpu_counts_are_one_line(device, gpus, message):
     with pytest.raises(UserError, match=message):
         preflight.check_gpus(device, gpus)
+
+
+def test_tensor_parallel_counts_the_gpus_the_run_is_given(loaded):
+    """--tensor-parallel against --gpus N when given, else against the host's count; a run of 8 on a host of 8
+    asked for 4 GPUs cannot spread a model over 8."""
+    p = run_plan.plan(loaded, RunOptions(model="llama3.1-8b", device="cuda", backend="vllm"))
+    eight = lambda device: 8  # noqa: E731 - the host's count, as nvidia-smi -L would give it
+    preflight.check_tensor_parallel(p, RunOptions(model="llama3.1-8b", tensor_parallel=8), gpus=eight)
+    preflight.check_tensor_parallel(p, RunOptions(model="llama3.1-8b", tensor_parallel=4, gpus=4), gpus=eight)
+    with pytest.raises(UserError, match=r"--tensor-parallel 8 is more than the 4 GPU\(s\) this run is given \(--gpus 4"):
+        preflight.check_tensor_parallel(p, RunOptions(model="llama3.1-8b", tensor_parallel=8, gpus=4), gpus=eight)
+    with pytest.raises(UserError, match=r"more than the 8 GPU\(s\) this run is given \(the host's"):
+        preflight.check_tensor_parallel(p, RunOptions(model="llama3.1-8b", tensor_parallel=16), gpus=eight)

@@ -135,20 +135,22 @@ def host_gpus(device: str) -> int | None:
 
 
 def check_tensor_parallel(p: RunPlan, opts: RunOptions, gpus=host_gpus) -> None:
-    """--tensor-parallel: a vllm option, at most the GPUs the run is given (1 on the CPU)."""
+    """--tensor-parallel: a vllm option, at most the GPUs the run is given (1 on the CPU): --gpus N when set, else
+    every GPU the host has (when it can tell)."""
     tp = opts.tensor_parallel
     if tp is None:
         return
     if p.cell.backend != "vllm":
         raise UserError(f"--tensor-parallel {tp}: the {p.cell.backend} backend runs a model on one device "
                         "(use --backend vllm, or leave --tensor-parallel out)")
-    given = gpus(p.cell.device)
+    given = opts.gpus if opts.gpus is not None and p.cell.device != "cpu" else gpus(p.cell.device)
     if p.cell.device == "cpu" and tp != 1:
         raise UserError(f"--tensor-parallel {tp}: a cpu run is given no GPUs and vLLM on the CPU runs one worker "
                         "(use --tensor-parallel 1)")
     if given is not None and tp > given:
-        raise UserError(f"--tensor-parallel {tp} is more than the {given} GPU(s) this run is given "
-                        f"(use --tensor-parallel {given} or fewer)")
+        source = f"--gpus {given}" if opts.gpus is not None else "the host's"
+        raise UserError(f"--tensor-parallel {tp} is more than the {given} GPU(s) this run is given ({source}; "
+                        f"use --tensor-parallel {given} or fewer, or give the run more GPUs)")
 
 
 def companion_files(p: RunPlan, model_path: Path) -> list[Path]:
