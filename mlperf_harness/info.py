@@ -49,7 +49,7 @@ def collect() -> dict:
         "python": platform.python_version(),
         "loadgen_version": loadgen_version(),
         "frameworks": {
-            **{m: v for m in ("onnxruntime", "torch", "tensorrt") if (v := _version(m))},
+            **{m: v for m in ("onnxruntime", "torch") if (v := _version(m))},
             **{
                 m: v
                 for m, d in (("ai_edge_litert", ("ai-edge-litert",)), ("tensorflow", ("tensorflow-cpu", "tensorflow")))
@@ -58,6 +58,12 @@ def collect() -> dict:
         },
         "onnxruntime_providers": [],
     }
+    # TensorRT: the full one (builds engines from ONNX) or its lean runtime (runs plans), by either module name
+    for module in ("tensorrt", "tensorrt_bindings", "tensorrt_lean", "tensorrt_lean_bindings"):
+        if v := _version(module):
+            info["frameworks"]["tensorrt"] = v
+            info["tensorrt_runtime"] = "lean" if "lean" in module else "full"
+            break
     if "onnxruntime" in info["frameworks"]:
         import onnxruntime
 

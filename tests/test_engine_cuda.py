@@ -1,8 +1,10 @@
 """The CUDA path without a GPU (docker only: the image is the same for podman, and it is GBs): the cheapest CUDA
 cell, python-onnxruntime-cuda-resnet50, built on the registry-free cuda device (the local Debian base plus the CUDA
 runtime wheels from PyPI), and inside it onnxruntime-gpu lists the CUDA and TensorRT execution providers and the CUDA
-libraries its CUDA provider links load (no driver needed to load them); and `run --device cuda` on a host whose
-engine has no NVIDIA runtime is refused on the host in one line before any container starts."""
+libraries its CUDA provider links load (no driver needed to load them); the tensorrt cell, on the same stages, with
+TensorRT's lean runtime from PyPI: its module loads, the harness reports it and refuses an ONNX model (which only
+the full TensorRT builds engines from) in one line naming the fix; and `run --device cuda` on a host whose engine has
+no NVIDIA runtime is refused on the host in one line before any container starts."""
 
 import glob
 import json
@@ -57,6 +59,41 @@ def test_cuda_cell_builds_on_the_registry_free_base_and_loads_its_cuda_libraries
     assert out["tensorrt"].startswith("absent")  # the onnxruntime cell has no TensorRT module; the tensorrt cell has
     size = engine.inspect_image(info.tag).size
     assert size < 3.2 * 2**30, f"{CELL} is {size / 2**30:.2f} GiB"
+
+
+TRT_CELL = "python-tensorrt-cuda-resnet50"
+TRT_CHECK = """
+import json, pathlib, subprocess, sys
+from mlperf_harness.workloads.imagenet.backends import create, tensorrt_backend
+from mlperf_harness.errors import UsageError
+trt = tensorrt_backend.runtime_module()
+onnx = pathlib.Path("/tmp/resnet50_v1.onnx")
+onnx.write_bytes(b"not read: refused before")
+try:
+    create("tensorrt", "cuda", onnx, 1, "fp32", pathlib.Path("/tmp/cache"), 8)
+    refusal = None
+except UsageError as e:
+    refusal = str(e)
+harness = subprocess.run([sys.executable, "-m", "mlperf_harness", "info"], capture_output=True, text=True)
+print(json.dumps({"module": trt.__name__, "version": trt.__version__, "builds": tensorrt_backend.builds_engines(trt),
+                  "refusal": refusal, "info": json.loads(harness.stdout)}))
+"""
+
+
+def test_tensorrt_cell_builds_with_the_lean_runtime_and_refuses_onnx_models(loaded, local_base, engine,
+                                                                            engine_name):
+    options = BuildOptions(bases={"cuda": local_base}, ca_certs=tuple(Path(p) for p in CA_CERTS), engine=engine_name)
+    info = executor.ensure_image(loaded, loaded.parse_cell(TRT_CELL), options, engine=engine)
+    assert info.state in ("built", "cached") and info.unlocked == []
+    out = json.loads(engine.output(ContainerSpec(image=info.tag, entrypoint=("python3",), argv=("-c", TRT_CHECK))))
+    pins = loaded.matrix.backends["tensorrt"].install["cuda"].packages
+    assert out["module"].startswith("tensorrt_lean") and out["version"] == pins["tensorrt-lean-cu13-bindings"]
+    assert out["builds"] is False  # the lean runtime has no Builder nor ONNX parser
+    assert "lean runtime" in out["refusal"] and "--versionCompatible" in out["refusal"], out["refusal"]
+    assert "\n" not in out["refusal"]
+    assert out["info"]["frameworks"]["tensorrt"] == out["version"] and out["info"]["tensorrt_runtime"] == "lean"
+    size = engine.inspect_image(info.tag).size
+    assert size < 2.6 * 2**30, f"{TRT_CELL} is {size / 2**30:.2f} GiB"
 
 
 def test_run_device_cuda_without_a_gpu_is_refused_before_any_container(tmp_path, engine, engine_name):

@@ -1,6 +1,14 @@
-"""TensorRT: build an engine from the ONNX model (cached on disk), run it with cuda-python buffers."""
+"""TensorRT: an engine built from the ONNX model (cached on disk) or a serialized engine (plan) given as the model,
+run with cuda-python buffers.
+
+Two runtimes are taken: the full TensorRT (`tensorrt`, from NVIDIA's index or wheels given with --wheel-dir), which
+builds engines from ONNX and runs them; and TensorRT's lean runtime (`tensorrt_lean`, on PyPI, what the registry-free
+cuda cell installs), which runs version-compatible plans only (built elsewhere with the full TensorRT, e.g.
+`trtexec --onnx=resnet50_v1.onnx --versionCompatible --excludeLeanRuntime
+--saveEngine=resnet50.plan`)."""
 
 import hashlib
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +29,32 @@ def _cudart():
     return cudart
 
 
+# the module names each wheel set installs: the meta package's `tensorrt`, or the bindings wheel's own name
+FULL = ("tensorrt", "tensorrt_bindings")
+LEAN = ("tensorrt_lean", "tensorrt_lean_bindings")
+PLAN_SUFFIXES = (".plan", ".engine", ".trt")
+
+
+def runtime_module():
+    """The TensorRT module in this image: the full one (it has a Builder) before the lean runtime."""
+    for name in (*FULL, *LEAN):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise UsageError("the tensorrt backend needs TensorRT: neither tensorrt nor tensorrt_lean imports",
+                     "use the python-tensorrt-cuda-* image (mlperfctl build --backend tensorrt --device cuda)")
+
+
+def is_plan(path: Path) -> bool:
+    """A serialized engine rather than an ONNX model: by its suffix (TensorRT's own tools write .plan/.engine)."""
+    return path.suffix.lower() in PLAN_SUFFIXES
+
+
+def builds_engines(trt) -> bool:
+    return hasattr(trt, "Builder") and hasattr(trt, "OnnxParser")
+
+
 def _check(result):
     err, *rest = result
     if int(err) != 0:
@@ -33,23 +67,39 @@ class TensorRTBackend:
     preprocessing = "vgg"
 
     def __init__(self, model_path: Path, device: str, threads: int, precision: str, cache_dir: Path, batch: int):
-        import tensorrt as trt
-
         if device != "cuda":
             raise UsageError(f"the tensorrt backend runs on cuda, not {device}", "use --device cuda")
         if precision not in ("fp32", "fp16"):
             raise UsageError(f"--precision {precision} is not supported by the tensorrt backend", "use fp32 or fp16")
+        trt = runtime_module()
+        if not is_plan(model_path) and not builds_engines(trt):
+            raise UsageError(
+                f"{model_path} is an ONNX model, and this image has TensorRT's lean runtime "
+                f"({trt.__name__} {trt.__version__}), which runs serialized engines only",
+                "pass --model-path a version-compatible plan (trtexec --onnx=resnet50_v1.onnx --versionCompatible "
+                "--excludeLeanRuntime --saveEngine=resnet50.plan), or build the image with the full TensorRT "
+                "(README: CUDA without a registry)")
         self.trt = trt
         self.cudart = _cudart()
         self.logger = trt.Logger(trt.Logger.WARNING)
-        engine_bytes = self._engine(model_path, precision, cache_dir, batch)
+        if is_plan(model_path):
+            engine_bytes = model_path.read_bytes()
+        else:
+            engine_bytes = self._engine(model_path, precision, cache_dir, batch)
         self.engine = trt.Runtime(self.logger).deserialize_cuda_engine(engine_bytes)
+        if self.engine is None:
+            raise UsageError(f"TensorRT {trt.__version__} cannot deserialize {model_path} (see its log above)",
+                             "pass a plan built for this GPU by a compatible TensorRT (version-compatible for "
+                             "the lean runtime)")
         self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.input_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
         self.output_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
+        check_input_shape(list(self.engine.get_tensor_shape(self.input_name)), model_path)
         classes = self.engine.get_tensor_shape(self.output_name)[1]
         self.label_offset = check_class_count(classes, model_path)
+        if is_plan(model_path):  # a plan fixes its largest batch in its optimisation profile
+            batch = min(batch, int(self.engine.get_tensor_profile_shape(self.input_name, 0)[2][0]))
         self.max_batch = batch
         self.stream = _check(self.cudart.cudaStreamCreate())
         self.d_in = _check(self.cudart.cudaMalloc(batch * 3 * 224 * 224 * 4))
@@ -88,7 +138,11 @@ class TensorRTBackend:
         profile.set_shape(inp.name, (1, 3, 224, 224), (batch, 3, 224, 224), (batch, 3, 224, 224))
         config.add_optimization_profile(profile)
         if precision == "fp16":
-            config.set_flag(trt.BuilderFlag.FP16)
+            if hasattr(trt.BuilderFlag, "FP16"):
+                config.set_flag(trt.BuilderFlag.FP16)
+            elif not _has_half_tensors(trt, network):  # TensorRT 11+: networks are strongly typed, the model's types
+                raise UsageError(f"TensorRT {trt.__version__} takes a model's own types, and {model_path} has no "
+                                 "fp16 tensors", "pass an ONNX model exported in fp16 (float32 input and output)")
         engine = builder.build_serialized_network(network, config)
         if engine is None:
             raise RuntimeError("TensorRT engine build failed (see the TensorRT log above)")
@@ -108,3 +162,8 @@ class TensorRTBackend:
         _check(cudart.cudaMemcpyAsync(out.ctypes.data, self.d_out, out.nbytes, kind_d2h, self.stream))
         _check(cudart.cudaStreamSynchronize(self.stream))
         return out.argmax(axis=1)
+
+
+def _has_half_tensors(trt, network) -> bool:
+    return any(network.get_layer(i).get_output(j).dtype == trt.DataType.HALF
+               for i in range(network.num_layers) for j in range(network.get_layer(i).num_outputs))
