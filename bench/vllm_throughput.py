@@ -61,11 +61,13 @@ if __name__ == "__main__":
 
 
 def image() -> str:
-    out = subprocess.run(["docker", "images", f"mlperfctl/{CELL}", "--format", "{{.Repository}}:{{.Tag}}"],
-                         capture_output=True, text=True, check=True).stdout.split()
-    if not out:
-        sys.exit(f"no {CELL} image: mlperfctl build --select {CELL}")
-    return out[0]
+    """The cell's image for the code as it is now: `mlperfctl build` builds it or finds it cached (an older tag of
+    the cell would measure an older harness)."""
+    r = subprocess.run([sys.executable, "-m", "mlperfctl", "build", "--select", CELL, "--json"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"mlperfctl build --select {CELL} failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout)["cells"][0]["tag"]
 
 
 def docker(img: str, work: Path, *argv) -> dict:
@@ -73,9 +75,10 @@ def docker(img: str, work: Path, *argv) -> dict:
            "-v", f"{work}:/work", "--entrypoint", "python3", img, *map(str, argv)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     last = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-    if r.returncode != 0 or not last:
-        sys.exit(f"failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-3000:]}")
-    return json.loads(last[-1])
+    result = json.loads(last[-1]) if last else {}
+    if r.returncode != 0 or not last or result.get("rc", 0) != 0:  # rc: the harness's, under the RSS sampler
+        sys.exit(f"failed ({r.returncode}, {result.get('rc')}): {' '.join(cmd)}\n{r.stderr[-3000:]}")
+    return result
 
 
 def main() -> int:

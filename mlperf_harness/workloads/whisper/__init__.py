@@ -5,7 +5,7 @@ dataset   the reference's dev-all-repack.json manifest and wav layout, its 42 ou
 model     the checkpoint check (host side), the pytorch engine: WhisperForConditionalGeneration with the
           reference's prompt and greedy decoding, the response (label ids)
 runner    the run skeleton's hooks: Offline, batched, int64 label ids with generated token counts; ENGINES maps
-          a backend to its engine (a vllm backend, as the reference runs, is one more entry)
+          a backend to its engine: pytorch (model.Transcriber) or vllm (vllm_engine, as the reference runs it)
 accuracy  Whisper's English normaliser, the reference's concatenation-aware WER, its accuracy.txt line
 demo      a tiny Whisper of large-v3's architecture (seeded weights, a tokenizer made locally), synthetic audio
 """
@@ -21,9 +21,11 @@ WHISPER = Workload(
     loadgen_model="whisper",
     dataset_name="LibriSpeech dev-clean + dev-other (the reference's dev-all-repack)",
     dataset_files=("dev-all-repack.json",),  # dataset.MANIFEST; the wav files it names are checked when read
-    model_files={"pytorch": "whisper-large-v3"},  # a Hugging Face checkpoint folder (demo.MODEL_DIR's name)
-    model_folders=("pytorch",),
-    support={device: {"pytorch": _TORCH_DTYPES} for device in ("cpu", "cuda", "rocm")},
+    # a Hugging Face checkpoint folder (demo.MODEL_DIR's name), the same for both engines
+    model_files={"pytorch": "whisper-large-v3", "vllm": "whisper-large-v3"},
+    model_folders=("pytorch", "vllm"),
+    support={device: {"pytorch": _TORCH_DTYPES, **({} if device == "rocm" else {"vllm": _TORCH_DTYPES})}
+             for device in ("cpu", "cuda", "rocm")},
     scenarios=("Offline",),  # the rulebook's only scenario for whisper (v5.1, v6.0, v6.1)
     demo_writer=f"{_HERE}.demo:write",
     demo_dataset_dir="datasets/whisper",
@@ -32,5 +34,5 @@ WHISPER = Workload(
     scorer=f"{_HERE}.accuracy:command",
     dataset_check=f"{_HERE}.dataset:check",  # the manifest and every wav it names, before any container
     # config.json says Whisper with 128 mel bins, the tokenizer is there
-    model_checks={"pytorch": f"{_HERE}.model:check_model_dir"},
+    model_checks={"pytorch": f"{_HERE}.model:check_model_dir", "vllm": f"{_HERE}.model:check_model_dir"},
 )

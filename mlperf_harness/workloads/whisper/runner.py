@@ -6,7 +6,7 @@ array('q')) with its generated token count, which LoadGen sums into tokens per s
 whisper.*.use_token_latencies = 1; the round's Offline result is result_tokens_per_second).
 
 The model is run by the backend's engine (ENGINES: backend -> "module:Class", see model.py): pytorch
-(transformers) now; the reference's vllm is one more entry, with the same transcribe() contract."""
+(transformers) and vllm (the reference's engine, vllm_engine.py), with the same transcribe() contract."""
 
 import threading
 from pathlib import Path
@@ -14,8 +14,9 @@ from pathlib import Path
 from ..base import Runner, insert_before, load
 from . import accuracy, dataset, model
 
-ENGINES = {"pytorch": f"{__package__}.model:Transcriber"}
+ENGINES = {"pytorch": f"{__package__}.model:Transcriber", "vllm": f"{__package__}.vllm_engine:VllmTranscriber"}
 CPU_BATCH, GPU_BATCH = 8, 32
+VLLM_BATCH = 64  # the reference's max_num_seqs: vLLM schedules a batch's requests itself
 TEST_MIN_QUERIES = {"Offline": 16}  # test execution mode: a few batches, not the default 128 samples
 
 
@@ -42,7 +43,8 @@ class WhisperRunner(Runner):
         from mlperf_harness.loadgen.lifecycle import cpu_count
 
         a = self.a
-        batch = a.max_batchsize or (CPU_BATCH if a.device == "cpu" else GPU_BATCH)
+        batch = a.max_batchsize or (VLLM_BATCH if a.backend == "vllm" else CPU_BATCH if a.device == "cpu"
+                                    else GPU_BATCH)
         return a.threads or cpu_count(), batch, 1
 
     def load(self, out: Path):
@@ -83,6 +85,8 @@ class WhisperRunner(Runner):
         return insert_before(facts, "duration_s", extra)
 
     def framework(self) -> dict:
+        if self.a.backend == "vllm":
+            return {"name": "vllm", "version": self.engine.version}
         import torch
 
         return {"name": "pytorch", "version": torch.__version__}
