@@ -90,7 +90,7 @@ def test_tensor_parallel_counts_the_gpus_the_run_is_given(loaded):
     eight = lambda device: 8  # noqa: E731 - the host's count, as nvidia-smi -L would give it
     preflight.check_tensor_parallel(p, RunOptions(model="llama3.1-8b", tensor_parallel=8), gpus=eight)
     preflight.check_tensor_parallel(p, RunOptions(model="llama3.1-8b", tensor_parallel=4, gpus=4), gpus=eight)
-    with pytest.raises(UserError, match=r"--tensor-parallel 8 is more than the 4 GPU\(s\) this run is given \(--gpus 4"):
+    with pytest.raises(UserError, match=r"tensor-parallel 8 is more than the 4 GPU\(s\) this run is given \(--gpus 4"):
         preflight.check_tensor_parallel(p, RunOptions(model="llama3.1-8b", tensor_parallel=8, gpus=4), gpus=eight)
     with pytest.raises(UserError, match=r"more than the 8 GPU\(s\) this run is given \(the host's"):
         preflight.check_tensor_parallel(p, RunOptions(model="llama3.1-8b", tensor_parallel=16), gpus=eight)
