@@ -356,3 +356,20 @@ def test_only_the_engines_package_knows_docker():
         offenders += [f"{rel}: reads docker's {s}" for s in shapes if s in path.read_text()]
     assert offenders == []
     assert "import docker" in (package / "engines" / "docker.py").read_text()  # the check looks at real code
+
+
+def test_a_lock_pins_a_package_wanted_with_extras_in_both_forms(tmp_path):
+    """pip 23 (Debian 12's) under --require-hashes wants a pin for `name[extras]` and for plain `name` when
+    requirements name a package both ways (vllm's nvidia-cutlass-dsl): the lock gets both, with the same hashes; a
+    stage above takes it as constraints without extras, once."""
+    text = ("aaa==1.0 \\\n    --hash=sha256:11\n"
+            "cutlass[cu13]==4.8.1 \\\n    --hash=sha256:22 \\\n    --hash=sha256:33\n"
+            "fastapi[standard]==0.1 \\\n    --hash=sha256:44\nfastapi==0.1 \\\n    --hash=sha256:44\n")
+    out = lock._plain_pins(text)
+    assert out.startswith(text)
+    assert out[len(text):] == "cutlass==4.8.1 \\\n    --hash=sha256:22 \\\n    --hash=sha256:33\n"
+    assert lock._plain_pins(out) == out  # already plain: nothing more
+    path = tmp_path / "lock.txt"
+    path.write_text(out)
+    assert lock._pins(path).splitlines() == ["aaa==1.0", "cutlass==4.8.1", "fastapi==0.1"]
+    assert lock._pins(path, skip=("cutlass",)).splitlines() == ["aaa==1.0", "fastapi==0.1"]

@@ -114,9 +114,21 @@ def _pins(path: Path, skip: tuple[str, ...] = ()) -> str:
     lines = []
     for line in path.read_text().splitlines():
         match = re.match(r"^([A-Za-z0-9_.\-\[\]]+==[^\s\\;]+)", line)
-        if match and match.group(1).split("==")[0].lower() not in {s.lower() for s in skip}:
-            lines.append(match.group(1))
+        name = match.group(1).split("==")[0].split("[")[0] if match else ""
+        if match and name.lower() not in {s.lower() for s in skip}:
+            pin = re.sub(r"\[[^\]]*\]", "", match.group(1))  # a constraint takes no extras
+            if pin not in lines:
+                lines.append(pin)
     return "\n".join(lines) + "\n"
+
+
+def _plain_pins(text: str) -> str:
+    """The lock with each `name[extras]==version` entry also pinned as plain `name==version` (same hashes), so that
+    pip 23's --require-hashes finds a pin for the requirements that name it with and without its extras."""
+    entry = re.compile(r"(?m)^([A-Za-z0-9_.\-]+)\[[^\]]*\](==\S+ \\\n(?:[ \t]+--hash=\S+(?: \\)?\n)+)")
+    plain = {m.group(1).lower() for m in re.finditer(r"(?m)^([A-Za-z0-9_.\-]+)==", text)}
+    extra = "".join(f"{m.group(1)}{m.group(2)}" for m in entry.finditer(text) if m.group(1).lower() not in plain)
+    return text + extra
 
 
 def compile_lock(lm: LoadedMatrix, lock: StageLock, reachable: dict[str, str | None]) -> LockResult:
@@ -133,8 +145,11 @@ def compile_lock(lm: LoadedMatrix, lock: StageLock, reachable: dict[str, str | N
     with tempfile.TemporaryDirectory(prefix="mlperfctl-lock-") as tmp:
         req = Path(tmp, "requirements.in")
         req.write_text("".join(f"{n}=={v}\n" for n, v in lock.packages))
+        # --no-strip-extras: a dependency asked for with extras (vllm's nvidia-cutlass-dsl[cu13]) is written with
+        # them, and _plain_pins adds it without: pip's --require-hashes takes either form, when missing, for an
+        # unpinned requirement and refuses the lock
         cmd = [_uv(), "pip", "compile", "--quiet", "--generate-hashes", "--no-header", "--native-tls",
-               "--python-version", device.python, "--python-platform", device.platform,
+               "--no-strip-extras", "--python-version", device.python, "--python-platform", device.platform,
                "--index-strategy", "first-index", "--index-url", index, str(req), "-o", str(Path(tmp, "out.txt"))]
         if lock.index_url:
             cmd[cmd.index("--index-url") + 2:cmd.index("--index-url") + 2] = ["--extra-index-url", PYPI]
@@ -154,7 +169,7 @@ def compile_lock(lm: LoadedMatrix, lock: StageLock, reachable: dict[str, str | N
     header = (f"# {lock.src}: the {lock.stage} stage of {lock.device} cells, written by `mlperfctl lock`.\n"
               f"# Python {device.python} on {device.platform}"
               + (f", constrained by {lock.below.src}" if lock.below else "") + ". Do not edit.\n")
-    text = header + re.sub(r"(?m)^\s*# via .*\n|^    # .*\n", "", text)
+    text = header + _plain_pins(re.sub(r"(?m)^\s*# via .*\n|^    # .*\n", "", text))
     out.parent.mkdir(parents=True, exist_ok=True)
     changed = not out.exists() or out.read_text() != text
     if changed:
