@@ -604,3 +604,15 @@ def test_demo_data_ends_with_the_run_command_for_what_it_wrote(loaded, tmp_path)
              model_path=Path(flags["--model-path"]))
     p = run_plan.plan(loaded, o)
     assert preflight.preflight(loaded, p, o, set()) == tmp_path / "demo" / "models" / "resnet50_v1.onnx"
+
+
+def test_a_tensorrt_plan_is_taken_as_the_model_of_the_tensorrt_cell(loaded, tmp_path):
+    """The lean TensorRT runtime of the tensorrt cell runs serialized engines: --model-path resnet50.plan is not
+    another backend's kind of model; a .pb still is."""
+    p = run_plan.plan(loaded, RunOptions(model="resnet50", device="cuda", backend="tensorrt"))
+    plan = tmp_path / "resnet50.plan"
+    plan.write_bytes(b"engine")
+    assert preflight.resolve_model_path(p, plan) == plan
+    (tmp_path / "resnet50_v1.pb").write_bytes(b"graph")
+    with pytest.raises(UserError, match="is a .pb file, tf's kind of model, not the tensorrt one"):
+        preflight.resolve_model_path(p, tmp_path / "resnet50_v1.pb")
