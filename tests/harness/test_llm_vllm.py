@@ -142,13 +142,16 @@ def test_host_refuses_tensor_parallel(backend, device, tp, given, needle):
     from mlperfctl.run.preflight import check_tensor_parallel
 
     p = SimpleNamespace(cell=SimpleNamespace(backend=backend, device=device))
+    def opts(tp):  # no --gpus: the host's count decides
+        return SimpleNamespace(tensor_parallel=tp, gpus=None)
+
     with pytest.raises(UserError) as e:
-        check_tensor_parallel(p, SimpleNamespace(tensor_parallel=tp), gpus=lambda d: given)
+        check_tensor_parallel(p, opts(tp), gpus=lambda d: given)
     assert needle in str(e.value)
-    check_tensor_parallel(p, SimpleNamespace(tensor_parallel=None), gpus=lambda d: given)
+    check_tensor_parallel(p, opts(None), gpus=lambda d: given)
     if backend == "vllm" and device == "cuda":
-        check_tensor_parallel(p, SimpleNamespace(tensor_parallel=4), gpus=lambda d: given)
-        check_tensor_parallel(p, SimpleNamespace(tensor_parallel=8), gpus=lambda d: None)  # host cannot tell
+        check_tensor_parallel(p, opts(4), gpus=lambda d: given)
+        check_tensor_parallel(p, opts(8), gpus=lambda d: None)  # host cannot tell
 
 
 def test_vllm_module_imports_no_numpy_or_vllm_at_load():
