@@ -280,7 +280,7 @@ def test_wheel_dir_installs_a_pin_the_index_cannot_serve(tiny, tmp_path, engine)
     assert out.split() == [token, "[]"]  # (Debian's own /usr/share/python-wheels aside)
 
 
-def test_external_source_fetched_or_skipped_without_failing_the_others(tiny, tmp_path):
+def test_external_source_fetched_or_skipped_without_failing_the_others(tiny, tmp_path, engine):
     """An external implementation's source: fetched at its ref when git can reach it, else the
     cell is skipped with one line saying how to provide it, and the other cells still build."""
     from tests.test_build import EXTERNAL, _git_repo
@@ -299,7 +299,10 @@ def test_external_source_fetched_or_skipped_without_failing_the_others(tiny, tmp
     assert r.stderr.count("skipped ext-alpha-cpu-toy:") == 1
     r = cli("build", "--select", "ext-alpha-cpu-toy", cwd=root)  # only the unavailable cell: exit 2
     assert r.returncode == 2, r.stdout + r.stderr
-    # reachable: fetched at its ref and built (its install step checks the file is there)
+    # reachable: fetched at its ref and built (its install step checks the file is there). An image of an earlier
+    # run with the same temporary path has the same content hash and would be taken as cached: remove it first
+    for image in engine.list_images("io.mlperfctl.cell=ext-alpha-cpu-toy"):
+        engine.remove_image(image.id, force=True)
     _git_repo(tmp_path / "unreachable")
     data, r = build_json(root, "--select", "ext-alpha-cpu-toy")
     assert data["cells"][0]["state"] == "built" and "implementation" in data["cells"][0]["stages_built"], r.stderr
