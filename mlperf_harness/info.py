@@ -58,12 +58,15 @@ def collect() -> dict:
         },
         "onnxruntime_providers": [],
     }
-    # TensorRT: the full one (builds engines from ONNX) or its lean runtime (runs plans), by either module name
-    for module in ("tensorrt", "tensorrt_bindings", "tensorrt_lean", "tensorrt_lean_bindings"):
-        if v := _version(module):
-            info["frameworks"]["tensorrt"] = v
-            info["tensorrt_runtime"] = "lean" if "lean" in module else "full"
-            break
+    # TensorRT: the full one (builds engines from ONNX) or its lean runtime (runs plans)
+    from .frameworks import tensorrt
+
+    try:
+        trt = tensorrt.runtime_module()
+        info["frameworks"]["tensorrt"] = trt.__version__
+        info["tensorrt_runtime"] = tensorrt.kind(trt)
+    except Exception:  # noqa: BLE001 - absent, or a broken install, counts as absent (as _version does)
+        pass
     if "onnxruntime" in info["frameworks"]:
         import onnxruntime
 

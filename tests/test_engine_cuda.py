@@ -45,11 +45,17 @@ print(json.dumps({"ort": onnxruntime.__version__, "providers": onnxruntime.get_a
 """
 
 
+def _build(loaded, cell, local_base, engine, engine_name):
+    """The cell on the registry-free cuda base, built or cached, every stage locked."""
+    options = BuildOptions(bases={"cuda": local_base}, ca_certs=tuple(Path(p) for p in CA_CERTS), engine=engine_name)
+    info = executor.ensure_image(loaded, loaded.parse_cell(cell), options, engine=engine)
+    assert info.state in ("built", "cached") and info.unlocked == []
+    return info
+
+
 def test_cuda_cell_builds_on_the_registry_free_base_and_loads_its_cuda_libraries(loaded, local_base, engine,
                                                                                  engine_name):
-    options = BuildOptions(bases={"cuda": local_base}, ca_certs=tuple(Path(p) for p in CA_CERTS), engine=engine_name)
-    info = executor.ensure_image(loaded, loaded.parse_cell(CELL), options, engine=engine)
-    assert info.state in ("built", "cached") and info.unlocked == []
+    info = _build(loaded, CELL, local_base, engine, engine_name)
     assert info.labels["org.opencontainers.image.base.name"] == local_base
     out = json.loads(engine.output(ContainerSpec(image=info.tag, entrypoint=("python3",), argv=("-c", CHECK))))
     assert out["ort"] == loaded.matrix.backends["onnxruntime"].install["cuda"].packages["onnxruntime-gpu"]
@@ -64,7 +70,8 @@ def test_cuda_cell_builds_on_the_registry_free_base_and_loads_its_cuda_libraries
 TRT_CELL = "python-tensorrt-cuda-resnet50"
 TRT_CHECK = """
 import json, pathlib, subprocess, sys
-from mlperf_harness.workloads.imagenet.backends import create, tensorrt_backend
+from mlperf_harness.workloads.imagenet.backends import create
+from mlperf_harness.frameworks import tensorrt as tensorrt_backend
 from mlperf_harness.errors import UsageError
 trt = tensorrt_backend.runtime_module()
 onnx = pathlib.Path("/tmp/resnet50_v1.onnx")
@@ -82,9 +89,7 @@ print(json.dumps({"module": trt.__name__, "version": trt.__version__, "builds": 
 
 def test_tensorrt_cell_builds_with_the_lean_runtime_and_refuses_onnx_models(loaded, local_base, engine,
                                                                             engine_name):
-    options = BuildOptions(bases={"cuda": local_base}, ca_certs=tuple(Path(p) for p in CA_CERTS), engine=engine_name)
-    info = executor.ensure_image(loaded, loaded.parse_cell(TRT_CELL), options, engine=engine)
-    assert info.state in ("built", "cached") and info.unlocked == []
+    info = _build(loaded, TRT_CELL, local_base, engine, engine_name)
     out = json.loads(engine.output(ContainerSpec(image=info.tag, entrypoint=("python3",), argv=("-c", TRT_CHECK))))
     pins = loaded.matrix.backends["tensorrt"].install["cuda"].packages
     assert out["module"].startswith("tensorrt_lean") and out["version"] == pins["tensorrt-lean-cu13-bindings"]

@@ -4,6 +4,8 @@
   silent CPU fallback, and the torch dtype of a --precision;
 - `onnxruntime`: the InferenceSession for --device (its execution provider, intra-op threads, all graph
   optimisations), a one-line UsageError when the provider is missing or the session fell back to another;
+- `tensorrt`: the full TensorRT or its lean runtime, whichever the image has, and what a plan file is;
+- `vllm`: the engine arguments, sampling settings and LoadGen SUTs of vLLM;
 - here: the fp32-only rule of the backends that run nothing else.
 
 The modules import their framework when a function runs, so an image needs just the frameworks its families

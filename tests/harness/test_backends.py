@@ -51,7 +51,8 @@ def _fake_trt(name: str, full: bool):
 
 def test_tensorrt_takes_the_full_runtime_before_the_lean_one_and_lean_refuses_onnx(tmp_path, monkeypatch):
     from mlperf_harness.errors import UsageError
-    from mlperf_harness.workloads.imagenet.backends import create, tensorrt_backend
+    from mlperf_harness.frameworks import tensorrt as tensorrt_backend
+    from mlperf_harness.workloads.imagenet.backends import create
 
     for name in ("tensorrt", "tensorrt_bindings", "tensorrt_lean"):
         monkeypatch.setitem(sys.modules, name, None)  # None: ImportError on import

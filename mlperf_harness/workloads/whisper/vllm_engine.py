@@ -19,7 +19,7 @@ class VllmTranscriber:
     batch (vLLM schedules the batch's requests continuously); called from one worker thread at a time."""
 
     def __init__(self, model_dir: Path, device: str, precision: str, threads: int):
-        from vllm import LLM, SamplingParams
+        from vllm import LLM, SamplingParams, __version__
 
         from ...frameworks import vllm as fw
 
@@ -34,9 +34,7 @@ class VllmTranscriber:
                              "pass --model-path to the whisper-large-v3 checkpoint folder") from None
         self.params = SamplingParams(temperature=0.0, top_p=1.0, max_tokens=model.MAX_NEW_TOKENS)
         self.prompt = "".join(model.PROMPT)
-        import vllm
-
-        self.version = vllm.__version__
+        self.version = __version__
 
     def transcribe(self, waves: list) -> list[tuple[str, int]]:
         prompts = [{"prompt": self.prompt, "multi_modal_data": {"audio": (w, SAMPLE_RATE)}} for w in waves]

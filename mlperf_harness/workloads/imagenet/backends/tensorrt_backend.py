@@ -8,12 +8,12 @@ cuda cell installs), which runs version-compatible plans only (built elsewhere w
 --saveEngine=resnet50.plan`)."""
 
 import hashlib
-import importlib
 from pathlib import Path
 
 import numpy as np
 
 from mlperf_harness.errors import UsageError
+from mlperf_harness.frameworks.tensorrt import builds_engines, is_plan, runtime_module
 
 from . import check_class_count, check_input_shape
 
@@ -27,32 +27,6 @@ def _cudart():
         except ImportError:
             raise UsageError("the tensorrt backend needs cuda-python", "install cuda-python in the image") from None
     return cudart
-
-
-# the module names each wheel set installs: the meta package's `tensorrt`, or the bindings wheel's own name
-FULL = ("tensorrt", "tensorrt_bindings")
-LEAN = ("tensorrt_lean", "tensorrt_lean_bindings")
-PLAN_SUFFIXES = (".plan", ".engine", ".trt")
-
-
-def runtime_module():
-    """The TensorRT module in this image: the full one (it has a Builder) before the lean runtime."""
-    for name in (*FULL, *LEAN):
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise UsageError("the tensorrt backend needs TensorRT: neither tensorrt nor tensorrt_lean imports",
-                     "use the python-tensorrt-cuda-* image (mlperfctl build --backend tensorrt --device cuda)")
-
-
-def is_plan(path: Path) -> bool:
-    """A serialized engine rather than an ONNX model: by its suffix (TensorRT's own tools write .plan/.engine)."""
-    return path.suffix.lower() in PLAN_SUFFIXES
-
-
-def builds_engines(trt) -> bool:
-    return hasattr(trt, "Builder") and hasattr(trt, "OnnxParser")
 
 
 def _check(result):
